@@ -1,0 +1,165 @@
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autograd/node.h"
+#include "core/backend.h"
+
+namespace fastnn {
+
+namespace {
+thread_local bool grad_mode = true;
+}
+
+bool grad_enabled() { return grad_mode; }
+void set_grad_enabled(bool enabled) { grad_mode = enabled; }
+
+std::vector<Tensor> Node::apply(const Tensor& grad_out) {
+  FASTNN_CHECK(!released_, Runtime, "backward: trying to backward through the graph a second ",
+               "time (op '", name_, "'): its saved tensors were freed after the first backward; ",
+               "pass retain_graph=True to the first backward() to keep them");
+  return fn_(grad_out, needs_);
+}
+
+void Node::release() {
+  fn_ = nullptr;
+  released_ = true;
+}
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!grad_mode) return false;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!grad_mode) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn) {
+  auto node = std::make_shared<Node>(name, std::move(fn));
+  for (const Tensor& in : inputs) {
+    Node::Edge edge;
+    bool need = in.defined() && in.requires_grad();
+    if (need) {
+      if (in.grad_fn())
+        edge.node = in.grad_fn();
+      else
+        edge.leaf = in.impl_ptr();
+    }
+    node->edges_.push_back(std::move(edge));
+    node->needs_.push_back(need);
+  }
+  out.impl()->requires_grad = true;
+  out.set_grad_fn(std::move(node));
+}
+
+namespace {
+
+Tensor add_tensors(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  backend_of(a).binary_forward(BinaryOp::Add, a, b, out);
+  return out;
+}
+
+// Leaf gradients accumulate in place across backward calls (PyTorch's rule). The first
+// gradient is adopted without a copy when nothing else refers to its memory.
+void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {
+  if (!leaf->grad) {
+    bool shared = g.storage().use_count() > 1;
+    Tensor owned = shared ? g.clone() : g.detach();
+    leaf->grad = owned.impl_ptr();
+    return;
+  }
+  Tensor acc(leaf->grad);
+  backend_of(acc).axpby(1.0, g, 1.0, acc);
+}
+
+// Nodes reachable from root, each after every node that feeds it a gradient (reverse
+// post-order of an iterative depth-first walk, so deep graphs cannot overflow the stack).
+std::vector<Node*> topological_order(Node* root) {
+  std::vector<Node*> post;
+  std::unordered_set<Node*> seen{root};
+  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->edges().size()) {
+      Node* child = node->edges()[next++].node.get();
+      if (child && seen.insert(child).second) stack.push_back({child, 0});
+      continue;
+    }
+    post.push_back(node);
+    stack.pop_back();
+  }
+  return {post.rbegin(), post.rend()};
+}
+
+}  // namespace
+
+void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
+  FASTNN_CHECK(root.requires_grad(), Runtime,
+               "backward: the tensor does not require grad and has no grad_fn; call "
+               "requires_grad_() on an input, or compute it outside fn.no_grad()");
+  Tensor grad = grad_in;
+  if (!grad.defined()) {
+    FASTNN_CHECK(root.numel() == 1, Runtime,
+                 "backward: gradient can be implicitly created only for a tensor with one "
+                 "element, got shape ",
+                 shape_str(root.shape()), "; pass gradient=");
+    grad = Tensor::full(root.shape(), 1.0, root.dtype(), root.device());
+  } else {
+    FASTNN_CHECK(grad.shape() == root.shape(), Value, "backward: expected 'gradient' of shape ",
+                 shape_str(root.shape()), ", got ", shape_str(grad.shape()));
+    check_same_dtype(root, grad, "backward", "gradient");
+    check_same_device(root, grad, "backward", "gradient");
+  }
+  NoGradGuard no_grad;
+  if (root.is_leaf()) {
+    accumulate_into_leaf(root.impl(), grad);
+    return;
+  }
+  Node* root_node = root.grad_fn().get();
+  FASTNN_CHECK(!root_node->released(), Runtime,
+               "backward: trying to backward through the graph a second time (op '",
+               root_node->name(),
+               "'): its saved tensors were freed after the first backward; pass "
+               "retain_graph=True to the first backward() to keep them");
+  std::vector<Node*> order = topological_order(root_node);
+  // Keep every node alive for the walk even if releasing a closure drops the last owner.
+  std::vector<std::shared_ptr<Node>> keep{root.grad_fn()};
+  for (Node* n : order)
+    for (const auto& e : n->edges())
+      if (e.node) keep.push_back(e.node);
+
+  std::unordered_map<Node*, Tensor> pending{{root_node, grad}};
+  for (Node* node : order) {
+    auto it = pending.find(node);
+    if (it == pending.end()) continue;  // no gradient reached it
+    Tensor g = std::move(it->second);
+    pending.erase(it);
+    std::vector<Tensor> grads = node->apply(g);
+    for (size_t i = 0; i < node->edges().size(); ++i) {
+      if (!node->needs()[i] || i >= grads.size() || !grads[i].defined()) continue;
+      const Node::Edge& edge = node->edges()[i];
+      if (edge.node) {
+        auto slot = pending.find(edge.node.get());
+        if (slot == pending.end())
+          pending.emplace(edge.node.get(), grads[i]);
+        else
+          slot->second = add_tensors(slot->second, grads[i]);
+      } else if (edge.leaf) {
+        Tensor gi = std::move(grads[i]);
+        accumulate_into_leaf(edge.leaf.get(), gi);
+      }
+    }
+    g = Tensor();
+    if (!retain_graph) node->release();
+  }
+  if (!retain_graph)
+    for (Node* node : order) node->release();
+}
+
+}  // namespace fastnn

@@ -1,0 +1,144 @@
+// The Backend interface: every kernel an op can launch, for one kind of device. The CPU
+// backend (csrc/cpu) implements it and is always present; the CUDA backend (cuda/) is a
+// separate library that registers itself when loaded. Ops validate their arguments and
+// allocate outputs before calling a kernel, so kernels may assume shapes and dtypes agree.
+//
+// Conventions: row-major contiguous tensors; "rows" are the leading dims flattened, the
+// last dim is the feature axis. Kernels that produce a parameter-sized gradient write it
+// (assign); accumulation into .grad is the autograd engine's job.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace fastnn {
+
+enum class Activation : uint8_t { Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU };
+enum class BinaryOp : uint8_t { Add, Sub, Mul, Div };
+enum class LossKind : uint8_t {
+  MeanSquared,
+  MeanAbsolute,
+  BinaryCrossentropy,        // probabilities, clipped to [eps, 1 - eps] as Keras does
+  BinaryCrossentropyLogits,  // logits, log-sum-exp stable
+  CategoricalCrossentropy,   // one-hot targets; probabilities (normalised, clipped) or logits
+  CategoricalCrossentropyLogits,
+  SparseCategoricalCrossentropy,  // integer class targets
+  SparseCategoricalCrossentropyLogits,
+};
+
+Activation activation_from_name(const std::string& name, const char* who);
+const char* activation_name(Activation a);
+// Whether the derivative of `a` can be computed from its output alone (then the
+// pre-activation need not be kept for backward).
+bool activation_grad_from_output(Activation a);
+
+struct SGDConfig {
+  double lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false;
+};
+struct AdamConfig {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled_weight_decay = false;  // AdamW
+  bool amsgrad = false;
+};
+struct RMSpropConfig {
+  double lr = 0.01, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0;
+  bool centered = false;
+};
+struct AdagradConfig {
+  double lr = 0.01, lr_decay = 0, weight_decay = 0, eps = 1e-10;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // --- memory ---
+  virtual std::shared_ptr<Storage> allocate(size_t nbytes) = 0;
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;  // same dtype and numel
+  virtual void cast(const Tensor& src, Tensor& dst) = 0;  // same numel, any dtypes
+  virtual void fill(Tensor& out, double value) = 0;
+
+  // --- gemm.cpp ---
+  // c = alpha * op(a) @ op(b) + beta * c, with op(a) (m, k), op(b) (k, n), c (m, n).
+  virtual void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                    const Tensor& a, const Tensor& b, double beta, Tensor& c) = 0;
+
+  // --- activation.cpp ---
+  virtual void activation_forward(Activation act, double alpha, const Tensor& x, Tensor& y) = 0;
+  // gx = gy * act'(x); x may be undefined when activation_grad_from_output(act).
+  virtual void activation_backward(Activation act, double alpha, const Tensor& x, const Tensor& y,
+                                   const Tensor& gy, Tensor& gx) = 0;
+  // Dense epilogue, one pass: z = y + bias (per row), y = act(z). bias and z may be undefined.
+  virtual void bias_activation_forward(Activation act, double alpha, const Tensor& bias,
+                                       Tensor& y, Tensor& z) = 0;
+  // softmax / log_softmax over the last axis.
+  virtual void softmax_forward(bool log, const Tensor& x, Tensor& y) = 0;
+  virtual void softmax_backward(bool log, const Tensor& y, const Tensor& gy, Tensor& gx) = 0;
+
+  // --- elementwise.cpp ---
+  // out = a op b with numpy broadcasting; a and b have out's rank (size-1 dims broadcast).
+  virtual void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  // out = alpha * x + beta * out (beta 0 ignores out's old values).
+  virtual void axpby(double alpha, const Tensor& x, double beta, Tensor& out) = 0;
+  // Sums x over the axes where out (same rank) has size 1, in a fixed order.
+  virtual void sum_to(const Tensor& x, Tensor& out) = 0;
+  // out = x broadcast (x has out's rank with size-1 dims) times alpha.
+  virtual void broadcast_to(const Tensor& x, double alpha, Tensor& out) = 0;
+  virtual bool all_finite(const Tensor& x) = 0;
+  // Weight regularisation: out (one element) = l1 * sum|w| + l2 * sum w^2, and its gradient
+  // gw = gout * (l1 * sign(w) + 2 * l2 * w).
+  virtual void penalty_forward(const Tensor& w, double l1, double l2, Tensor& out) = 0;
+  virtual void penalty_backward(const Tensor& w, double l1, double l2, const Tensor& gout,
+                                Tensor& gw) = 0;
+
+  // --- shape.cpp ---
+  // Concatenates along `axis`: inputs share all other dims with out.
+  virtual void concat(const std::vector<Tensor>& inputs, int64_t axis, Tensor& out) = 0;
+  // The inverse: out = x[..., begin:begin + out.size(axis), ...].
+  virtual void slice_axis(const Tensor& x, int64_t axis, int64_t begin, Tensor& out) = 0;
+  // out[i] = x[index[i]] along the first axis; index int32 or int64, already range-checked.
+  virtual void take_rows(const Tensor& x, const Tensor& index, Tensor& out) = 0;
+  // out[index[i]] += g[i], in index order (deterministic).
+  virtual void scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& out) = 0;
+  // First position whose value is not an integer in [0, limit), or -1.
+  virtual int64_t find_index_out_of_range(const Tensor& index, int64_t limit) = 0;
+
+  // --- loss.cpp ---
+  // Per-sample losses: loss has pred's shape without its last axis.
+  virtual void loss_forward(LossKind kind, const Tensor& pred, const Tensor& target,
+                            Tensor& loss) = 0;
+  // gpred = d(sum_i gloss[i] * loss[i]) / dpred.
+  virtual void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target,
+                             const Tensor& gloss, Tensor& gpred) = 0;
+
+  // --- optim.cpp: one fused pass per parameter tensor; `step` counts from 1 ---
+  virtual void sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,
+                          Tensor& momentum) = 0;
+  virtual void adam_update(const AdamConfig& c, int64_t step, Tensor& param, const Tensor& grad,
+                           Tensor& m, Tensor& v, Tensor& v_max) = 0;
+  virtual void rmsprop_update(const RMSpropConfig& c, Tensor& param, const Tensor& grad,
+                              Tensor& square_avg, Tensor& momentum, Tensor& grad_avg) = 0;
+  virtual void adagrad_update(const AdagradConfig& c, int64_t step, Tensor& param,
+                              const Tensor& grad, Tensor& sum) = 0;
+
+  // --- random.cpp: counter-based (Philox), so a (seed, offset) pair fixes the values ---
+  virtual void random_uniform(Tensor& out, double low, double high, uint64_t seed,
+                              uint64_t offset) = 0;
+  virtual void random_normal(Tensor& out, double mean, double stddev, uint64_t seed,
+                             uint64_t offset) = 0;
+};
+
+// The backend that runs kernels for `device`; raises if that device has none.
+Backend& backend_for(Device device);
+inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+// Called by a backend library when it loads.
+void register_backend(DeviceKind kind, Backend* backend);
+bool has_backend(DeviceKind kind);
+
+}  // namespace fastnn

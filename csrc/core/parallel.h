@@ -1,0 +1,28 @@
+// CPU threading. fastnn's own loops and OpenBLAS's GEMM share the cores: both use the same
+// thread count (set_num_threads sets both) and never run at the same time (a GEMM call
+// returns before the next loop starts), so the machine is never oversubscribed.
+//
+// Results never depend on the thread count: parallel_for splits work into chunks whose
+// boundaries depend only on the problem size, and every reduction combines per-chunk
+// partial results in chunk order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace fastnn {
+
+int get_num_threads();
+// Sets fastnn's and OpenBLAS's thread counts; n <= 0 means one per core.
+void set_num_threads(int n);
+
+// Runs body(begin, end) over [0, n) in chunks of at least `grain` items; runs inline when
+// the work is small or only one thread is configured.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+
+// Fixed chunking for deterministic reductions: chunk c covers
+// [c * chunk_size, min(n, (c + 1) * chunk_size)).
+constexpr int64_t kReduceChunk = 4096;
+inline int64_t num_chunks(int64_t n, int64_t chunk) { return (n + chunk - 1) / chunk; }
+
+}  // namespace fastnn

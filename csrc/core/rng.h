@@ -1,0 +1,18 @@
+// The global seedable generator. Draws are counter-based (math/random.h): each draw takes
+// the current (seed, offset) and advances offset by the number of values it used, so the
+// same seed gives the same sequence of draws on every device and thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace fastnn {
+
+// PyTorch's default seed, so a program that never seeds is still reproducible.
+constexpr uint64_t kDefaultSeed = 67280421310721ull;
+
+void manual_seed(uint64_t seed);
+uint64_t initial_seed();
+// Reserves `count` counters and returns the first; the caller passes it with the seed.
+uint64_t reserve_random_offset(uint64_t count);
+
+}  // namespace fastnn

@@ -1,0 +1,177 @@
+#include "core/tensor.h"
+
+#include <cstring>
+
+#include "core/backend.h"
+
+namespace fastnn {
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) {
+    out += std::to_string(s[i]);
+    if (s.size() == 1 || i + 1 < s.size()) out += ",";
+    if (i + 1 < s.size()) out += " ";
+  }
+  return out + ")";
+}
+
+Device device_from_name(const std::string& name) {
+  if (name == "cpu") return {DeviceKind::CPU, 0};
+  if (name == "cuda") return {DeviceKind::CUDA, 0};
+  if (name.rfind("cuda:", 0) == 0) {
+    try {
+      return {DeviceKind::CUDA, std::stoi(name.substr(5))};
+    } catch (const std::exception&) {
+    }
+  }
+  fail(ErrorKind::Value, "device: expected 'cpu', 'cuda' or 'cuda:N', got '", name, "'");
+}
+
+static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> storage, size_t offset,
+                                             const Shape& shape, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->offset = offset;
+  impl->shape = shape;
+  impl->dtype = dtype;
+  return impl;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape)
+    FASTNN_CHECK(d >= 0, Value, "empty: expected non-negative sizes, got shape ", shape_str(shape));
+  size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  return Tensor(make_impl(backend_for(device).allocate(nbytes), 0, shape, dtype));
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0.0, dtype, device);
+}
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  backend_for(device).fill(t, value);
+  return t;
+}
+
+Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> owner,
+                      Device device) {
+  auto storage = std::make_shared<Storage>();
+  storage->data = data;
+  storage->nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  storage->device = device;
+  storage->owner = std::move(owner);
+  return Tensor(make_impl(std::move(storage), 0, shape, dtype));
+}
+
+const Shape& Tensor::shape() const { return impl_->shape; }
+int64_t Tensor::numel() const { return shape_numel(impl_->shape); }
+DType Tensor::dtype() const { return impl_->dtype; }
+Device Tensor::device() const { return impl_->storage->device; }
+const std::shared_ptr<Storage>& Tensor::storage() const { return impl_->storage; }
+bool Tensor::same_storage(const Tensor& o) const {
+  return defined() && o.defined() && impl_->storage == o.impl_->storage;
+}
+
+int64_t Tensor::size(int64_t axis) const {
+  int64_t n = dim();
+  if (axis < 0) axis += n;
+  FASTNN_CHECK(axis >= 0 && axis < n, Index, "size: axis out of range for a tensor of shape ",
+               shape_str(shape()));
+  return impl_->shape[axis];
+}
+
+void* Tensor::raw() const {
+  return static_cast<char*>(impl_->storage->data) + impl_->offset;
+}
+
+Tensor Tensor::view(const Shape& shape) const {
+  FASTNN_CHECK(shape_numel(shape) == numel(), Value, "reshape: cannot view a tensor of shape ",
+               shape_str(this->shape()), " (", numel(), " elements) as ", shape_str(shape));
+  return Tensor(make_impl(impl_->storage, impl_->offset, shape, impl_->dtype));
+}
+
+Tensor Tensor::rows(int64_t begin, int64_t end) const {
+  FASTNN_CHECK(dim() >= 1, Index, "slice: cannot slice a 0-d tensor");
+  FASTNN_CHECK(0 <= begin && begin <= end && end <= shape()[0], Index, "slice: rows [", begin,
+               ", ", end, ") out of range for a first axis of size ", shape()[0]);
+  Shape s = shape();
+  s[0] = end - begin;
+  int64_t row_elems = 1;
+  for (size_t i = 1; i < s.size(); ++i) row_elems *= s[i];
+  size_t row_bytes = static_cast<size_t>(row_elems) * dtype_size(dtype());
+  return Tensor(make_impl(impl_->storage, impl_->offset + begin * row_bytes, s, impl_->dtype));
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype(), device());
+  backend_of(*this).copy(*this, out);
+  return out;
+}
+
+Tensor Tensor::detach() const {
+  return Tensor(make_impl(impl_->storage, impl_->offset, impl_->shape, impl_->dtype));
+}
+
+bool Tensor::requires_grad() const { return impl_->requires_grad; }
+void Tensor::set_requires_grad(bool value) {
+  FASTNN_CHECK(!value || is_floating(dtype()), Type,
+               "requires_grad: only float tensors can require gradients, got ", dtype_name(dtype()));
+  FASTNN_CHECK(value || is_leaf(), Runtime,
+               "requires_grad: cannot turn off gradients of a non-leaf tensor; use detach()");
+  impl_->requires_grad = value;
+}
+bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
+Tensor Tensor::grad() const { return Tensor(impl_->grad); }
+void Tensor::set_grad(const Tensor& grad) {
+  if (grad.defined()) {
+    FASTNN_CHECK(grad.shape() == shape(), Value, "grad: expected shape ", shape_str(shape()),
+                 ", got ", shape_str(grad.shape()));
+    FASTNN_CHECK(grad.dtype() == dtype(), Type, "grad: expected dtype ", dtype_name(dtype()),
+                 ", got ", dtype_name(grad.dtype()));
+  }
+  impl_->grad = grad.impl_ptr();
+}
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
+void Tensor::set_grad_fn(std::shared_ptr<Node> node) { impl_->grad_fn = std::move(node); }
+const std::string& Tensor::name() const { return impl_->name; }
+void Tensor::set_name(const std::string& name) { impl_->name = name; }
+
+void check_defined(const Tensor& t, const char* who, const char* arg) {
+  FASTNN_CHECK(t.defined(), Value, who, ": argument '", arg, "' is missing (got None)");
+}
+
+void check_float(const Tensor& t, const char* who, const char* arg) {
+  check_defined(t, who, arg);
+  FASTNN_CHECK(is_floating(t.dtype()), Type, who, ": expected '", arg,
+               "' to be float32 or float64, got ", dtype_name(t.dtype()));
+}
+
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* who, const char* arg) {
+  FASTNN_CHECK(a.dtype() == b.dtype(), Type, who, ": expected '", arg, "' to be ",
+               dtype_name(a.dtype()), " like the input, got ", dtype_name(b.dtype()));
+}
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* who, const char* arg) {
+  FASTNN_CHECK(a.device() == b.device(), Value, who, ": expected '", arg, "' on ",
+               a.device().name(), " like the input, got ", b.device().name());
+}
+
+void check_dim(const Tensor& t, int64_t dim, const char* who, const char* arg) {
+  FASTNN_CHECK(t.dim() == dim, Value, who, ": expected '", arg, "' with ", dim,
+               " dimensions, got shape ", shape_str(t.shape()));
+}
+
+void check_nonempty(const Tensor& t, const char* who, const char* arg) {
+  FASTNN_CHECK(t.numel() > 0, Value, who, ": expected a non-empty '", arg, "', got shape ",
+               shape_str(t.shape()));
+}
+
+}  // namespace fastnn

@@ -1,0 +1,109 @@
+// Tensor: a contiguous, row-major block of one dtype on one device, plus the autograd
+// fields PyTorch users know (requires_grad, grad, grad_fn). Tensors are handles: copying a
+// Tensor shares its storage. Every tensor is contiguous; a slice along the first axis is a
+// view (an offset into the same storage), anything else that would be strided is copied.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace fastnn {
+
+using Shape = std::vector<int64_t>;
+
+int64_t shape_numel(const Shape& s);
+std::string shape_str(const Shape& s);
+
+// Memory that a tensor points into. `owner` frees it (a backend allocation, or a reference
+// to a numpy array the tensor borrows).
+struct Storage {
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device;
+  std::shared_ptr<void> owner;
+};
+
+class Node;
+struct TensorImpl;
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // Uninitialised (empty) and filled tensors, allocated by the device's backend.
+  static Tensor empty(const Shape& shape, DType dtype, Device device = {});
+  static Tensor zeros(const Shape& shape, DType dtype, Device device = {});
+  static Tensor full(const Shape& shape, double value, DType dtype, Device device = {});
+  // A tensor over memory someone else owns; `owner` keeps it alive.
+  static Tensor borrow(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> owner,
+                       Device device = {});
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  int64_t dim() const { return static_cast<int64_t>(shape().size()); }
+  int64_t size(int64_t axis) const;
+  int64_t numel() const;
+  DType dtype() const;
+  Device device() const;
+  size_t nbytes() const { return numel() * dtype_size(dtype()); }
+
+  void* raw() const;
+  template <class T>
+  T* data() const { return static_cast<T*>(raw()); }
+
+  // Same storage, new shape (numel must match): reshape without a copy.
+  Tensor view(const Shape& shape) const;
+  // Rows [begin, end) of the first axis, sharing storage.
+  Tensor rows(int64_t begin, int64_t end) const;
+  // A new tensor with the same values.
+  Tensor clone() const;
+  // Same storage, no autograd history, requires_grad false.
+  Tensor detach() const;
+
+  // --- autograd ---
+  bool requires_grad() const;
+  void set_requires_grad(bool value);
+  bool is_leaf() const;
+  Tensor grad() const;
+  void set_grad(const Tensor& grad);
+  const std::shared_ptr<Node>& grad_fn() const;
+  void set_grad_fn(std::shared_ptr<Node> node);
+  const std::string& name() const;
+  void set_name(const std::string& name);
+
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  const std::shared_ptr<Storage>& storage() const;
+  bool same_storage(const Tensor& other) const;
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  size_t offset = 0;  // bytes into storage
+  Shape shape;
+  DType dtype = DType::Float32;
+  bool requires_grad = false;
+  std::shared_ptr<TensorImpl> grad;
+  std::shared_ptr<Node> grad_fn;
+  std::string name;
+};
+
+// Argument checks shared by ops: `who` is the op or layer, `arg` the argument's name.
+void check_defined(const Tensor& t, const char* who, const char* arg);
+void check_float(const Tensor& t, const char* who, const char* arg);
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* who, const char* arg);
+void check_same_device(const Tensor& a, const Tensor& b, const char* who, const char* arg);
+void check_dim(const Tensor& t, int64_t dim, const char* who, const char* arg);
+void check_nonempty(const Tensor& t, const char* who, const char* arg);
+
+}  // namespace fastnn

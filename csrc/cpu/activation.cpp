@@ -1,0 +1,154 @@
+// Activations, the dense epilogue (bias + activation in one pass) and softmax.
+// N = rows (all leading dims), C = the last axis.
+#include <cmath>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/backend_cpu.h"
+#include "math/activation.h"
+
+namespace fastnn {
+namespace {
+
+// Calls body(f) with f the activation as a lambda, so the switch runs once per call and the
+// loop inside body is specialised for it.
+template <class T, class Body>
+void with_activation(Activation act, T alpha, Body&& body) {
+  switch (act) {
+    case Activation::Linear: return body([](T x) { return x; });
+    case Activation::ReLU: return body([](T x) { return math::relu(x); });
+    case Activation::LeakyReLU: return body([alpha](T x) { return math::leaky_relu(x, alpha); });
+    case Activation::Sigmoid: return body([](T x) { return math::sigmoid(x); });
+    case Activation::Tanh: return body([](T x) { return math::tanh_act(x); });
+    case Activation::GELU: return body([](T x) { return math::gelu(x); });
+  }
+}
+
+// The derivative as a function of (x, y); each activation reads only the one it needs.
+template <class T, class Body>
+void with_activation_grad(Activation act, T alpha, Body&& body) {
+  switch (act) {
+    case Activation::Linear: return body([](T, T) { return T(1); });
+    case Activation::ReLU: return body([](T, T y) { return math::relu_grad_from_y(y); });
+    case Activation::LeakyReLU:
+      return body([alpha](T, T y) { return math::leaky_relu_grad_from_y(y, alpha); });
+    case Activation::Sigmoid: return body([](T, T y) { return math::sigmoid_grad_from_y(y); });
+    case Activation::Tanh: return body([](T, T y) { return math::tanh_grad_from_y(y); });
+    case Activation::GELU: return body([](T x, T) { return math::gelu_grad(x); });
+  }
+}
+
+}  // namespace
+
+void CpuBackend::activation_forward(Activation act, double alpha, const Tensor& x, Tensor& y) {
+  dispatch_float(x.dtype(), "activation", [&](auto zero) {
+    using T = decltype(zero);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+    with_activation<T>(act, static_cast<T>(alpha), [&](auto f) {
+      parallel_for(x.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) yp[i] = f(xp[i]);
+      });
+    });
+  });
+}
+
+void CpuBackend::activation_backward(Activation act, double alpha, const Tensor& x,
+                                     const Tensor& y, const Tensor& gy, Tensor& gx) {
+  dispatch_float(gy.dtype(), "activation backward", [&](auto zero) {
+    using T = decltype(zero);
+    // Only GELU reads x and only the others read y; point the unused one at gy.
+    const T* xp = x.defined() ? x.data<T>() : gy.data<T>();
+    const T* yp = y.defined() ? y.data<T>() : gy.data<T>();
+    const T* gyp = gy.data<T>();
+    T* gxp = gx.data<T>();
+    with_activation_grad<T>(act, static_cast<T>(alpha), [&](auto df) {
+      parallel_for(gy.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) gxp[i] = gyp[i] * df(xp[i], yp[i]);
+      });
+    });
+  });
+}
+
+void CpuBackend::bias_activation_forward(Activation act, double alpha, const Tensor& bias,
+                                         Tensor& y, Tensor& z) {
+  dispatch_float(y.dtype(), "dense", [&](auto zero) {
+    using T = decltype(zero);
+    int64_t N = leading_rows(y), C = last_dim(y);
+    T* yp = y.data<T>();
+    T* zp = z.defined() ? z.data<T>() : nullptr;
+    const T* bp = bias.defined() ? bias.data<T>() : nullptr;
+    with_activation<T>(act, static_cast<T>(alpha), [&](auto f) {
+      parallel_for(N, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1)),
+                   [&](int64_t r0, int64_t r1) {
+                     for (int64_t r = r0; r < r1; ++r) {
+                       T* row = yp + r * C;  // seek to y[r, :]
+                       T* zrow = zp ? zp + r * C : nullptr;
+                       for (int64_t c = 0; c < C; ++c) {
+                         T v = bp ? row[c] + bp[c] : row[c];
+                         if (zrow) zrow[c] = v;
+                         row[c] = f(v);
+                       }
+                     }
+                   });
+    });
+  });
+}
+
+// Softmax over the last axis, max-subtracted so exp never overflows.
+void CpuBackend::softmax_forward(bool log, const Tensor& x, Tensor& y) {
+  dispatch_float(x.dtype(), log ? "log_softmax" : "softmax", [&](auto zero) {
+    using T = decltype(zero);
+    int64_t N = leading_rows(x), C = last_dim(x);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+    parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)),
+                 [&](int64_t r0, int64_t r1) {
+                   for (int64_t r = r0; r < r1; ++r) {
+                     const T* xr = xp + r * C;
+                     T* yr = yp + r * C;
+                     T mx = xr[0];
+                     for (int64_t c = 1; c < C; ++c) mx = std::max(mx, xr[c]);
+                     T sum = 0;
+                     for (int64_t c = 0; c < C; ++c) sum += std::exp(xr[c] - mx);
+                     if (log) {
+                       T lse = mx + std::log(sum);
+                       for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] - lse;
+                     } else {
+                       T inv = T(1) / sum;
+                       for (int64_t c = 0; c < C; ++c) yr[c] = std::exp(xr[c] - mx) * inv;
+                     }
+                   }
+                 });
+  });
+}
+
+// softmax:     gx = y * (gy - sum(gy * y))
+// log_softmax: gx = gy - exp(y) * sum(gy)
+void CpuBackend::softmax_backward(bool log, const Tensor& y, const Tensor& gy, Tensor& gx) {
+  dispatch_float(y.dtype(), log ? "log_softmax backward" : "softmax backward", [&](auto zero) {
+    using T = decltype(zero);
+    int64_t N = leading_rows(y), C = last_dim(y);
+    const T* yp = y.data<T>();
+    const T* gyp = gy.data<T>();
+    T* gxp = gx.data<T>();
+    parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)),
+                 [&](int64_t r0, int64_t r1) {
+                   for (int64_t r = r0; r < r1; ++r) {
+                     const T* yr = yp + r * C;
+                     const T* gr = gyp + r * C;
+                     T* out = gxp + r * C;
+                     T dot = 0;
+                     if (log) {
+                       for (int64_t c = 0; c < C; ++c) dot += gr[c];
+                       for (int64_t c = 0; c < C; ++c) out[c] = gr[c] - std::exp(yr[c]) * dot;
+                     } else {
+                       for (int64_t c = 0; c < C; ++c) dot += gr[c] * yr[c];
+                       for (int64_t c = 0; c < C; ++c) out[c] = yr[c] * (gr[c] - dot);
+                     }
+                   }
+                 });
+  });
+}
+
+}  // namespace fastnn

@@ -1,0 +1,76 @@
+// The CPU backend: kernels in one file per family (gemm.cpp, activation.cpp, ...), each a
+// loop over the per-element math in csrc/math, parallelised with parallel_for where the work
+// is large enough to pay for a thread wake-up.
+#pragma once
+
+#include "core/backend.h"
+
+namespace fastnn {
+
+class CpuBackend final : public Backend {
+ public:
+  const char* name() const override { return "cpu"; }
+
+  std::shared_ptr<Storage> allocate(size_t nbytes) override;
+  void copy(const Tensor& src, Tensor& dst) override;
+  void cast(const Tensor& src, Tensor& dst) override;
+  void fill(Tensor& out, double value) override;
+
+  void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+            const Tensor& a, const Tensor& b, double beta, Tensor& c) override;
+
+  void activation_forward(Activation act, double alpha, const Tensor& x, Tensor& y) override;
+  void activation_backward(Activation act, double alpha, const Tensor& x, const Tensor& y,
+                           const Tensor& gy, Tensor& gx) override;
+  void bias_activation_forward(Activation act, double alpha, const Tensor& bias, Tensor& y,
+                               Tensor& z) override;
+  void softmax_forward(bool log, const Tensor& x, Tensor& y) override;
+  void softmax_backward(bool log, const Tensor& y, const Tensor& gy, Tensor& gx) override;
+
+  void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) override;
+  void axpby(double alpha, const Tensor& x, double beta, Tensor& out) override;
+  void sum_to(const Tensor& x, Tensor& out) override;
+  void broadcast_to(const Tensor& x, double alpha, Tensor& out) override;
+  bool all_finite(const Tensor& x) override;
+  void penalty_forward(const Tensor& w, double l1, double l2, Tensor& out) override;
+  void penalty_backward(const Tensor& w, double l1, double l2, const Tensor& gout,
+                        Tensor& gw) override;
+
+  void concat(const std::vector<Tensor>& inputs, int64_t axis, Tensor& out) override;
+  void slice_axis(const Tensor& x, int64_t axis, int64_t begin, Tensor& out) override;
+  void take_rows(const Tensor& x, const Tensor& index, Tensor& out) override;
+  void scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& out) override;
+  int64_t find_index_out_of_range(const Tensor& index, int64_t limit) override;
+
+  void loss_forward(LossKind kind, const Tensor& pred, const Tensor& target,
+                    Tensor& loss) override;
+  void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target,
+                     const Tensor& gloss, Tensor& gpred) override;
+
+  void sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,
+                  Tensor& momentum) override;
+  void adam_update(const AdamConfig& c, int64_t step, Tensor& param, const Tensor& grad,
+                   Tensor& m, Tensor& v, Tensor& v_max) override;
+  void rmsprop_update(const RMSpropConfig& c, Tensor& param, const Tensor& grad,
+                      Tensor& square_avg, Tensor& momentum, Tensor& grad_avg) override;
+  void adagrad_update(const AdagradConfig& c, int64_t step, Tensor& param, const Tensor& grad,
+                      Tensor& sum) override;
+
+  void random_uniform(Tensor& out, double low, double high, uint64_t seed,
+                      uint64_t offset) override;
+  void random_normal(Tensor& out, double mean, double stddev, uint64_t seed,
+                     uint64_t offset) override;
+};
+
+// Elements per parallel chunk for cheap per-element loops: below this a thread wake-up
+// costs more than it saves.
+constexpr int64_t kElementwiseGrain = 32768;
+
+// Rows and columns of a tensor viewed as a matrix over its last axis.
+inline int64_t last_dim(const Tensor& t) { return t.dim() == 0 ? 1 : t.shape().back(); }
+inline int64_t leading_rows(const Tensor& t) {
+  int64_t c = last_dim(t);
+  return c == 0 ? 0 : t.numel() / c;
+}
+
+}  // namespace fastnn

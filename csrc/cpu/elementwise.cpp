@@ -1,0 +1,239 @@
+// Broadcasting binary ops, axpby, and the reductions that undo broadcasting (sum_to) and
+// redo it (broadcast_to). Shapes here always have equal rank: the ops layer pads with 1s.
+#include <cmath>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/backend_cpu.h"
+
+namespace fastnn {
+namespace {
+
+// out's shape with each operand's element strides (0 where it broadcasts), adjacent dims
+// merged where that keeps every operand's addressing linear. The last dim is the inner loop.
+struct Layout {
+  Shape shape;
+  std::vector<int64_t> stride_a, stride_b;
+};
+
+Layout broadcast_layout(const Shape& out, const Shape& a, const Shape& b) {
+  size_t n = out.size();
+  std::vector<int64_t> sa(n), sb(n);
+  int64_t ra = 1, rb = 1;
+  for (size_t i = n; i-- > 0;) {
+    sa[i] = a[i] == 1 && out[i] != 1 ? 0 : ra;
+    sb[i] = b[i] == 1 && out[i] != 1 ? 0 : rb;
+    ra *= a[i];
+    rb *= b[i];
+  }
+  Layout L;
+  for (size_t i = 0; i < n; ++i) {
+    if (out[i] == 1) continue;  // size-1 dims move nothing
+    if (!L.shape.empty() && L.stride_a.back() == sa[i] * out[i] &&
+        L.stride_b.back() == sb[i] * out[i]) {
+      L.shape.back() *= out[i];
+      L.stride_a.back() = sa[i];
+      L.stride_b.back() = sb[i];
+      continue;
+    }
+    L.shape.push_back(out[i]);
+    L.stride_a.push_back(sa[i]);
+    L.stride_b.push_back(sb[i]);
+  }
+  if (L.shape.empty()) {
+    L.shape = {1};
+    L.stride_a = {1};
+    L.stride_b = {1};
+  }
+  return L;
+}
+
+// Calls inner(offset_a, offset_b, offset_out, count, step_a, step_b) for each run of the
+// last dim, rows [r0, r1) of the outer dims.
+template <class Inner>
+void for_each_run(const Layout& L, int64_t r0, int64_t r1, Inner&& inner) {
+  size_t nd = L.shape.size();
+  int64_t C = L.shape.back();
+  std::vector<int64_t> idx(nd, 0);
+  int64_t rem = r0;
+  for (size_t d = nd - 1; d-- > 0;) {
+    idx[d] = rem % L.shape[d];
+    rem /= L.shape[d];
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    int64_t oa = 0, ob = 0;
+    for (size_t d = 0; d + 1 < nd; ++d) {
+      oa += idx[d] * L.stride_a[d];
+      ob += idx[d] * L.stride_b[d];
+    }
+    inner(oa, ob, r * C, C, L.stride_a.back(), L.stride_b.back());
+    for (size_t d = nd - 1; d-- > 0;) {
+      if (++idx[d] < L.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+int64_t outer_rows(const Layout& L) { return shape_numel(L.shape) / L.shape.back(); }
+
+template <class T, class F>
+void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
+  const T* ap = a.data<T>();
+  const T* bp = b.data<T>();
+  T* op = out.data<T>();
+  Layout L = broadcast_layout(out.shape(), a.shape(), b.shape());
+  int64_t C = L.shape.back();
+  parallel_for(outer_rows(L), std::max<int64_t>(1, kElementwiseGrain / C),
+               [&](int64_t r0, int64_t r1) {
+                 for_each_run(L, r0, r1,
+                              [&](int64_t oa, int64_t ob, int64_t oo, int64_t n, int64_t sa,
+                                  int64_t sb) {
+                                const T* x = ap + oa;
+                                const T* y = bp + ob;
+                                T* o = op + oo;
+                                if (sa == 1 && sb == 1) {
+                                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+                                } else if (sa == 1 && sb == 0) {
+                                  T yv = *y;
+                                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+                                } else if (sa == 0 && sb == 1) {
+                                  T xv = *x;
+                                  for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                                } else {
+                                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i * sa], y[i * sb]);
+                                }
+                              });
+               });
+}
+
+}  // namespace
+
+void CpuBackend::binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
+  dispatch_float(out.dtype(), "binary op", [&](auto zero) {
+    using T = decltype(zero);
+    switch (op) {
+      case BinaryOp::Add: return binary_loop<T>(a, b, out, [](T x, T y) { return x + y; });
+      case BinaryOp::Sub: return binary_loop<T>(a, b, out, [](T x, T y) { return x - y; });
+      case BinaryOp::Mul: return binary_loop<T>(a, b, out, [](T x, T y) { return x * y; });
+      case BinaryOp::Div: return binary_loop<T>(a, b, out, [](T x, T y) { return x / y; });
+    }
+  });
+}
+
+void CpuBackend::axpby(double alpha, const Tensor& x, double beta, Tensor& out) {
+  dispatch_float(out.dtype(), "axpby", [&](auto zero) {
+    using T = decltype(zero);
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+    T a = static_cast<T>(alpha), b = static_cast<T>(beta);
+    parallel_for(out.numel(), kElementwiseGrain, [&](int64_t s, int64_t e) {
+      if (beta == 0) {
+        for (int64_t i = s; i < e; ++i) op[i] = a * xp[i];
+      } else {
+        for (int64_t i = s; i < e; ++i) op[i] = a * xp[i] + b * op[i];
+      }
+    });
+  });
+}
+
+// Accumulates in double for both dtypes, in one fixed order: a full sum adds fixed-size
+// chunks (in parallel) and then the chunk totals in chunk order; a partial sum walks x in
+// row-major order.
+void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
+  dispatch_float(x.dtype(), "sum", [&](auto zero) {
+    using T = decltype(zero);
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+    int64_t n = x.numel();
+    if (out.numel() == 1) {
+      int64_t chunks = num_chunks(n, kReduceChunk);
+      std::vector<double> partial(chunks, 0.0);
+      parallel_for(chunks, 8, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          double s = 0;
+          for (int64_t i = c * kReduceChunk, e = std::min(n, i + kReduceChunk); i < e; ++i)
+            s += xp[i];
+          partial[c] = s;
+        }
+      });
+      double total = 0;
+      for (double s : partial) total += s;
+      op[0] = static_cast<T>(total);
+      return;
+    }
+    std::vector<double> acc(out.numel(), 0.0);
+    // Iterate over x's shape; out plays operand b (stride 0 on reduced dims).
+    Layout L = broadcast_layout(x.shape(), x.shape(), out.shape());
+    for_each_run(L, 0, outer_rows(L),
+                 [&](int64_t oa, int64_t ob, int64_t, int64_t cnt, int64_t sa, int64_t sb) {
+                   const T* src = xp + oa;
+                   double* dst = acc.data() + ob;
+                   if (sb == 0) {
+                     double s = 0;
+                     for (int64_t i = 0; i < cnt; ++i) s += src[i * sa];
+                     *dst += s;
+                   } else {
+                     for (int64_t i = 0; i < cnt; ++i) dst[i * sb] += src[i * sa];
+                   }
+                 });
+    for (int64_t i = 0; i < out.numel(); ++i) op[i] = static_cast<T>(acc[i]);
+  });
+}
+
+void CpuBackend::penalty_forward(const Tensor& w, double l1, double l2, Tensor& out) {
+  dispatch_float(w.dtype(), "regularizer", [&](auto zero) {
+    using T = decltype(zero);
+    const T* wp = w.data<T>();
+    int64_t n = w.numel(), chunks = num_chunks(n, kReduceChunk);
+    std::vector<double> partial(chunks, 0.0);
+    parallel_for(chunks, 8, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double s1 = 0, s2 = 0;
+        for (int64_t i = c * kReduceChunk, e = std::min(n, i + kReduceChunk); i < e; ++i) {
+          s1 += std::abs(double(wp[i]));
+          s2 += double(wp[i]) * wp[i];
+        }
+        partial[c] = l1 * s1 + l2 * s2;
+      }
+    });
+    double total = 0;
+    for (double s : partial) total += s;
+    out.data<T>()[0] = static_cast<T>(total);
+  });
+}
+
+void CpuBackend::penalty_backward(const Tensor& w, double l1, double l2, const Tensor& gout,
+                                  Tensor& gw) {
+  dispatch_float(w.dtype(), "regularizer backward", [&](auto zero) {
+    using T = decltype(zero);
+    const T* wp = w.data<T>();
+    T* gp = gw.data<T>();
+    T g = gout.data<T>()[0], a = T(l1), b = T(2 * l2);
+    parallel_for(w.numel(), kElementwiseGrain, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) {
+        T sign = wp[i] > T(0) ? T(1) : (wp[i] < T(0) ? T(-1) : T(0));
+        gp[i] = g * (a * sign + b * wp[i]);
+      }
+    });
+  });
+}
+
+void CpuBackend::broadcast_to(const Tensor& x, double alpha, Tensor& out) {
+  dispatch_float(out.dtype(), "broadcast", [&](auto zero) {
+    using T = decltype(zero);
+    T a = static_cast<T>(alpha);
+    binary_loop<T>(x, x, out, [a](T v, T) { return a * v; });
+  });
+}
+
+bool CpuBackend::all_finite(const Tensor& x) {
+  return dispatch_float(x.dtype(), "isfinite", [&](auto zero) {
+    using T = decltype(zero);
+    const T* p = x.data<T>();
+    bool ok = true;
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) ok &= std::isfinite(p[i]);
+    return ok;
+  });
+}
+
+}  // namespace fastnn

@@ -1,0 +1,216 @@
+// Losses, per sample: pred (N, C) with N all leading dims; the loss of row r is written to
+// loss[r]. Elementwise losses average over C as Keras does; cross-entropies sum over
+// classes. Backward scales each row's gradient by gloss[r].
+#include <algorithm>
+#include <cmath>
+
+#include "core/parallel.h"
+#include "cpu/backend_cpu.h"
+#include "math/loss.h"
+
+namespace fastnn {
+namespace {
+
+constexpr int64_t kRowGrain = 256;
+
+template <class T>
+T row_max(const T* x, int64_t C) {
+  T m = x[0];
+  for (int64_t c = 1; c < C; ++c) m = std::max(m, x[c]);
+  return m;
+}
+
+template <class T>
+T log_sum_exp(const T* x, int64_t C) {
+  T m = row_max(x, C), s = 0;
+  for (int64_t c = 0; c < C; ++c) s += std::exp(x[c] - m);
+  return m + std::log(s);
+}
+
+template <class T>
+int64_t label_at(const Tensor& target, int64_t r) {
+  switch (target.dtype()) {
+    case DType::Int32: return target.data<int32_t>()[r];
+    case DType::Int64: return target.data<int64_t>()[r];
+    case DType::Float32: return static_cast<int64_t>(target.data<float>()[r]);
+    case DType::Float64: return static_cast<int64_t>(target.data<double>()[r]);
+  }
+  return 0;
+}
+
+// Elementwise losses: term(p, t) per element and dterm(p, t) its derivative.
+template <class T, class Term>
+void elementwise_loss_forward(const T* p, const T* t, T* loss, int64_t N, int64_t C, Term term) {
+  parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T s = 0;
+      for (int64_t c = 0; c < C; ++c) s += term(p[r * C + c], t[r * C + c]);
+      loss[r] = s / T(C);
+    }
+  });
+}
+
+template <class T, class DTerm>
+void elementwise_loss_backward(const T* p, const T* t, const T* gl, T* gp, int64_t N, int64_t C,
+                               DTerm dterm) {
+  parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T scale = gl[r] / T(C);
+      for (int64_t c = 0; c < C; ++c) gp[r * C + c] = scale * dterm(p[r * C + c], t[r * C + c]);
+    }
+  });
+}
+
+// Keras's cross-entropy on probabilities: q = clip(p / sum(p)), loss = -sum_j t_j log q_j.
+// With r = p / s, d loss / d p_k = -(1/s) (t_k u_k / r_k - sum_j t_j u_j), u_j = 1 where
+// r_j is not clipped.
+template <class T, class TargetAt>
+T probability_ce_row(const T* p, int64_t C, TargetAt t) {
+  T s = 0;
+  for (int64_t c = 0; c < C; ++c) s += p[c];
+  T loss = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    T tc = t(c);
+    if (tc != T(0)) loss -= tc * std::log(math::clip_probability(p[c] / s));
+  }
+  return loss;
+}
+
+template <class T, class TargetAt>
+void probability_ce_row_backward(const T* p, int64_t C, TargetAt t, T g, T* gp) {
+  T s = 0;
+  for (int64_t c = 0; c < C; ++c) s += p[c];
+  T tu = 0;
+  for (int64_t c = 0; c < C; ++c)
+    if (!math::probability_clipped(p[c] / s)) tu += t(c);
+  for (int64_t c = 0; c < C; ++c) {
+    T r = p[c] / s;
+    T own = math::probability_clipped(r) ? T(0) : t(c) / r;
+    gp[c] = -g / s * (own - tu);
+  }
+}
+
+template <class T>
+void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target, Tensor& loss) {
+  int64_t N = leading_rows(pred), C = last_dim(pred);
+  const T* p = pred.data<T>();
+  T* l = loss.data<T>();
+  const bool sparse = kind == LossKind::SparseCategoricalCrossentropy ||
+                      kind == LossKind::SparseCategoricalCrossentropyLogits;
+  const T* t = sparse ? nullptr : target.data<T>();
+  switch (kind) {
+    case LossKind::MeanSquared:
+      return elementwise_loss_forward(p, t, l, N, C, math::squared_error<T>);
+    case LossKind::MeanAbsolute:
+      return elementwise_loss_forward(p, t, l, N, C, math::absolute_error<T>);
+    case LossKind::BinaryCrossentropy:
+      return elementwise_loss_forward(p, t, l, N, C, math::binary_crossentropy<T>);
+    case LossKind::BinaryCrossentropyLogits:
+      return elementwise_loss_forward(p, t, l, N, C, math::binary_crossentropy_logits<T>);
+    default: break;
+  }
+  parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* x = p + r * C;  // seek to pred[r, :]
+      switch (kind) {
+        case LossKind::CategoricalCrossentropyLogits: {
+          T lse = log_sum_exp(x, C), st = 0, tx = 0;
+          for (int64_t c = 0; c < C; ++c) {
+            st += t[r * C + c];
+            tx += t[r * C + c] * x[c];
+          }
+          l[r] = st * lse - tx;
+          break;
+        }
+        case LossKind::CategoricalCrossentropy:
+          l[r] = probability_ce_row(x, C, [&](int64_t c) { return t[r * C + c]; });
+          break;
+        case LossKind::SparseCategoricalCrossentropyLogits:
+          l[r] = log_sum_exp(x, C) - x[label_at<T>(target, r)];
+          break;
+        case LossKind::SparseCategoricalCrossentropy: {
+          int64_t y = label_at<T>(target, r);
+          l[r] = probability_ce_row(x, C, [y](int64_t c) { return c == y ? T(1) : T(0); });
+          break;
+        }
+        default: break;
+      }
+    }
+  });
+}
+
+template <class T>
+void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
+                         const Tensor& gloss, Tensor& gpred) {
+  int64_t N = leading_rows(pred), C = last_dim(pred);
+  const T* p = pred.data<T>();
+  const T* gl = gloss.data<T>();
+  T* gp = gpred.data<T>();
+  const bool sparse = kind == LossKind::SparseCategoricalCrossentropy ||
+                      kind == LossKind::SparseCategoricalCrossentropyLogits;
+  const T* t = sparse ? nullptr : target.data<T>();
+  switch (kind) {
+    case LossKind::MeanSquared:
+      return elementwise_loss_backward(p, t, gl, gp, N, C, math::squared_error_grad<T>);
+    case LossKind::MeanAbsolute:
+      return elementwise_loss_backward(p, t, gl, gp, N, C, math::absolute_error_grad<T>);
+    case LossKind::BinaryCrossentropy:
+      return elementwise_loss_backward(p, t, gl, gp, N, C, math::binary_crossentropy_grad<T>);
+    case LossKind::BinaryCrossentropyLogits:
+      return elementwise_loss_backward(p, t, gl, gp, N, C,
+                                       math::binary_crossentropy_logits_grad<T>);
+    default: break;
+  }
+  parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* x = p + r * C;
+      T* g = gp + r * C;
+      T scale = gl[r];
+      switch (kind) {
+        case LossKind::CategoricalCrossentropyLogits: {
+          // d/dx_j = sum(t) softmax_j - t_j
+          T lse = log_sum_exp(x, C), st = 0;
+          for (int64_t c = 0; c < C; ++c) st += t[r * C + c];
+          for (int64_t c = 0; c < C; ++c)
+            g[c] = scale * (st * std::exp(x[c] - lse) - t[r * C + c]);
+          break;
+        }
+        case LossKind::CategoricalCrossentropy:
+          probability_ce_row_backward(x, C, [&](int64_t c) { return t[r * C + c]; }, scale, g);
+          break;
+        case LossKind::SparseCategoricalCrossentropyLogits: {
+          T lse = log_sum_exp(x, C);
+          int64_t y = label_at<T>(target, r);
+          for (int64_t c = 0; c < C; ++c) g[c] = scale * std::exp(x[c] - lse);
+          g[y] -= scale;
+          break;
+        }
+        case LossKind::SparseCategoricalCrossentropy: {
+          int64_t y = label_at<T>(target, r);
+          probability_ce_row_backward(x, C, [y](int64_t c) { return c == y ? T(1) : T(0); },
+                                      scale, g);
+          break;
+        }
+        default: break;
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void CpuBackend::loss_forward(LossKind kind, const Tensor& pred, const Tensor& target,
+                              Tensor& loss) {
+  dispatch_float(pred.dtype(), "loss", [&](auto zero) {
+    loss_forward_typed<decltype(zero)>(kind, pred, target, loss);
+  });
+}
+
+void CpuBackend::loss_backward(LossKind kind, const Tensor& pred, const Tensor& target,
+                               const Tensor& gloss, Tensor& gpred) {
+  dispatch_float(pred.dtype(), "loss backward", [&](auto zero) {
+    loss_backward_typed<decltype(zero)>(kind, pred, target, gloss, gpred);
+  });
+}
+
+}  // namespace fastnn

@@ -1,0 +1,74 @@
+// Allocation, copies, casts and fills.
+#include <cstdlib>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "cpu/backend_cpu.h"
+
+namespace fastnn {
+
+Backend* make_cpu_backend() {
+  static CpuBackend backend;
+  return &backend;
+}
+
+// 64-byte aligned so every row of a float tensor can start on a cache line and SIMD loads
+// never split one.
+std::shared_ptr<Storage> CpuBackend::allocate(size_t nbytes) {
+  size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  FASTNN_CHECK(p != nullptr, Memory, "out of memory: could not allocate ", nbytes,
+               " bytes on the CPU");
+  auto storage = std::make_shared<Storage>();
+  storage->data = p;
+  storage->nbytes = nbytes;
+  storage->device = Device{DeviceKind::CPU, 0};
+  storage->owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  return storage;
+}
+
+void CpuBackend::copy(const Tensor& src, Tensor& dst) {
+  if (src.raw() != dst.raw()) std::memcpy(dst.raw(), src.raw(), src.nbytes());
+}
+
+template <class From, class To>
+static void cast_loop(const From* s, To* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<To>(s[i]);
+}
+
+template <class From>
+static void cast_from(const From* s, const Tensor& dst, int64_t n) {
+  switch (dst.dtype()) {
+    case DType::Float32: cast_loop(s, dst.data<float>(), n); break;
+    case DType::Float64: cast_loop(s, dst.data<double>(), n); break;
+    case DType::Int32: cast_loop(s, dst.data<int32_t>(), n); break;
+    case DType::Int64: cast_loop(s, dst.data<int64_t>(), n); break;
+  }
+}
+
+void CpuBackend::cast(const Tensor& src, Tensor& dst) {
+  int64_t n = src.numel();
+  switch (src.dtype()) {
+    case DType::Float32: cast_from(src.data<float>(), dst, n); break;
+    case DType::Float64: cast_from(src.data<double>(), dst, n); break;
+    case DType::Int32: cast_from(src.data<int32_t>(), dst, n); break;
+    case DType::Int64: cast_from(src.data<int64_t>(), dst, n); break;
+  }
+}
+
+void CpuBackend::fill(Tensor& out, double value) {
+  int64_t n = out.numel();
+  auto fill_as = [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    T v = static_cast<T>(value);
+    for (int64_t i = 0; i < n; ++i) p[i] = v;
+  };
+  switch (out.dtype()) {
+    case DType::Float32: fill_as(out.data<float>()); break;
+    case DType::Float64: fill_as(out.data<double>()); break;
+    case DType::Int32: fill_as(out.data<int32_t>()); break;
+    case DType::Int64: fill_as(out.data<int64_t>()); break;
+  }
+}
+
+}  // namespace fastnn

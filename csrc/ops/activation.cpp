@@ -1,0 +1,50 @@
+// Activations and softmax as standalone ops (Dense fuses its activation instead).
+#include "ops/ops.h"
+
+namespace fastnn {
+
+Tensor activation(Activation act, const Tensor& x, double alpha) {
+  const char* who = activation_name(act);
+  check_float(x, who, "x");
+  FASTNN_CHECK(act != Activation::LeakyReLU || alpha >= 0, Value, who,
+               ": expected alpha >= 0, got ", alpha);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).activation_forward(act, alpha, x, y);
+  if (!needs_grad({&x})) return y;
+  // Keep only what the derivative reads: y, or x for GELU.
+  bool from_y = activation_grad_from_output(act);
+  record(who, y, {x},
+         [act, alpha, x_saved = from_y ? Tensor() : x.detach(),
+          y_saved = from_y ? y.detach() : Tensor()](const Tensor& gy, const std::vector<bool>&) {
+           Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+           backend_of(gy).activation_backward(act, alpha, x_saved, y_saved, gy, gx);
+           return std::vector<Tensor>{gx};
+         });
+  return y;
+}
+
+namespace {
+Tensor softmax_impl(const Tensor& x, int64_t axis, bool log) {
+  const char* who = log ? "log_softmax" : "softmax";
+  check_float(x, who, "x");
+  FASTNN_CHECK(x.dim() >= 1, Value, who, ": expected at least one dimension, got a scalar");
+  FASTNN_CHECK(axis == -1 || axis == x.dim() - 1, Value, who,
+               ": only the last axis is supported, got axis=", axis, " for shape ",
+               shape_str(x.shape()));
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.numel() == 0) return y;
+  backend_of(x).softmax_forward(log, x, y);
+  if (!needs_grad({&x})) return y;
+  record(who, y, {x}, [log, y_saved = y.detach()](const Tensor& gy, const std::vector<bool>&) {
+    Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+    backend_of(gy).softmax_backward(log, y_saved, gy, gx);
+    return std::vector<Tensor>{gx};
+  });
+  return y;
+}
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t axis) { return softmax_impl(x, axis, false); }
+Tensor log_softmax(const Tensor& x, int64_t axis) { return softmax_impl(x, axis, true); }
+
+}  // namespace fastnn

@@ -1,0 +1,113 @@
+// Dense and matmul. B = rows (all leading dims of x flattened), I = in features,
+// O = out features.
+#include "ops/ops.h"
+
+namespace fastnn {
+
+namespace {
+Shape with_last(const Shape& s, int64_t last) {
+  Shape out = s;
+  out.back() = last;
+  return out;
+}
+}  // namespace
+
+// y = act(x @ W + b), computed as one GEMM into y and one pass adding b and applying act.
+// Backward:  gz = gy * act'(y)   (act'(z) for GELU, which keeps z)
+//            gW = x^T @ gz,  gb = column sums of gz,  gx = gz @ W^T
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activation act,
+             double alpha, const char* who) {
+  check_float(x, who, "inputs");
+  check_float(kernel, who, "kernel");
+  check_dim(kernel, 2, who, "kernel");
+  check_nonempty(x, who, "inputs");
+  check_nonempty(kernel, who, "kernel");
+  FASTNN_CHECK(x.dim() >= 1, Value, who, ": expected inputs with a feature axis, got a scalar");
+  const int64_t I = kernel.shape()[0], O = kernel.shape()[1];
+  FASTNN_CHECK(x.shape().back() == I, Value, who, ": expected inputs with last dimension ", I,
+               " (the kernel's input size), got shape ", shape_str(x.shape()));
+  check_same_dtype(x, kernel, who, "kernel");
+  check_same_device(x, kernel, who, "kernel");
+  if (bias.defined()) {
+    check_same_dtype(x, bias, who, "bias");
+    check_same_device(x, bias, who, "bias");
+    FASTNN_CHECK(bias.dim() == 1 && bias.shape()[0] == O, Value, who,
+                 ": expected bias of shape (", O, ",), got ", shape_str(bias.shape()));
+  }
+  FASTNN_CHECK(act != Activation::LeakyReLU || alpha >= 0, Value, who,
+               ": expected leaky_relu alpha >= 0, got ", alpha);
+  const int64_t B = x.numel() / I;
+  Backend& be = backend_of(x);
+  Tensor y = Tensor::empty(with_last(x.shape(), O), x.dtype(), x.device());
+  const bool grad = needs_grad({&x, &kernel, &bias});
+  Tensor z;  // pre-activation, kept only when the backward needs it
+  if (grad && !activation_grad_from_output(act)) z = Tensor::empty(y.shape(), y.dtype(), y.device());
+  be.gemm(false, false, B, O, I, 1.0, x, kernel, 0.0, y);
+  if (bias.defined() || act != Activation::Linear || z.defined())
+    be.bias_activation_forward(act, alpha, bias, y, z);
+  if (!grad) return y;
+
+  record(who, y, {x, kernel, bias},
+         [x = x.detach(), w = kernel.detach(), y_saved = y.detach(), z, act, alpha, B, I, O](
+             const Tensor& gy, const std::vector<bool>& needs) {
+           Backend& be = backend_of(gy);
+           Tensor gz = gy;
+           if (act != Activation::Linear) {
+             gz = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+             be.activation_backward(act, alpha, z, y_saved, gy, gz);
+           }
+           std::vector<Tensor> grads(3);
+           if (needs[0]) {
+             grads[0] = Tensor::empty(x.shape(), x.dtype(), x.device());
+             be.gemm(false, true, B, I, O, 1.0, gz, w, 0.0, grads[0]);
+           }
+           if (needs[1]) {
+             grads[1] = Tensor::empty({I, O}, x.dtype(), x.device());
+             be.gemm(true, false, I, O, B, 1.0, x, gz, 0.0, grads[1]);
+           }
+           if (needs[2]) {
+             grads[2] = Tensor::empty({1, O}, x.dtype(), x.device());
+             be.sum_to(gz.view({B, O}), grads[2]);
+             grads[2] = grads[2].view({O});
+           }
+           return grads;
+         });
+  return y;
+}
+
+// a (..., K) @ b (K, N) -> (..., N).  ga = gy @ b^T,  gb = a^T @ gy.
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  const char* who = "matmul";
+  check_float(a, who, "a");
+  check_float(b, who, "b");
+  check_same_dtype(a, b, who, "b");
+  check_same_device(a, b, who, "b");
+  FASTNN_CHECK(a.dim() >= 1 && b.dim() == 2, Value, who,
+               ": expected a (..., K) @ b (K, N), got shapes ", shape_str(a.shape()), " and ",
+               shape_str(b.shape()));
+  const int64_t K = b.shape()[0], N = b.shape()[1];
+  FASTNN_CHECK(a.shape().back() == K, Value, who, ": inner dimensions differ: ",
+               shape_str(a.shape()), " @ ", shape_str(b.shape()));
+  const int64_t M = a.numel() / std::max<int64_t>(K, 1);
+  Tensor y = Tensor::empty(with_last(a.shape(), N), a.dtype(), a.device());
+  backend_of(a).gemm(false, false, M, N, K, 1.0, a, b, 0.0, y);
+  if (!needs_grad({&a, &b})) return y;
+  record(who, y, {a, b},
+         [a = a.detach(), b = b.detach(), M, N, K](const Tensor& gy,
+                                                   const std::vector<bool>& needs) {
+           Backend& be = backend_of(gy);
+           std::vector<Tensor> grads(2);
+           if (needs[0]) {
+             grads[0] = Tensor::empty(a.shape(), a.dtype(), a.device());
+             be.gemm(false, true, M, K, N, 1.0, gy, b, 0.0, grads[0]);
+           }
+           if (needs[1]) {
+             grads[1] = Tensor::empty({K, N}, a.dtype(), a.device());
+             be.gemm(true, false, K, N, M, 1.0, a, gy, 0.0, grads[1]);
+           }
+           return grads;
+         });
+  return y;
+}
+
+}  // namespace fastnn

@@ -1,0 +1,190 @@
+// Broadcasting arithmetic and reductions.
+#include <algorithm>
+
+#include "ops/ops.h"
+
+namespace fastnn {
+
+namespace {
+
+const char* binary_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return "add";
+    case BinaryOp::Sub: return "sub";
+    case BinaryOp::Mul: return "mul";
+    case BinaryOp::Div: return "div";
+  }
+  return "?";
+}
+
+// s padded on the left with 1s to rank n.
+Shape pad_left(const Shape& s, size_t n) {
+  Shape out(n - s.size(), 1);
+  out.insert(out.end(), s.begin(), s.end());
+  return out;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* who) {
+  size_t n = std::max(a.size(), b.size());
+  Shape pa = pad_left(a, n), pb = pad_left(b, n), out(n);
+  for (size_t i = 0; i < n; ++i) {
+    FASTNN_CHECK(pa[i] == pb[i] || pa[i] == 1 || pb[i] == 1, Value, who,
+                 ": shapes ", shape_str(a), " and ", shape_str(b), " cannot be broadcast together");
+    out[i] = pa[i] == 1 ? pb[i] : pa[i];
+  }
+  return out;
+}
+
+// Sums g (of the broadcast shape) back to `shape`, the shape of an operand.
+Tensor reduce_to_shape(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  Shape padded = pad_left(shape, g.shape().size());
+  Tensor out = Tensor::empty(padded, g.dtype(), g.device());
+  backend_of(g).sum_to(g, out);
+  return out.view(shape);
+}
+
+Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, const Shape& out_shape) {
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+  size_t n = out_shape.size();
+  backend_of(a).binary_forward(op, a.view(pad_left(a.shape(), n)), b.view(pad_left(b.shape(), n)),
+                               out);
+  return out;
+}
+
+// Normalises axes (negative from the end), rejects repeats; {} means all.
+std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t dim,
+                                    const char* who) {
+  std::vector<int64_t> out;
+  if (axes.empty()) {
+    for (int64_t i = 0; i < dim; ++i) out.push_back(i);
+    return out;
+  }
+  for (int64_t a : axes) {
+    int64_t k = a < 0 ? a + dim : a;
+    FASTNN_CHECK(k >= 0 && k < dim, Index, who, ": axis ", a, " is out of range for a tensor with ",
+                 dim, " dimensions");
+    FASTNN_CHECK(std::find(out.begin(), out.end(), k) == out.end(), Value, who, ": axis ", a,
+                 " is repeated");
+    out.push_back(k);
+  }
+  return out;
+}
+
+// Sum (scaled by `alpha`) over `axes`; backward broadcasts the gradient back, times alpha.
+Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdims,
+                  bool average, const char* who) {
+  check_float(x, who, "x");
+  std::vector<int64_t> axes = normalize_axes(axes_in, x.dim(), who);
+  Shape kept = x.shape(), squeezed;
+  int64_t count = 1;
+  for (int64_t a : axes) {
+    count *= kept[a];
+    kept[a] = 1;
+  }
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (std::find(axes.begin(), axes.end(), i) == axes.end()) squeezed.push_back(x.shape()[i]);
+  if (average) FASTNN_CHECK(count > 0, Value, who, ": mean over an empty axis of shape ",
+                            shape_str(x.shape()));
+  double alpha = average ? 1.0 / static_cast<double>(count) : 1.0;
+  Backend& be = backend_of(x);
+  Tensor out = Tensor::empty(kept, x.dtype(), x.device());
+  if (x.numel() == 0) {
+    be.fill(out, 0.0);
+  } else {
+    be.sum_to(x.view(x.dim() == 0 ? Shape{1} : x.shape()), out);
+  }
+  if (average) be.axpby(alpha, out, 0.0, out);
+  out = out.view(keepdims ? kept : squeezed);
+  if (!needs_grad({&x})) return out;
+  record(who, out, {x}, [xshape = x.shape(), kept, alpha](const Tensor& gy,
+                                                          const std::vector<bool>&) {
+    Tensor gx = Tensor::empty(xshape, gy.dtype(), gy.device());
+    if (gx.numel() > 0) backend_of(gy).broadcast_to(gy.view(kept), alpha, gx);
+    return std::vector<Tensor>{gx};
+  });
+  return out;
+}
+
+}  // namespace
+
+// out = a op b.   add: ga = gy, gb = gy;   sub: gb = -gy;   mul: ga = gy*b, gb = gy*a;
+// div: ga = gy/b, gb = -gy*out/b;  each then summed back over the broadcast axes.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const char* who = binary_name(op);
+  check_float(a, who, "a");
+  check_float(b, who, "b");
+  check_same_dtype(a, b, who, "b");
+  check_same_device(a, b, who, "b");
+  Shape out_shape = broadcast_shapes(a.shape(), b.shape(), who);
+  Tensor out = binary_raw(op, a, b, out_shape);
+  if (!needs_grad({&a, &b})) return out;
+  Tensor saved_out = op == BinaryOp::Div ? out.detach() : Tensor();
+  record(who, out, {a, b},
+         [op, a = a.detach(), b = b.detach(), saved_out](const Tensor& gy,
+                                                          const std::vector<bool>& needs) {
+           std::vector<Tensor> grads(2);
+           const Shape& s = gy.shape();
+           switch (op) {
+             case BinaryOp::Add:
+               if (needs[0]) grads[0] = reduce_to_shape(gy, a.shape());
+               if (needs[1]) grads[1] = reduce_to_shape(gy, b.shape());
+               break;
+             case BinaryOp::Sub:
+               if (needs[0]) grads[0] = reduce_to_shape(gy, a.shape());
+               if (needs[1]) grads[1] = reduce_to_shape(scale(gy, -1.0), b.shape());
+               break;
+             case BinaryOp::Mul:
+               if (needs[0]) grads[0] = reduce_to_shape(binary_raw(BinaryOp::Mul, gy, b, s), a.shape());
+               if (needs[1]) grads[1] = reduce_to_shape(binary_raw(BinaryOp::Mul, gy, a, s), b.shape());
+               break;
+             case BinaryOp::Div:
+               if (needs[0]) grads[0] = reduce_to_shape(binary_raw(BinaryOp::Div, gy, b, s), a.shape());
+               if (needs[1]) {
+                 Tensor t = binary_raw(BinaryOp::Mul, gy, saved_out, s);
+                 t = binary_raw(BinaryOp::Div, t, b, s);
+                 grads[1] = reduce_to_shape(scale(t, -1.0), b.shape());
+               }
+               break;
+           }
+           return grads;
+         });
+  return out;
+}
+
+Tensor scale(const Tensor& x, double alpha) {
+  check_float(x, "scale", "x");
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).axpby(alpha, x, 0.0, out);
+  if (!needs_grad({&x})) return out;
+  record("scale", out, {x}, [alpha](const Tensor& gy, const std::vector<bool>&) {
+    return std::vector<Tensor>{scale(gy, alpha)};
+  });
+  return out;
+}
+
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  return reduce_sum(x, axes, keepdims, false, "sum");
+}
+
+Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  return reduce_sum(x, axes, keepdims, true, "mean");
+}
+
+Tensor weight_penalty(const Tensor& w, double l1, double l2) {
+  const char* who = "regularizer";
+  check_float(w, who, "weight");
+  FASTNN_CHECK(l1 >= 0 && l2 >= 0, Value, who, ": expected l1 >= 0 and l2 >= 0, got l1=", l1,
+               " l2=", l2);
+  Tensor out = Tensor::empty({}, w.dtype(), w.device());
+  backend_of(w).penalty_forward(w, l1, l2, out);
+  if (!needs_grad({&w})) return out;
+  record(who, out, {w}, [w = w.detach(), l1, l2](const Tensor& gy, const std::vector<bool>&) {
+    Tensor gw = Tensor::empty(w.shape(), w.dtype(), w.device());
+    backend_of(w).penalty_backward(w, l1, l2, gy, gw);
+    return std::vector<Tensor>{gw};
+  });
+  return out;
+}
+
+}  // namespace fastnn

@@ -1,0 +1,54 @@
+// Differentiable ops: each validates its arguments (raising fastnn::Error that names the
+// op, the argument, what was expected and what came), allocates its output, launches the
+// device's forward kernel and, when gradients are needed, records a node whose backward
+// launches the matching backward kernels. Forward and backward sit side by side per op.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "autograd/node.h"
+#include "core/backend.h"
+
+namespace fastnn {
+
+enum class Reduction : uint8_t { Mean, Sum, None };
+Reduction reduction_from_name(const std::string& name, const char* who);
+
+// --- dense.cpp ---
+// y = act(x @ kernel + bias): x (..., in), kernel (in, out), bias (out) or undefined.
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activation act,
+             double alpha, const char* who = "Dense");
+// a (..., k) @ b (k, n).
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// --- elementwise.cpp ---
+// numpy broadcasting; both operands of one float dtype.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
+Tensor scale(const Tensor& x, double alpha);  // alpha * x
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);  // {} = all
+Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+// l1 * sum(|w|) + l2 * sum(w^2), a scalar.
+Tensor weight_penalty(const Tensor& w, double l1, double l2);
+
+// --- activation.cpp ---
+Tensor activation(Activation act, const Tensor& x, double alpha = 0.0);
+Tensor softmax(const Tensor& x, int64_t axis = -1);
+Tensor log_softmax(const Tensor& x, int64_t axis = -1);
+
+// --- shape.cpp ---
+Tensor reshape(const Tensor& x, Shape shape);  // one -1 allowed
+Tensor flatten(const Tensor& x);               // (N, ...) -> (N, prod(...))
+Tensor concat(const std::vector<Tensor>& inputs, int64_t axis);
+Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);  // view along axis 0
+Tensor take_rows(const Tensor& x, const Tensor& index);          // x[index] along axis 0
+Tensor to_dtype(const Tensor& x, DType dtype);
+
+// --- loss.cpp ---
+// Keras names: mean_squared_error, mean_absolute_error, binary_crossentropy,
+// categorical_crossentropy, sparse_categorical_crossentropy (and short forms mse, mae).
+LossKind loss_kind_from_name(const std::string& name, bool from_logits, const char* who);
+Tensor loss(LossKind kind, const Tensor& pred, const Tensor& target, Reduction reduction,
+            const char* who);
+
+}  // namespace fastnn

@@ -1,0 +1,183 @@
+#include "ops/optimizer.h"
+
+#include <unordered_set>
+
+namespace fastnn {
+
+Optimizer::Optimizer(std::vector<Tensor> params, const char* name)
+    : params_(std::move(params)), steps_(params_.size(), 0), name_(name) {
+  FASTNN_CHECK(!params_.empty(), Value, name_, ": got an empty parameter list");
+  std::unordered_set<TensorImpl*> seen;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    FASTNN_CHECK(p.defined(), Value, name_, ": parameter ", i, " is None");
+    FASTNN_CHECK(is_floating(p.dtype()), Type, name_, ": parameter ", i,
+                 " must be float32 or float64, got ", dtype_name(p.dtype()));
+    FASTNN_CHECK(p.is_leaf(), Value, name_, ": parameter ", i,
+                 " is not a leaf tensor (it was computed by an op); optimize leaves only");
+    FASTNN_CHECK(seen.insert(p.impl()).second, Value, name_, ": parameter ", i,
+                 (p.name().empty() ? "" : " '" + p.name() + "'"), " appears more than once");
+  }
+}
+
+Tensor Optimizer::zeros_like(size_t i) const {
+  return Tensor::zeros(params_[i].shape(), params_[i].dtype(), params_[i].device());
+}
+
+void Optimizer::step() {
+  validate();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i];
+    Tensor g = p.grad();
+    if (!g.defined()) continue;  // parameters that got no gradient are left alone
+    ++steps_[i];
+    update(i, p, g);
+  }
+}
+
+void Optimizer::zero_grad(bool set_to_none) {
+  for (Tensor& p : params_) {
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    if (set_to_none) {
+      p.set_grad(Tensor());
+    } else {
+      backend_of(g).fill(g, 0.0);
+    }
+  }
+}
+
+namespace {
+void check_rate(const char* who, const char* arg, double v) {
+  FASTNN_CHECK(v >= 0, Value, who, ": expected ", arg, " >= 0, got ", v);
+}
+void check_unit(const char* who, const char* arg, double v) {
+  FASTNN_CHECK(v >= 0 && v < 1, Value, who, ": expected ", arg, " in [0, 1), got ", v);
+}
+}  // namespace
+
+// --- SGD ---
+
+SGD::SGD(std::vector<Tensor> params, SGDConfig c)
+    : Optimizer(std::move(params), "SGD"), config(c), momentum_(params_.size()) {
+  validate();
+}
+
+void SGD::validate() const {
+  check_rate(name_, "lr", config.lr);
+  check_rate(name_, "momentum", config.momentum);
+  check_rate(name_, "weight_decay", config.weight_decay);
+  FASTNN_CHECK(!config.nesterov || (config.momentum > 0 && config.dampening == 0), Value, name_,
+               ": nesterov momentum requires momentum > 0 and dampening = 0, got momentum=",
+               config.momentum, " dampening=", config.dampening);
+}
+
+void SGD::update(size_t i, Tensor& p, const Tensor& g) {
+  bool first = false;
+  if (config.momentum != 0 && !momentum_[i].defined()) {
+    momentum_[i] = zeros_like(i);
+    first = true;
+  }
+  backend_of(p).sgd_update(config, first, p, g, momentum_[i]);
+}
+
+std::vector<std::pair<std::string, Tensor>> SGD::state(size_t i) const {
+  if (!momentum_[i].defined()) return {};
+  return {{"momentum_buffer", momentum_[i]}};
+}
+
+// --- Adam / AdamW ---
+
+Adam::Adam(std::vector<Tensor> params, AdamConfig c, const char* name)
+    : Optimizer(std::move(params), name),
+      config(c),
+      m_(params_.size()),
+      v_(params_.size()),
+      v_max_(params_.size()) {
+  validate();
+}
+
+void Adam::validate() const {
+  check_rate(name_, "lr", config.lr);
+  check_rate(name_, "eps", config.eps);
+  check_rate(name_, "weight_decay", config.weight_decay);
+  check_unit(name_, "betas[0]", config.beta1);
+  check_unit(name_, "betas[1]", config.beta2);
+}
+
+void Adam::update(size_t i, Tensor& p, const Tensor& g) {
+  if (!m_[i].defined()) {
+    m_[i] = zeros_like(i);
+    v_[i] = zeros_like(i);
+  }
+  if (config.amsgrad && !v_max_[i].defined()) v_max_[i] = zeros_like(i);
+  backend_of(p).adam_update(config, steps_[i], p, g, m_[i], v_[i], v_max_[i]);
+}
+
+std::vector<std::pair<std::string, Tensor>> Adam::state(size_t i) const {
+  std::vector<std::pair<std::string, Tensor>> s;
+  if (m_[i].defined()) s = {{"exp_avg", m_[i]}, {"exp_avg_sq", v_[i]}};
+  if (v_max_[i].defined()) s.push_back({"max_exp_avg_sq", v_max_[i]});
+  return s;
+}
+
+// --- RMSprop ---
+
+RMSprop::RMSprop(std::vector<Tensor> params, RMSpropConfig c)
+    : Optimizer(std::move(params), "RMSprop"),
+      config(c),
+      square_avg_(params_.size()),
+      momentum_(params_.size()),
+      grad_avg_(params_.size()) {
+  validate();
+}
+
+void RMSprop::validate() const {
+  check_rate(name_, "lr", config.lr);
+  check_rate(name_, "eps", config.eps);
+  check_rate(name_, "momentum", config.momentum);
+  check_rate(name_, "weight_decay", config.weight_decay);
+  check_unit(name_, "alpha", config.alpha);
+}
+
+void RMSprop::update(size_t i, Tensor& p, const Tensor& g) {
+  if (!square_avg_[i].defined()) square_avg_[i] = zeros_like(i);
+  if (config.momentum > 0 && !momentum_[i].defined()) momentum_[i] = zeros_like(i);
+  if (config.centered && !grad_avg_[i].defined()) grad_avg_[i] = zeros_like(i);
+  backend_of(p).rmsprop_update(config, p, g, square_avg_[i], momentum_[i], grad_avg_[i]);
+}
+
+std::vector<std::pair<std::string, Tensor>> RMSprop::state(size_t i) const {
+  std::vector<std::pair<std::string, Tensor>> s;
+  if (square_avg_[i].defined()) s.push_back({"square_avg", square_avg_[i]});
+  if (momentum_[i].defined()) s.push_back({"momentum_buffer", momentum_[i]});
+  if (grad_avg_[i].defined()) s.push_back({"grad_avg", grad_avg_[i]});
+  return s;
+}
+
+// --- Adagrad ---
+
+Adagrad::Adagrad(std::vector<Tensor> params, AdagradConfig c, double initial_accumulator_value)
+    : Optimizer(std::move(params), "Adagrad"), config(c) {
+  check_rate(name_, "initial_accumulator_value", initial_accumulator_value);
+  for (const Tensor& p : params_)
+    sum_.push_back(Tensor::full(p.shape(), initial_accumulator_value, p.dtype(), p.device()));
+  validate();
+}
+
+void Adagrad::validate() const {
+  check_rate(name_, "lr", config.lr);
+  check_rate(name_, "lr_decay", config.lr_decay);
+  check_rate(name_, "eps", config.eps);
+  check_rate(name_, "weight_decay", config.weight_decay);
+}
+
+void Adagrad::update(size_t i, Tensor& p, const Tensor& g) {
+  backend_of(p).adagrad_update(config, steps_[i], p, g, sum_[i]);
+}
+
+std::vector<std::pair<std::string, Tensor>> Adagrad::state(size_t i) const {
+  return {{"sum", sum_[i]}};
+}
+
+}  // namespace fastnn

@@ -1,0 +1,133 @@
+// Shape ops: reshape and flatten are views; concat, row slicing and row gathers move data.
+#include "ops/ops.h"
+
+namespace fastnn {
+
+Tensor reshape(const Tensor& x, Shape shape) {
+  check_defined(x, "reshape", "x");
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      FASTNN_CHECK(infer < 0, Value, "reshape: only one dimension can be -1, got ",
+                   shape_str(shape));
+      infer = static_cast<int64_t>(i);
+    } else {
+      FASTNN_CHECK(shape[i] >= 0, Value, "reshape: invalid size ", shape[i], " in ",
+                   shape_str(shape));
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    FASTNN_CHECK(known > 0 && x.numel() % known == 0, Value, "reshape: cannot reshape ",
+                 shape_str(x.shape()), " (", x.numel(), " elements) into ", shape_str(shape));
+    shape[infer] = x.numel() / known;
+  }
+  Tensor y = x.view(shape);  // raises on an element-count mismatch
+  if (!needs_grad({&x})) return y;
+  record("reshape", y, {x}, [xshape = x.shape()](const Tensor& gy, const std::vector<bool>&) {
+    return std::vector<Tensor>{gy.view(xshape)};
+  });
+  return y;
+}
+
+Tensor flatten(const Tensor& x) {
+  check_defined(x, "Flatten", "inputs");
+  FASTNN_CHECK(x.dim() >= 1, Value, "Flatten: expected inputs with a batch axis, got a scalar");
+  int64_t n = x.shape()[0];
+  return reshape(x, {n, n == 0 ? 0 : x.numel() / n});
+}
+
+Tensor concat(const std::vector<Tensor>& inputs, int64_t axis) {
+  const char* who = "concat";
+  FASTNN_CHECK(!inputs.empty(), Value, who, ": expected at least one tensor, got none");
+  const Tensor& first = inputs[0];
+  check_defined(first, who, "tensors[0]");
+  int64_t dim = first.dim();
+  int64_t ax = axis < 0 ? axis + dim : axis;
+  FASTNN_CHECK(dim >= 1 && ax >= 0 && ax < dim, Index, who, ": axis ", axis,
+               " is out of range for tensors with ", dim, " dimensions");
+  Shape out_shape = first.shape();
+  out_shape[ax] = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    std::string arg = "tensors[" + std::to_string(i) + "]";
+    check_defined(t, who, arg.c_str());
+    check_same_dtype(first, t, who, arg.c_str());
+    check_same_device(first, t, who, arg.c_str());
+    bool ok = t.dim() == dim;
+    for (int64_t d = 0; ok && d < dim; ++d) ok = d == ax || t.shape()[d] == first.shape()[d];
+    FASTNN_CHECK(ok, Value, who, ": expected ", arg, " to match ", shape_str(first.shape()),
+                 " except on axis ", ax, ", got ", shape_str(t.shape()));
+    out_shape[ax] += t.shape()[ax];
+  }
+  Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
+  backend_of(first).concat(inputs, ax, out);
+  if (!needs_grad(inputs)) return out;
+  std::vector<Shape> shapes;
+  for (const Tensor& t : inputs) shapes.push_back(t.shape());
+  record(who, out, inputs, [shapes, ax](const Tensor& gy, const std::vector<bool>& needs) {
+    std::vector<Tensor> grads(shapes.size());
+    int64_t at = 0;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      if (needs[i]) {
+        grads[i] = Tensor::empty(shapes[i], gy.dtype(), gy.device());
+        backend_of(gy).slice_axis(gy, ax, at, grads[i]);
+      }
+      at += shapes[i][ax];
+    }
+    return grads;
+  });
+  return out;
+}
+
+Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end) {
+  check_defined(x, "slice", "x");
+  Tensor y = x.rows(begin, end);
+  if (!needs_grad({&x})) return y;
+  record("slice", y, {x}, [xshape = x.shape(), begin, end](const Tensor& gy,
+                                                         const std::vector<bool>&) {
+    Tensor gx = Tensor::zeros(xshape, gy.dtype(), gy.device());
+    Tensor dst = gx.rows(begin, end);
+    backend_of(gy).copy(gy, dst);
+    return std::vector<Tensor>{gx};
+  });
+  return y;
+}
+
+Tensor take_rows(const Tensor& x, const Tensor& index) {
+  const char* who = "take_rows";
+  check_defined(x, who, "x");
+  check_defined(index, who, "index");
+  FASTNN_CHECK(x.dim() >= 1, Index, who, ": cannot index a 0-d tensor");
+  FASTNN_CHECK(index.dtype() == DType::Int32 || index.dtype() == DType::Int64, Type, who,
+               ": expected an int32 or int64 index, got ", dtype_name(index.dtype()));
+  check_same_device(x, index, who, "index");
+  int64_t bad = backend_of(index).find_index_out_of_range(index, x.shape()[0]);
+  FASTNN_CHECK(bad < 0, Index, who, ": index at position ", bad,
+               " is out of range for a first axis of size ", x.shape()[0]);
+  Shape out_shape = index.shape();
+  out_shape.insert(out_shape.end(), x.shape().begin() + 1, x.shape().end());
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  backend_of(x).take_rows(x, index, out);
+  if (!needs_grad({&x})) return out;
+  record(who, out, {x}, [xshape = x.shape(), index](const Tensor& gy, const std::vector<bool>&) {
+    Tensor gx = Tensor::zeros(xshape, gy.dtype(), gy.device());
+    backend_of(gy).scatter_add_rows(gy, index, gx);
+    return std::vector<Tensor>{gx};
+  });
+  return out;
+}
+
+Tensor to_dtype(const Tensor& x, DType dtype) {
+  check_defined(x, "to", "x");
+  if (x.dtype() == dtype) return x;
+  Tensor y = Tensor::empty(x.shape(), dtype, x.device());
+  backend_of(x).cast(x, y);
+  if (!needs_grad({&x}) || !is_floating(dtype)) return y;
+  record("to", y, {x}, [from = x.dtype()](const Tensor& gy, const std::vector<bool>&) {
+    return std::vector<Tensor>{to_dtype(gy, from)};
+  });
+  return y;
+}
+
+}  // namespace fastnn

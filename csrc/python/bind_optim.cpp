@@ -1,0 +1,67 @@
+// Optimizers: the C++ classes with their configs; torch-style and Keras-style wrappers
+// (python/fastnn/optim.py, optimizers.py) set the defaults.
+#include <pybind11/stl.h>
+
+#include "ops/optimizer.h"
+#include "python/convert.h"
+
+namespace fastnn::python {
+
+void bind_optim(py::module_& m) {
+  py::class_<SGDConfig>(m, "SGDConfig")
+      .def(py::init<>())
+      .def_readwrite("lr", &SGDConfig::lr)
+      .def_readwrite("momentum", &SGDConfig::momentum)
+      .def_readwrite("dampening", &SGDConfig::dampening)
+      .def_readwrite("weight_decay", &SGDConfig::weight_decay)
+      .def_readwrite("nesterov", &SGDConfig::nesterov);
+  py::class_<AdamConfig>(m, "AdamConfig")
+      .def(py::init<>())
+      .def_readwrite("lr", &AdamConfig::lr)
+      .def_readwrite("beta1", &AdamConfig::beta1)
+      .def_readwrite("beta2", &AdamConfig::beta2)
+      .def_readwrite("eps", &AdamConfig::eps)
+      .def_readwrite("weight_decay", &AdamConfig::weight_decay)
+      .def_readwrite("decoupled_weight_decay", &AdamConfig::decoupled_weight_decay)
+      .def_readwrite("amsgrad", &AdamConfig::amsgrad);
+  py::class_<RMSpropConfig>(m, "RMSpropConfig")
+      .def(py::init<>())
+      .def_readwrite("lr", &RMSpropConfig::lr)
+      .def_readwrite("alpha", &RMSpropConfig::alpha)
+      .def_readwrite("eps", &RMSpropConfig::eps)
+      .def_readwrite("weight_decay", &RMSpropConfig::weight_decay)
+      .def_readwrite("momentum", &RMSpropConfig::momentum)
+      .def_readwrite("centered", &RMSpropConfig::centered);
+  py::class_<AdagradConfig>(m, "AdagradConfig")
+      .def(py::init<>())
+      .def_readwrite("lr", &AdagradConfig::lr)
+      .def_readwrite("lr_decay", &AdagradConfig::lr_decay)
+      .def_readwrite("weight_decay", &AdagradConfig::weight_decay)
+      .def_readwrite("eps", &AdagradConfig::eps);
+
+  py::class_<Optimizer>(m, "Optimizer")
+      .def("step", &Optimizer::step, "Updates every parameter that has a gradient.")
+      .def("zero_grad", &Optimizer::zero_grad, py::arg("set_to_none") = true)
+      .def_property_readonly("params", &Optimizer::params)
+      .def("state", &Optimizer::state, py::arg("index"))
+      .def("steps", &Optimizer::steps, py::arg("index"))
+      .def("set_steps", &Optimizer::set_steps, py::arg("index"), py::arg("steps"));
+  py::class_<SGD, Optimizer>(m, "SGD")
+      .def(py::init<std::vector<Tensor>, SGDConfig>(), py::arg("params"), py::arg("config"))
+      .def_readwrite("config", &SGD::config);
+  py::class_<Adam, Optimizer>(m, "Adam")
+      .def(py::init([](std::vector<Tensor> params, AdamConfig c) {
+             return new Adam(std::move(params), c, c.decoupled_weight_decay ? "AdamW" : "Adam");
+           }),
+           py::arg("params"), py::arg("config"))
+      .def_readwrite("config", &Adam::config);
+  py::class_<RMSprop, Optimizer>(m, "RMSprop")
+      .def(py::init<std::vector<Tensor>, RMSpropConfig>(), py::arg("params"), py::arg("config"))
+      .def_readwrite("config", &RMSprop::config);
+  py::class_<Adagrad, Optimizer>(m, "Adagrad")
+      .def(py::init<std::vector<Tensor>, AdagradConfig, double>(), py::arg("params"),
+           py::arg("config"), py::arg("initial_accumulator_value") = 0.0)
+      .def_readwrite("config", &Adagrad::config);
+}
+
+}  // namespace fastnn::python

@@ -1,0 +1,67 @@
+// Seeds, threads, grad mode, random fills and build information.
+#include <pybind11/stl.h>
+
+#include "autograd/node.h"
+#include "core/backend.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "cpu/blas.h"
+#include "python/convert.h"
+
+#ifndef FASTNN_VERSION
+#define FASTNN_VERSION "0.0.0"
+#endif
+
+namespace fastnn::python {
+
+static Tensor random_tensor(const std::vector<int64_t>& shape, const py::object& dtype,
+                            bool normal, double a, double b) {
+  Tensor t = Tensor::empty(shape, parse_dtype(dtype));
+  uint64_t offset = reserve_random_offset(static_cast<uint64_t>(t.numel()));
+  if (normal)
+    backend_of(t).random_normal(t, a, b, initial_seed(), offset);
+  else
+    backend_of(t).random_uniform(t, a, b, initial_seed(), offset);
+  return t;
+}
+
+void bind_system(py::module_& m) {
+  m.def("manual_seed", &manual_seed, py::arg("seed"),
+        "Seeds fastnn's generator: the same seed gives the same numbers on any thread count.");
+  m.def("initial_seed", &initial_seed);
+  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+        "Threads for fastnn's loops and OpenBLAS together (n <= 0: one per core).");
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_grad_enabled", &set_grad_enabled, py::arg("enabled"));
+  m.def("is_grad_enabled", &grad_enabled);
+  m.def("uniform",
+        [](const std::vector<int64_t>& shape, double low, double high, const py::object& dtype) {
+          return random_tensor(shape, dtype, false, low, high);
+        },
+        py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0,
+        py::arg("dtype") = "float32");
+  m.def("normal",
+        [](const std::vector<int64_t>& shape, double mean, double std, const py::object& dtype) {
+          return random_tensor(shape, dtype, true, mean, std);
+        },
+        py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0,
+        py::arg("dtype") = "float32");
+  m.def("has_cuda_backend", [] { return has_backend(DeviceKind::CUDA); });
+  m.def("build_info", [] {
+    py::dict info;
+    info["version"] = FASTNN_VERSION;
+    info["blas"] = blas_config();
+    info["blas_core"] = blas_corename();
+    info["threads"] = get_num_threads();
+    info["blas_threads"] = blas_get_num_threads();
+#ifdef FASTNN_WITH_CUDA
+    info["cuda"] = true;
+#else
+    info["cuda"] = false;
+#endif
+    info["compiler"] = __VERSION__;
+    return info;
+  });
+}
+
+}  // namespace fastnn::python

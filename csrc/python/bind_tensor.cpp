@@ -1,0 +1,94 @@
+// fastnn._C.Tensor: storage, shape, dtype and autograd fields. Operators and indexing are
+// added in Python (python/fastnn/tensor.py) on top of these.
+#include <pybind11/stl.h>
+
+#include "autograd/node.h"
+#include "core/backend.h"
+#include "python/convert.h"
+
+namespace fastnn::python {
+
+static py::tuple shape_tuple(const Shape& s) {
+  py::tuple t(s.size());
+  for (size_t i = 0; i < s.size(); ++i) t[i] = s[i];
+  return t;
+}
+
+void bind_tensor(py::module_& m) {
+  py::class_<Tensor>(m, "Tensor", py::buffer_protocol(), py::dynamic_attr(),
+                     "A contiguous n-d array of float32/float64 (or int32/int64 labels) with "
+                     "PyTorch-style autograd fields.")
+      .def(py::init([](const py::array& data, const py::object& dtype, bool requires_grad) {
+             std::optional<DType> dt;
+             if (!dtype.is_none()) dt = parse_dtype(dtype);
+             Tensor t = tensor_from_numpy(data, dt).clone();
+             if (requires_grad) t.set_requires_grad(true);
+             return t;
+           }),
+           py::arg("data"), py::arg("dtype") = py::none(), py::arg("requires_grad") = false,
+           "Copies `data` into a new tensor.")
+      .def_buffer([](Tensor& t) {
+        std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides(shape.size());
+        py::ssize_t stride = static_cast<py::ssize_t>(dtype_size(t.dtype()));
+        for (size_t i = shape.size(); i-- > 0;) {
+          strides[i] = stride;
+          stride *= shape[i];
+        }
+        std::string format = t.dtype() == DType::Float32   ? py::format_descriptor<float>::format()
+                             : t.dtype() == DType::Float64 ? py::format_descriptor<double>::format()
+                             : t.dtype() == DType::Int32 ? py::format_descriptor<int32_t>::format()
+                                                         : py::format_descriptor<int64_t>::format();
+        return py::buffer_info(t.raw(), dtype_size(t.dtype()), format, t.dim(), shape, strides);
+      })
+      .def_property_readonly("shape", [](const Tensor& t) { return shape_tuple(t.shape()); })
+      .def_property_readonly("ndim", &Tensor::dim)
+      .def_property_readonly("dtype", [](const Tensor& t) { return dtype_name(t.dtype()); })
+      .def_property_readonly("device", [](const Tensor& t) { return t.device().name(); })
+      .def("numel", &Tensor::numel)
+      .def("numpy", &numpy_view, "A numpy array sharing this tensor's memory.")
+      .def_property("requires_grad", &Tensor::requires_grad, &Tensor::set_requires_grad)
+      .def_property(
+          "grad",
+          [](const Tensor& t) -> py::object {
+            Tensor g = t.grad();
+            return g.defined() ? py::cast(g) : py::none();
+          },
+          [](Tensor& t, const py::object& g) {
+            t.set_grad(g.is_none() ? Tensor() : g.cast<Tensor>());
+          })
+      .def_property_readonly("grad_fn",
+                             [](const Tensor& t) -> py::object {
+                               if (!t.grad_fn()) return py::none();
+                               return py::str(t.grad_fn()->name());
+                             })
+      .def_property_readonly("is_leaf", &Tensor::is_leaf)
+      .def_property("name", &Tensor::name, &Tensor::set_name)
+      .def("detach", &Tensor::detach, "Same data, cut from the graph.")
+      .def("clone_data", &Tensor::clone, "A copy of the data with no autograd history.")
+      .def(
+          "backward",
+          [](const Tensor& t, const py::object& gradient, bool retain_graph) {
+            Tensor g;
+            if (!gradient.is_none()) g = gradient.cast<Tensor>();
+            backward(t, g, retain_graph);
+          },
+          py::arg("gradient") = py::none(), py::arg("retain_graph") = false,
+          "Accumulates d(self)/d(leaf) into .grad of every leaf that requires grad.")
+      .def("_same_storage", &Tensor::same_storage);
+
+  m.def("from_numpy",
+        [](const py::array& a, const py::object& dtype) {
+          std::optional<DType> dt;
+          if (!dtype.is_none()) dt = parse_dtype(dtype);
+          return tensor_from_numpy(a, dt);
+        },
+        py::arg("array"), py::arg("dtype") = py::none(),
+        "A tensor over the array's memory where the layout allows, else over a converted copy.");
+  m.def("full",
+        [](const std::vector<int64_t>& shape, double value, const py::object& dtype) {
+          return Tensor::full(shape, value, parse_dtype(dtype));
+        },
+        py::arg("shape"), py::arg("value"), py::arg("dtype") = "float32");
+}
+
+}  // namespace fastnn::python

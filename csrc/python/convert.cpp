@@ -1,0 +1,75 @@
+#include "python/convert.h"
+
+#include <cstdint>
+
+namespace fastnn::python {
+
+namespace {
+
+std::optional<DType> dtype_of(const py::dtype& d) {
+  if (d.is(py::dtype::of<float>())) return DType::Float32;
+  if (d.is(py::dtype::of<double>())) return DType::Float64;
+  if (d.is(py::dtype::of<int32_t>())) return DType::Int32;
+  if (d.is(py::dtype::of<int64_t>())) return DType::Int64;
+  return std::nullopt;
+}
+
+py::dtype numpy_dtype(DType t) {
+  switch (t) {
+    case DType::Float32: return py::dtype::of<float>();
+    case DType::Float64: return py::dtype::of<double>();
+    case DType::Int32: return py::dtype::of<int32_t>();
+    case DType::Int64: return py::dtype::of<int64_t>();
+  }
+  return py::dtype::of<float>();
+}
+
+DType default_dtype(const py::dtype& d) {
+  if (auto t = dtype_of(d)) return *t;
+  char kind = d.kind();
+  if (kind == 'f') return DType::Float32;
+  if (kind == 'i' || kind == 'u' || kind == 'b') return DType::Int64;
+  throw py::type_error("fastnn: cannot make a tensor from a numpy array of dtype " +
+                       py::str(d).cast<std::string>() + "; expected numbers");
+}
+
+}  // namespace
+
+DType parse_dtype(const py::object& dtype) {
+  if (py::isinstance<py::str>(dtype)) return dtype_from_name(dtype.cast<std::string>());
+  py::dtype d = py::dtype::from_args(dtype);
+  if (auto t = dtype_of(d)) return *t;
+  throw py::type_error("dtype: expected float32, float64, int32 or int64, got " +
+                       py::str(d).cast<std::string>());
+}
+
+Tensor tensor_from_numpy(const py::array& array_in, std::optional<DType> dtype) {
+  DType target = dtype ? *dtype : default_dtype(array_in.dtype());
+  // np.require returns the array itself when it is already C-contiguous, aligned and of
+  // the target (native-endian) dtype, and a converted copy otherwise.
+  py::object require = py::module_::import("numpy").attr("require");
+  py::array array = require(array_in, numpy_dtype(target), "CA");
+  Shape shape(array.shape(), array.shape() + array.ndim());
+  auto* owner = new py::object(array);
+  std::shared_ptr<void> keep(owner, [](py::object* o) {
+    py::gil_scoped_acquire gil;
+    delete o;
+  });
+  return Tensor::borrow(const_cast<void*>(array.data()), shape, target, std::move(keep));
+}
+
+py::array numpy_view(const Tensor& t) {
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t stride = static_cast<py::ssize_t>(dtype_size(t.dtype()));
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  // The capsule owns a handle to the tensor's storage, so the array outlives the tensor.
+  auto* keep = new std::shared_ptr<Storage>(t.storage());
+  py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<Storage>*>(p); });
+  return py::array(numpy_dtype(t.dtype()), shape, strides, t.raw(), base);
+}
+
+}  // namespace fastnn::python

@@ -1,0 +1,25 @@
+// Conversions between numpy arrays and fastnn tensors, shared by the binding files.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <optional>
+
+#include "core/tensor.h"
+
+namespace fastnn::python {
+
+namespace py = pybind11;
+
+// A tensor over the array's memory when it is C-contiguous, aligned, native-endian and
+// already of `dtype` (default: the array's own, with other float types as float32 and other
+// integer types as int64); otherwise over a converted copy. The tensor keeps the array alive.
+Tensor tensor_from_numpy(const py::array& array, std::optional<DType> dtype);
+
+// A numpy array that views the tensor's memory and keeps it alive.
+py::array numpy_view(const Tensor& t);
+
+DType parse_dtype(const py::object& dtype);  // "float32", np.float32, np.dtype(...)
+
+}  // namespace fastnn::python

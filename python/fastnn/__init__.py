@@ -1,0 +1,50 @@
+"""fastnn: train neural networks fast from Python.
+
+C++ kernels (OpenBLAS for GEMM) with a C++ autograd engine, behind Keras-style layers and
+models and PyTorch-style tensors, losses and optimizers.
+"""
+
+from . import _C
+from .tensor import (Parameter, Tensor, as_tensor, enable_grad, is_grad_enabled, no_grad,
+                     ones, rand, randn, set_grad_enabled, tensor, zeros)
+from .functional import (add, concat, concatenate, dense, div, flatten, gelu, leaky_relu,
+                         log_softmax, matmul, mean, mul, relu, reshape, sigmoid, softmax, sub,
+                         sum, tanh)
+from . import (activations, cuda, datasets, functional, initializers, layers, losses, optim,
+               regularizers)
+from .layers import Layer
+from .models import Model
+
+__version__ = _C.build_info()["version"]
+
+
+def manual_seed(seed: int) -> None:
+    """Seeds fastnn's generator (weight initialisation and every random op)."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"manual_seed: expected a non-negative integer, got {seed!r}")
+    _C.manual_seed(seed % (1 << 64))
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for fastnn's loops and OpenBLAS's GEMM together (<= 0: one per core)."""
+    _C.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    return _C.get_num_threads()
+
+
+def info() -> dict:
+    """Version, build options, BLAS, its kernel and threads."""
+    return dict(_C.build_info())
+
+
+__all__ = [
+    "Tensor", "Parameter", "tensor", "as_tensor", "zeros", "ones", "rand", "randn",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
+    "set_num_threads", "get_num_threads", "info", "Model", "Layer", "layers", "losses",
+    "optim", "initializers", "regularizers", "activations", "functional", "datasets", "cuda",
+    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "matmul",
+    "dense", "add", "sub", "mul", "div", "sum", "mean", "reshape", "flatten", "concat",
+    "concatenate",
+]

@@ -1,0 +1,38 @@
+"""Datasets that ship with fastnn (small enough to bundle) and loaders for standard files.
+
+``load_digits()``: the 8x8 UCI handwritten digits (1797 images, 10 classes), the copy
+scikit-learn ships; see DIGITS_LICENSE.txt for attribution (CC BY 4.0).
+"""
+
+from __future__ import annotations
+
+import gzip
+from importlib import resources
+
+import numpy as np
+
+
+def load_digits(return_images: bool = False):
+    """(x, y): x float32 (1797, 64) pixel values in 0..16, y int64 labels 0..9.
+
+    With ``return_images=True``, x has shape (1797, 8, 8).
+    """
+    with resources.files(__package__).joinpath("digits.csv.gz").open("rb") as raw:
+        with gzip.open(raw, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.float32)
+    x, y = table[:, :64], table[:, 64].astype(np.int64)
+    if return_images:
+        x = x.reshape(-1, 8, 8)
+    return x, y
+
+
+def train_test_split(x, y, test_size=0.25, seed=0):
+    """A shuffled split with numpy's generator (independent of fastnn's seed)."""
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"train_test_split: expected test_size in (0, 1), got {test_size}")
+    if len(x) != len(y):
+        raise ValueError(f"train_test_split: x has {len(x)} samples but y has {len(y)}")
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test = int(round(len(x) * test_size))
+    test, train = order[:n_test], order[n_test:]
+    return x[train], x[test], y[train], y[test]

@@ -1,0 +1,236 @@
+"""The Layer base class: weights, lazy building, Keras weight I/O and backprop by hand."""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import re
+
+import numpy as np
+
+from .. import _C
+from .. import initializers as _initializers
+from .. import regularizers as _regularizers
+from ..tensor import Tensor, enable_grad
+
+_name_counts: collections.Counter = collections.Counter()
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower().replace("2_d", "2d").replace("1_d", "1d")
+
+
+def unique_name(base: str) -> str:
+    """Keras-style layer names: dense, dense_1, dense_2, ..."""
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def takes_argument(method, name: str) -> bool:
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+class Layer:
+    """Base of every layer and model.
+
+    A layer owns its weights (``add_weight``), builds them on its first call from the input
+    shape (or at construction when ``input_shape``/``input_dim`` is given, as in Keras), and
+    computes with fastnn ops in ``call``.
+    """
+
+    def __init__(self, name=None, input_shape=None, input_dim=None, dtype="float32",
+                 trainable=True, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        if dtype not in ("float32", "float64"):
+            raise TypeError(f"{type(self).__name__}: expected dtype float32 or float64, got {dtype!r}")
+        object.__setattr__(self, "_weights", [])
+        self.name = name or unique_name(_snake_case(type(self).__name__))
+        self.dtype = dtype
+        self.trainable = trainable
+        self.built = False
+        self.training = False
+        self._last_input = None
+        self._last_training = False
+        if input_dim is not None:
+            input_shape = (input_dim,)
+        self.input_shape_arg = None
+        if input_shape is not None:
+            if isinstance(input_shape, int):
+                input_shape = (input_shape,)
+            shape = tuple(input_shape)
+            if not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape if d is not None):
+                raise ValueError(f"{type(self).__name__} '{self.name}': input_shape must hold "
+                                 f"positive sizes, got {input_shape!r}")
+            self.input_shape_arg = (None,) + tuple(shape)
+
+    # --- weights -------------------------------------------------------------------------
+
+    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
+                   trainable=True, dtype=None):
+        """Creates a parameter, named '<layer>/<name>' like Keras."""
+        dtype = dtype or self.dtype
+        init = _initializers.get(initializer, f"{type(self).__name__} '{self.name}'")
+        value = np.asarray(init(tuple(shape), dtype), dtype=dtype)
+        if value.shape != tuple(shape):
+            raise ValueError(f"{self.name}/{name}: initializer returned shape {value.shape}, "
+                             f"expected {tuple(shape)}")
+        weight = Tensor(value, dtype, trainable and self.trainable)
+        weight.name = f"{self.name}/{name}"
+        weight._regularizer = _regularizers.get(regularizer, f"{self.name}/{name}")
+        weight._trainable = trainable
+        self._weights.append(weight)
+        return weight
+
+    @property
+    def weights(self):
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self.weights if w._trainable and self.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self.weights if not (w._trainable and self.trainable)]
+
+    def parameters(self):
+        """The trainable parameters, in get_weights order."""
+        return self.trainable_weights
+
+    def named_parameters(self):
+        return [(w.name, w) for w in self.parameters()]
+
+    def count_params(self) -> int:
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    def get_weights(self):
+        """Copies of the weights as numpy arrays, in Keras layouts."""
+        return [np.array(w, copy=True) for w in self.weights]
+
+    def set_weights(self, weights):
+        mine = self.weights
+        weights = list(weights)
+        if len(weights) != len(mine):
+            raise ValueError(f"{type(self).__name__} '{self.name}'.set_weights: expected "
+                             f"{len(mine)} arrays ({', '.join(w.name for w in mine)}), "
+                             f"got {len(weights)}")
+        arrays = []
+        for w, value in zip(mine, weights):
+            value = np.asarray(value)
+            if value.shape != w.shape:
+                raise ValueError(f"{type(self).__name__} '{self.name}'.set_weights: expected "
+                                 f"{w.name} of shape {w.shape}, got {value.shape}")
+            arrays.append(value)
+        # All shapes checked first, so a failure leaves every weight as it was.
+        for w, value in zip(mine, arrays):
+            np.asarray(w)[...] = value
+
+    @property
+    def losses(self):
+        """Regularization penalties of this layer's weights (scalar tensors, differentiable)."""
+        return [w._regularizer(w) for w in self.weights if w._regularizer is not None]
+
+    # --- building and calling --------------------------------------------------------------
+
+    def build(self, input_shape):
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build(tuple(input_shape))
+            self.built = True
+
+    def call(self, inputs, training=False):
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for an input shape (batch axis None), found by a dry run."""
+        from ..tensor import no_grad
+
+        shape = tuple(1 if d is None else d for d in input_shape)
+        with no_grad():
+            out = self(np.zeros(shape, dtype=self.dtype))
+        return (None,) + tuple(out.shape[1:])
+
+    def _convert_input(self, inputs):
+        """Numpy inputs become tensors of the layer's dtype (as Keras casts them)."""
+        if isinstance(inputs, Tensor):
+            if inputs.dtype in ("float32", "float64") and inputs.dtype != self.dtype:
+                raise TypeError(f"{type(self).__name__} '{self.name}': expected {self.dtype} "
+                                f"inputs, got a {inputs.dtype} tensor; convert it with "
+                                f"{'.float()' if self.dtype == 'float32' else '.double()'}")
+            return inputs
+        try:
+            array = np.asarray(inputs)
+        except Exception as exc:  # noqa: BLE001 - report what came
+            raise TypeError(f"{type(self).__name__} '{self.name}': expected a tensor or an "
+                            f"array, got {type(inputs).__name__}") from exc
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"{type(self).__name__} '{self.name}': expected numeric inputs, "
+                            f"got an array of dtype {array.dtype}")
+        return _C.from_numpy(array, self.dtype)
+
+    def __call__(self, inputs, training=None, **kwargs):
+        inputs = self._convert_input(inputs)
+        if training is None:
+            training = self.training
+        if not self.built:
+            self._maybe_build(inputs.shape)
+        self._last_input, self._last_training = inputs, training
+        if takes_argument(self.call, "training"):
+            return self.call(inputs, training=training, **kwargs)
+        return self.call(inputs, **kwargs)
+
+    # --- backprop by hand (teaching API) ----------------------------------------------------
+
+    def backward(self, grad_output):
+        """Backpropagates ``grad_output`` through the last call of this layer.
+
+        Fills (accumulates into) the ``.grad`` of this layer's parameters and returns the
+        gradient with respect to the layer's input. The forward pass is re-run on the saved
+        input, so nothing of the graph is kept between calls.
+        """
+        if self._last_input is None:
+            raise RuntimeError(f"{type(self).__name__} '{self.name}'.backward: call the layer "
+                               "on an input first")
+        x = self._last_input.detach()
+        if x.dtype not in ("float32", "float64"):
+            raise TypeError(f"{type(self).__name__} '{self.name}'.backward: the input is "
+                            f"{x.dtype}, which has no gradient")
+        x.requires_grad = True
+        with enable_grad():
+            if takes_argument(self.call, "training"):
+                y = self.call(x, training=self._last_training)
+            else:
+                y = self.call(x)
+        from ..tensor import as_tensor
+
+        gy = as_tensor(grad_output, dtype=y.dtype) if not isinstance(grad_output, Tensor) else grad_output
+        if tuple(gy.shape) != tuple(y.shape):
+            raise ValueError(f"{type(self).__name__} '{self.name}'.backward: expected "
+                             f"grad_output of shape {tuple(y.shape)}, got {tuple(gy.shape)}")
+        if y.requires_grad:
+            y.backward(gy)
+        return x.grad if x.grad is not None else _C.full(list(x.shape), 0.0, x.dtype)
+
+    # --- modes ---------------------------------------------------------------------------
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

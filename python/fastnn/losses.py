@@ -1,0 +1,161 @@
+"""Losses as classes (Keras names and PyTorch aliases) and by Keras string names.
+
+Call a loss as ``loss_fn(y_pred, y_true)`` (PyTorch's order, as in ``loss_fn(model(x), y)``).
+Keras code that calls ``loss_fn(y_true, y_pred)`` works too whenever exactly one argument
+carries a graph (the model's output while training): that one is taken as the prediction.
+Keywords ``y_true=``/``y_pred=`` are always unambiguous.
+
+Per-sample losses average over the last axis (mse, mae, binary CE) or sum over classes
+(categorical CE), as Keras does; the reduction then averages ("mean", Keras's
+"sum_over_batch_size"), adds ("sum") or keeps ("none") the per-sample values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _C
+from .tensor import Tensor, as_tensor
+
+_REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
+
+
+class Loss:
+    kind = ""  # the kernel's name
+
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}; expected "
+                             f"one of {', '.join(_REDUCTIONS)}")
+        self.from_logits = bool(from_logits)
+        self.reduction = reduction
+        self.name = name or self.kind
+
+    def __call__(self, *args, y_true=None, y_pred=None):
+        y_pred, y_true = self._arguments(args, y_true, y_pred)
+        who = type(self).__name__
+        pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred, dtype="float32")
+        target = y_true if isinstance(y_true, Tensor) else _C.from_numpy(np.asarray(y_true), None)
+        return _C.loss(pred, target, self.kind, self.from_logits, self.reduction, who)
+
+    def _arguments(self, args, y_true, y_pred):
+        if len(args) + (y_true is not None) + (y_pred is not None) != 2:
+            raise TypeError(f"{type(self).__name__}: expected two arguments (y_pred, y_true)")
+        if len(args) == 2:
+            first, second = args
+            if _has_graph(second) and not _has_graph(first):
+                return second, first  # Keras order: (y_true, y_pred)
+            return first, second
+        if len(args) == 1:
+            return (args[0], y_true) if y_pred is None else (y_pred, args[0])
+        return y_pred, y_true
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction, "from_logits": self.from_logits}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(from_logits={self.from_logits}, reduction={self.reduction!r})"
+
+
+def _has_graph(x):
+    return isinstance(x, Tensor) and x.requires_grad
+
+
+class MeanSquaredError(Loss):
+    kind = "mean_squared_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name=None):
+        super().__init__(False, reduction, name)
+
+
+class MeanAbsoluteError(Loss):
+    kind = "mean_absolute_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name=None):
+        super().__init__(False, reduction, name)
+
+
+class BinaryCrossentropy(Loss):
+    kind = "binary_crossentropy"
+
+
+class CategoricalCrossentropy(Loss):
+    kind = "categorical_crossentropy"
+
+
+class SparseCategoricalCrossentropy(Loss):
+    kind = "sparse_categorical_crossentropy"
+
+
+# PyTorch's names for the same losses (reduction "mean" by default, as torch.nn).
+class MSELoss(MeanSquaredError):
+    def __init__(self, reduction="mean"):
+        super().__init__(reduction)
+
+
+class L1Loss(MeanAbsoluteError):
+    def __init__(self, reduction="mean"):
+        super().__init__(reduction)
+
+
+class BCELoss(BinaryCrossentropy):
+    def __init__(self, reduction="mean"):
+        super().__init__(False, reduction)
+
+
+class BCEWithLogitsLoss(BinaryCrossentropy):
+    def __init__(self, reduction="mean"):
+        super().__init__(True, reduction)
+
+
+class CrossEntropyLoss(SparseCategoricalCrossentropy):
+    """torch.nn.CrossEntropyLoss: logits and integer class labels."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__(True, reduction)
+
+
+_BY_NAME = {
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+
+
+def get(identifier, who="loss"):
+    """A loss from a Keras name, a Loss instance or class, or a callable(y_pred, y_true)."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key not in _BY_NAME:
+            raise ValueError(f"{who}: unknown loss {identifier!r}; expected one of "
+                             f"{', '.join(sorted(_BY_NAME))} or a Loss")
+        return _BY_NAME[key]()
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"{who}: expected a loss name, Loss or callable, got {type(identifier).__name__}")
+
+
+def mean_squared_error(y_true, y_pred):
+    """Keras's functional form: per-sample losses, no reduction."""
+    return MeanSquaredError(reduction="none")(y_pred=as_tensor(y_pred), y_true=y_true)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False):
+    return BinaryCrossentropy(from_logits, "none")(y_pred=as_tensor(y_pred), y_true=y_true)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    return CategoricalCrossentropy(from_logits, "none")(y_pred=as_tensor(y_pred), y_true=y_true)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+    return SparseCategoricalCrossentropy(from_logits, "none")(y_pred=as_tensor(y_pred), y_true=y_true)
+
+
+mse = mean_squared_error

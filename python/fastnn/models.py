@@ -1,0 +1,177 @@
+"""Model: a layer made of layers, subclassed Keras-style (``call``) or PyTorch-style
+(``forward``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers.base import Layer, takes_argument
+from .tensor import Tensor
+
+
+class LazyParameters(list):
+    """``model.parameters()`` of a model whose layers are not all built yet.
+
+    Layers without an input shape create their weights on the first call (as in Keras),
+    so the list can be empty when an optimizer is made before the first forward pass.
+    Optimizers keep the model and read its parameters again at their first step.
+    """
+
+    def __init__(self, model):
+        super().__init__(model._collect_parameters())
+        self.model = model
+
+
+class Model(Layer):
+    """Subclass it and define ``call(self, x, training=False)`` or ``forward(self, x)``.
+
+    Layers, parameters, and lists/tuples/dicts of them assigned as attributes are tracked
+    in assignment order. ``training`` is passed to call/forward only when it takes it; when
+    not given it follows ``train()``/``eval()``: PyTorch-style models (``forward``) start in
+    training mode as in PyTorch, Keras-style ones (``call``) in inference mode as in Keras.
+    """
+
+    def __init__(self, *args, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.training = type(self).call is Model.call and type(self).forward is not Model.forward
+
+    # --- tracking ------------------------------------------------------------------------
+
+    def _tracked(self):
+        """Sub-layers and directly held parameters, in attribute order, without repeats."""
+        seen = set()
+
+        def walk(value):
+            if isinstance(value, Layer) or isinstance(value, Tensor):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield value
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    yield from walk(v)
+            elif isinstance(value, dict):
+                for v in value.values():
+                    yield from walk(v)
+
+        for key, value in vars(self).items():
+            if key.startswith("_") and key not in ("_layers",):
+                continue
+            if isinstance(value, Tensor) and not (value.requires_grad and value.is_leaf):
+                continue
+            yield from walk(value)
+
+    @property
+    def layers(self):
+        return [v for v in self._tracked() if isinstance(v, Layer)]
+
+    @property
+    def weights(self):
+        out, seen = [], set()
+        for v in self._tracked():
+            for w in (v.weights if isinstance(v, Layer) else [v]):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out + [w for w in self._weights if id(w) not in seen]
+
+    @property
+    def trainable_weights(self):
+        out = []
+        for v in self._tracked():
+            if isinstance(v, Layer):
+                out += v.trainable_weights if self.trainable else []
+            elif self.trainable:
+                out.append(v)
+        return _unique(out + [w for w in self._weights if w._trainable and self.trainable])
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    def _collect_parameters(self):
+        return self.trainable_weights
+
+    def parameters(self):
+        if all(layer.built for layer in self.layers):
+            return self._collect_parameters()
+        return LazyParameters(self)
+
+    @property
+    def losses(self):
+        out = []
+        for v in self._tracked():
+            if isinstance(v, Layer):
+                out += v.losses
+        return out + [w._regularizer(w) for w in self._weights if w._regularizer is not None]
+
+    # --- calling -------------------------------------------------------------------------
+
+    @property
+    def built(self):
+        return self._built and all(layer.built for layer in self.layers)
+
+    @built.setter
+    def built(self, value):
+        self._built = value
+
+    def build(self, input_shape):
+        """Builds every layer by running a batch of zeros through the model."""
+        shape = tuple(1 if d is None else int(d) for d in input_shape)
+        from .tensor import no_grad
+
+        with no_grad():
+            self(np.zeros(shape, dtype=self.dtype))
+
+    def call(self, inputs, training=False):
+        if type(self).forward is not Model.forward:
+            return self.forward(inputs)
+        raise NotImplementedError(f"{type(self).__name__} must define call(self, x) or forward(self, x)")
+
+    def forward(self, inputs):
+        raise NotImplementedError(f"{type(self).__name__} must define call(self, x) or forward(self, x)")
+
+    def __call__(self, inputs, training=None, **kwargs):
+        if training is None:
+            training = self.training
+        if not isinstance(inputs, Tensor):
+            inputs = self._convert_input(inputs)
+        self._last_input, self._last_training = inputs, training
+        method = self.call if type(self).call is not Model.call else self.forward
+        if takes_argument(method, "training"):
+            out = method(inputs, training=training, **kwargs)
+        else:
+            out = method(inputs, **kwargs)
+        self._built = True
+        return out
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def count_params(self) -> int:
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    def state_dict(self):
+        """Weights by name, as numpy copies (PyTorch's name; Keras layouts)."""
+        return {w.name: np.array(w, copy=True) for w in self.weights}
+
+    def load_state_dict(self, state):
+        mine = {w.name: w for w in self.weights}
+        missing = sorted(set(mine) - set(state))
+        unexpected = sorted(set(state) - set(mine))
+        if missing or unexpected:
+            raise KeyError(f"{type(self).__name__}.load_state_dict: missing {missing}, "
+                           f"unexpected {unexpected}")
+        self.set_weights([state[w.name] for w in self.weights])
+
+
+def _unique(items):
+    seen, out = set(), []
+    for x in items:
+        if id(x) not in seen:
+            seen.add(id(x))
+            out.append(x)
+    return out

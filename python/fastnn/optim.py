@@ -1,0 +1,207 @@
+"""Optimizers with torch.optim's names, arguments and defaults.
+
+``opt = optim.Adam(model.parameters(), lr=1e-3)``; ``opt.zero_grad(); loss.backward();
+opt.step()``. Every parameter is updated in one C++ call per step, one fused pass per
+tensor. The learning rate (and the other hyperparameters) can be changed between steps
+through ``opt.lr`` or ``opt.param_groups[0]["lr"]``.
+"""
+
+from __future__ import annotations
+
+from . import _C
+from .models import LazyParameters
+from .tensor import Tensor
+
+
+class Optimizer:
+    _native_class = None
+    _config_class = None
+    # torch argument name -> field of the C++ config
+    _fields: dict = {}
+
+    def __init__(self, params, defaults):
+        self._lazy_source = None
+        params = self._parameter_list(params)
+        self.defaults = dict(defaults)
+        self.param_groups = [dict(params=params, **defaults)]
+        self._native = None
+        self._validate(defaults)
+        if params:
+            self._create_native(params)
+        elif self._lazy_source is None:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+
+    def _parameter_list(self, params):
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params should be an iterable of tensors, "
+                            "got a single Tensor")
+        if isinstance(params, LazyParameters):
+            self._lazy_source = params.model
+            return list(params)
+        params = list(params)
+        if params and isinstance(params[0], dict):
+            if len(params) > 1:
+                raise ValueError(f"{type(self).__name__}: several parameter groups are not "
+                                 "supported yet; pass one list of parameters")
+            params = list(params[0]["params"])
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a "
+                                f"{type(p).__name__}, expected a fastnn Tensor")
+            if not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: parameter {i} "
+                                 f"{p.name or ''} does not require grad")
+        return params
+
+    def _validate(self, options):
+        """Builds a throwaway config so bad values fail here, where they were given."""
+        self._config(options)
+
+    def _config(self, options):
+        config = self._config_class()
+        for name, field in self._fields.items():
+            value = options[name]
+            if name == "betas":
+                beta1, beta2 = value
+                for label, b in (("betas[0]", beta1), ("betas[1]", beta2)):
+                    if not 0.0 <= b < 1.0:
+                        raise ValueError(f"{type(self).__name__}: expected {label} in [0, 1), got {b}")
+                config.beta1, config.beta2 = float(beta1), float(beta2)
+                continue
+            if isinstance(value, bool):
+                setattr(config, field, value)
+            else:
+                value = float(value)
+                if value < 0:
+                    raise ValueError(f"{type(self).__name__}: expected {name} >= 0, got {value}")
+                setattr(config, field, value)
+        return config
+
+    def _create_native(self, params):
+        self._native = self._make_native(params, self._config(self.param_groups[0]))
+        self.param_groups[0]["params"] = list(params)
+
+    def _make_native(self, params, config):
+        return self._native_class(params, config)
+
+    def _ensure_native(self):
+        if self._native is None:
+            params = self._lazy_source._collect_parameters() if self._lazy_source else []
+            if not params:
+                raise ValueError(f"{type(self).__name__}: the model has no parameters yet; "
+                                 "call it on an input before the first step (its layers "
+                                 "build their weights on the first call)")
+            self._create_native(params)
+        return self._native
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        native = self._ensure_native()
+        native.config = self._config(self.param_groups[0])
+        native.step()
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True):
+        if self._native is None:
+            if self._lazy_source is None:
+                return
+            if not self._lazy_source._collect_parameters():
+                return  # nothing built yet, so no gradients to clear
+        self._ensure_native().zero_grad(set_to_none)
+
+    @property
+    def lr(self):
+        return self.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value):
+        self._validate({**self.param_groups[0], "lr": value})
+        self.param_groups[0]["lr"] = value
+
+    def state_dict(self):
+        native = self._ensure_native()
+        return {"state": {i: {"step": native.steps(i),
+                              **{k: _copy(v) for k, v in native.state(i)}}
+                          for i in range(len(native.params))},
+                "param_groups": [{k: v for k, v in self.param_groups[0].items() if k != "params"}]}
+
+    def __repr__(self):
+        opts = ", ".join(f"{k}={v}" for k, v in self.param_groups[0].items() if k != "params")
+        return f"{type(self).__name__}({opts})"
+
+
+def _copy(t):
+    import numpy as np
+
+    return np.array(t, copy=True)
+
+
+class SGD(Optimizer):
+    _native_class, _config_class = _C.SGD, _C.SGDConfig
+    _fields = {"lr": "lr", "momentum": "momentum", "dampening": "dampening",
+               "weight_decay": "weight_decay", "nesterov": "nesterov"}
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False):
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0, "
+                             f"got momentum={momentum}, dampening={dampening}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=bool(nesterov)))
+
+
+class Adam(Optimizer):
+    _native_class, _config_class = _C.Adam, _C.AdamConfig
+    _fields = {"lr": "lr", "betas": None, "eps": "eps", "weight_decay": "weight_decay",
+               "amsgrad": "amsgrad"}
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=bool(amsgrad)))
+
+    def _config(self, options):
+        config = super()._config(options)
+        config.decoupled_weight_decay = self._decoupled
+        return config
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (PyTorch's default weight_decay 0.01)."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+class RMSprop(Optimizer):
+    _native_class, _config_class = _C.RMSprop, _C.RMSpropConfig
+    _fields = {"lr": "lr", "alpha": "alpha", "eps": "eps", "weight_decay": "weight_decay",
+               "momentum": "momentum", "centered": "centered"}
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError(f"RMSprop: expected alpha in [0, 1), got {alpha}")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=bool(centered)))
+
+
+class Adagrad(Optimizer):
+    _native_class, _config_class = _C.Adagrad, _C.AdagradConfig
+    _fields = {"lr": "lr", "lr_decay": "lr_decay", "weight_decay": "weight_decay", "eps": "eps"}
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10):
+        if initial_accumulator_value < 0:
+            raise ValueError("Adagrad: expected initial_accumulator_value >= 0, got "
+                             f"{initial_accumulator_value}")
+        self._initial_accumulator_value = float(initial_accumulator_value)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      eps=eps))
+
+    def _make_native(self, params, config):
+        return _C.Adagrad(params, config, self._initial_accumulator_value)
