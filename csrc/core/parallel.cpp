@@ -24,7 +24,10 @@ class ThreadPool {
   void resize(int n) {
     stop_workers();
     stop_ = false;
-    for (int i = 0; i + 1 < n; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+    // New workers wait for the next job, not one that ran before they existed.
+    uint64_t current = generation_;
+    for (int i = 0; i + 1 < n; ++i)
+      workers_.emplace_back([this, i, current] { worker_loop(i + 1, current); });
   }
 
   // Runs job(t) for t in [0, size()), t == 0 on the calling thread.
@@ -43,8 +46,7 @@ class ThreadPool {
   }
 
  private:
-  void worker_loop(int index) {
-    uint64_t seen = 0;
+  void worker_loop(int index, uint64_t seen) {
     for (;;) {
       const std::function<void(int)>* job;
       {

@@ -8,6 +8,8 @@ through ``opt.lr`` or ``opt.param_groups[0]["lr"]``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _C
 from .models import LazyParameters
 from .tensor import Tensor
@@ -26,9 +28,11 @@ class Optimizer:
         self.param_groups = [dict(params=params, **defaults)]
         self._native = None
         self._validate(defaults)
-        if params:
+        if self._lazy_source is not None:
+            pass  # created at the first step, once every layer has built its weights
+        elif params:
             self._create_native(params)
-        elif self._lazy_source is None:
+        else:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
 
     def _parameter_list(self, params):
@@ -86,7 +90,11 @@ class Optimizer:
 
     def _ensure_native(self):
         if self._native is None:
-            params = self._lazy_source._collect_parameters() if self._lazy_source else []
+            params = self._lazy_source.parameters() if self._lazy_source else []
+            if isinstance(params, LazyParameters):
+                raise ValueError(f"{type(self).__name__}: some layers of the model have no "
+                                 "weights yet; call the model on an input before the first "
+                                 "step (layers without input_shape build on their first call)")
             if not params:
                 raise ValueError(f"{type(self).__name__}: the model has no parameters yet; "
                                  "call it on an input before the first step (its layers "
@@ -103,11 +111,14 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True):
         if self._native is None:
-            if self._lazy_source is None:
-                return
-            if not self._lazy_source._collect_parameters():
-                return  # nothing built yet, so no gradients to clear
-        self._ensure_native().zero_grad(set_to_none)
+            # Not created yet (a lazily built model): clear whatever parameters exist.
+            for p in self._lazy_source._collect_parameters() if self._lazy_source else []:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    np.asarray(p.grad)[...] = 0
+            return
+        self._native.zero_grad(set_to_none)
 
     @property
     def lr(self):
@@ -131,8 +142,6 @@ class Optimizer:
 
 
 def _copy(t):
-    import numpy as np
-
     return np.array(t, copy=True)
 
 

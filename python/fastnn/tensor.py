@@ -82,7 +82,7 @@ def randn(*shape, dtype="float32") -> Tensor:
 
 
 def _shape(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+    if isinstance(shape, (tuple, list)) and len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     return tuple(int(s) for s in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
 
@@ -307,6 +307,10 @@ def _install():
     T.clone = _clone
     T.cpu = lambda a: a
     T.__hash__ = object.__hash__
+    # numpy arrays and scalars on the left of an operator defer to the tensor's reflected
+    # operator (as they do for torch tensors) instead of converting it to an ndarray, which
+    # would silently drop it from the graph.
+    T.__array_priority__ = 1000
 
 
 _install()
