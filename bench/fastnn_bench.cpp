@@ -1,1 +1,529 @@
-int main() { return 0; }
+// fastnn_bench: checks, then times, libfastnn's CPU kernels at the seed models' shapes. No
+// Python: it links libfastnn and calls the Backend and the ops layer directly.
+//
+// What it measures (float32, per call: the median of 7 repeats after a warm-up, ~0.2 s a case):
+//   dense fwd        Backend::gemm + bias_activation_forward             GFLOP/s of 2*B*I*O
+//   dense bwd        activation_backward + the two gradient GEMMs + sum_to  GFLOP/s of 4*B*I*O
+//   dense f+b (ops)  ops dense() on tensors that require grad, then backward()  6*B*I*O
+//   activations, the bias+activation epilogue, losses, SGD/Adam updates: GB/s (bytes read +
+//   written by the kernel, counted once)
+// GFLOP/s is also shown as a share of OpenBLAS's sgemm rate (blas_sgemm on 1024^3, best of
+// several, measured at the start of the same run); GB/s as a share of a plain memcpy moving the
+// same number of bytes, split over threads as fastnn's elementwise loops are.
+//
+// Every case is first checked against a double-precision reference loop written here (sampled
+// rows for the GEMMs, every element otherwise); a failed check prints FAIL and skips the
+// timing, and the exit status is then 1.
+//
+// Build and run from the repository root (see bench/README.md):
+//   cmake -S . -B build/bench -G Ninja && ninja -C build/bench fastnn_bench
+//   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench/fastnn_bench [--quick] [--threads N]
+// --quick runs batch 64 and the smallest sizes only (a smoke test of a few seconds).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "autograd/node.h"
+#include "core/backend.h"
+#include "core/parallel.h"
+#include "cpu/backend_cpu.h"  // kElementwiseGrain
+#include "cpu/blas.h"
+#include "ops/ops.h"
+
+using namespace fastnn;
+
+namespace {
+
+constexpr DType F32 = DType::Float32;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+using Clock = std::chrono::steady_clock;
+
+double g_budget_s = 0.2;     // timed seconds per case (--quick: 0.02)
+double g_sgemm_gflops = 0;   // the machine's sgemm rate, measured first
+int g_failed = 0, g_passed = 0;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Timing {
+  double median_us, min_us;  // per call
+};
+
+// Times one call of f: warm up for a tenth of the budget, then 7 repeats of a loop sized so
+// that together they take about the budget. The minimum shows how much of the median is noise
+// from other processes on the machine.
+Timing time_calls(const std::function<void()>& f) {
+  auto t0 = Clock::now();
+  int64_t warm = 0;
+  while (warm < 3 || seconds_since(t0) < 0.1 * g_budget_s) {
+    f();
+    ++warm;
+  }
+  const int repeats = 7;
+  double per_call = seconds_since(t0) / warm;
+  int64_t iters = std::max<int64_t>(1, static_cast<int64_t>(g_budget_s / repeats / per_call));
+  std::vector<double> samples;
+  for (int r = 0; r < repeats; ++r) {
+    auto t = Clock::now();
+    for (int64_t i = 0; i < iters; ++i) f();
+    samples.push_back(seconds_since(t) * 1e6 / iters);
+  }
+  std::sort(samples.begin(), samples.end());
+  return {samples[repeats / 2], samples[0]};
+}
+
+// --- inputs and checks ---
+
+std::mt19937_64 g_rng(20240601);
+
+Tensor random_tensor(const Shape& shape, double lo, double hi) {
+  Tensor t = Tensor::empty(shape, F32);
+  std::uniform_real_distribution<double> u(lo, hi);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(u(g_rng));
+  return t;
+}
+
+Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype()); }
+double at(const Tensor& t, int64_t i) { return t.data<float>()[i]; }
+
+// n indices to compare at: all of [0, count) when that is few, else evenly spaced from the
+// first to the last.
+std::vector<int64_t> sample(int64_t count, int64_t n) {
+  std::vector<int64_t> idx;
+  for (int64_t j = 0; j < std::min(count, n); ++j)
+    idx.push_back(count <= n ? j : j * (count - 1) / (n - 1));
+  return idx;
+}
+
+// The worst error of a kernel's outputs against the double reference, as |got - want| over
+// max(scale, |want|): scale is 1 for values of order one, the sum of |terms| for a dot product.
+struct Check {
+  double tol;
+  double worst = 0;
+  void expect(double got, double want, double scale = 1) {
+    double err = std::abs(got - want) / std::max({scale, std::abs(want), 1e-30});
+    worst = std::max(worst, std::isnan(err) ? INFINITY : err);
+  }
+  void merge(const Check& other) { worst = std::max(worst, other.worst); }  // same tol
+  bool ok() const { return worst <= tol; }
+};
+
+// A dot product: `got` against the sum of term(k) for k < n, with the error relative to the
+// sum of |term(k)| (what float rounding scales with).
+template <class Term>
+void expect_dot(Check& check, double got, int64_t n, Term term) {
+  double sum = 0, mag = 0;
+  for (int64_t k = 0; k < n; ++k) sum += term(k), mag += std::abs(term(k));
+  check.expect(got, sum, mag);
+}
+
+double act_ref(Activation a, double x) {
+  switch (a) {
+    case Activation::ReLU: return x > 0 ? x : 0;
+    case Activation::Sigmoid: return 1 / (1 + std::exp(-x));
+    case Activation::Tanh: return std::tanh(x);
+    case Activation::GELU: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    default: return x;  // Linear
+  }
+}
+
+double act_grad_ref(Activation a, double x) {
+  switch (a) {
+    case Activation::ReLU: return x > 0 ? 1 : 0;
+    case Activation::Sigmoid: return act_ref(a, x) * (1 - act_ref(a, x));
+    case Activation::Tanh: return 1 - std::tanh(x) * std::tanh(x);
+    case Activation::GELU:
+      return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) * kInvSqrt2Pi;
+    default: return 1;
+  }
+}
+
+// The derivative from the activation's output, as dense's backward computes it (the dense
+// layers of the seed models use linear, relu and sigmoid only).
+double act_grad_from_y(Activation a, double y) {
+  switch (a) {
+    case Activation::ReLU: return y > 0 ? 1 : 0;
+    case Activation::Sigmoid: return y * (1 - y);
+    case Activation::Tanh: return 1 - y * y;
+    default: return 1;
+  }
+}
+
+// --- reporting ---
+
+// Rate of a plain memcpy moving `bytes` in all (half read, half written), split over threads
+// as fastnn's elementwise loops are: the ceiling for a memory-bound kernel of that size.
+double copy_gbps(double bytes) {
+  static std::map<int64_t, double> cache;
+  int64_t half = std::max<int64_t>(64, static_cast<int64_t>(bytes / 2));
+  auto it = cache.find(half);
+  if (it != cache.end()) return it->second;
+  std::vector<char> src(half, 1), dst(half, 0);
+  Timing t = time_calls([&] {
+    parallel_for(half, kElementwiseGrain * 4, [&](int64_t b, int64_t e) {
+      std::memcpy(dst.data() + b, src.data() + b, e - b);
+    });
+  });
+  return cache[half] = 2.0 * half / t.median_us / 1e3;
+}
+
+enum class Unit { Flops, Bytes };
+
+// Prints one row: the check, then (if it passed) the median and minimum time of f and the rate
+// of `amount` FLOPs or bytes per call at the median.
+void report(const std::string& kernel, const std::string& shape, const Check& check,
+            const std::function<void()>& f, double amount, Unit unit) {
+  if (!check.ok()) {
+    ++g_failed;
+    std::printf("%-24s %-22s FAIL  worst error %.2e > tolerance %.0e; not timed\n",
+                kernel.c_str(), shape.c_str(), check.worst, check.tol);
+    return;
+  }
+  ++g_passed;
+  Timing t = time_calls(f);
+  double rate = amount / t.median_us / 1e3;  // per µs -> G per s
+  bool flops = unit == Unit::Flops;
+  double ceiling = flops ? g_sgemm_gflops : copy_gbps(amount);
+  std::printf("%-24s %-22s PASS %10.2f %10.2f %8.2f %-7s %4.0f%% %s\n", kernel.c_str(),
+              shape.c_str(), t.median_us, t.min_us, rate, flops ? "GFLOP/s" : "GB/s",
+              100 * rate / ceiling, flops ? "sgemm" : "memcpy");
+  std::fflush(stdout);
+}
+
+std::string dims(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
+
+// --- the machine's sgemm rate ---
+
+double measure_sgemm_gflops(int64_t n, int reps) {
+  std::vector<float> a(n * n), b(n * n), c(n * n);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int64_t i = 0; i < n * n; ++i) a[i] = u(g_rng), b[i] = u(g_rng);
+  auto run = [&] {
+    blas_sgemm(false, false, n, n, n, 1, a.data(), n, b.data(), n, 0, c.data(), n);
+  };
+  run();
+  Check check{1e-4};
+  for (int64_t r : sample(n, 8))
+    for (int64_t j : sample(n, 8))
+      expect_dot(check, c[r * n + j], n,
+                 [&](int64_t k) { return double(a[r * n + k]) * b[k * n + j]; });
+  double best = INFINITY;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    run();
+    best = std::min(best, seconds_since(t0));
+  }
+  std::printf("sgemm %ldx%ldx%ld (blas_sgemm, best of %d): %.1f GFLOP/s  check %s\n\n", long(n),
+              long(n), long(n), reps, 2.0 * n * n * n / best / 1e9, check.ok() ? "PASS" : "FAIL");
+  check.ok() ? ++g_passed : ++g_failed;
+  return 2.0 * n * n * n / best / 1e9;
+}
+
+// --- dense ---
+
+struct DenseLayer {
+  int64_t in, out;
+  Activation act;
+};
+// The seed models' dense layers: binary_mlp, mnist_mlp, autoencoder (encoder in, decoder out),
+// digits_mlp.
+const DenseLayer kDenseLayers[] = {
+    {2, 32, Activation::ReLU},      {32, 1, Activation::Linear},  {784, 256, Activation::ReLU},
+    {256, 10, Activation::Linear},  {784, 128, Activation::ReLU}, {128, 784, Activation::Sigmoid},
+    {64, 64, Activation::ReLU},     {64, 10, Activation::Linear}};
+
+// y = act(x @ w + b) on sampled rows, every column.
+Check check_dense_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act,
+                          const Tensor& y) {
+  const int64_t B = x.size(0), I = w.size(0), O = w.size(1);
+  Check check{1e-4};
+  for (int64_t r : sample(B, 16))
+    for (int64_t o = 0; o < O; ++o) {
+      double z = at(b, o), mag = std::abs(z);
+      for (int64_t i = 0; i < I; ++i) {
+        double term = at(x, r * I + i) * at(w, i * O + o);
+        z += term, mag += std::abs(term);
+      }
+      check.expect(at(y, r * O + o), act_ref(act, z), mag);
+    }
+  return check;
+}
+
+// With gz = gy * act'(y): gx = gz @ w^T on sampled rows, gw = x^T @ gz on sampled entries,
+// gb = the column sums of gz.
+Check check_dense_backward(const Tensor& x, const Tensor& w, Activation act, const Tensor& y,
+                           const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                           const Tensor& gb) {
+  const int64_t B = x.size(0), I = w.size(0), O = w.size(1);
+  std::vector<double> gz(B * O);
+  for (int64_t k = 0; k < B * O; ++k) gz[k] = at(gy, k) * act_grad_from_y(act, at(y, k));
+  Check check{1e-4};
+  for (int64_t r : sample(B, 16))
+    for (int64_t i = 0; i < I; ++i)
+      expect_dot(check, at(gx, r * I + i), O,
+                 [&](int64_t o) { return gz[r * O + o] * at(w, i * O + o); });
+  for (int64_t i : sample(I, 16))
+    for (int64_t o : sample(O, 16))
+      expect_dot(check, at(gw, i * O + o), B,
+                 [&](int64_t b) { return at(x, b * I + i) * gz[b * O + o]; });
+  for (int64_t o = 0; o < O; ++o)
+    expect_dot(check, at(gb, o), B, [&](int64_t b) { return gz[b * O + o]; });
+  return check;
+}
+
+void bench_dense(Backend& be, int64_t B, const DenseLayer& layer) {
+  const int64_t I = layer.in, O = layer.out;
+  const Activation act = layer.act;
+  const double r = 1 / std::sqrt(double(I));
+  Tensor x = random_tensor({B, I}, -1, 1), w = random_tensor({I, O}, -r, r),
+         b = random_tensor({O}, -0.1, 0.1), gy = random_tensor({B, O}, -1, 1);
+  Tensor y = Tensor::empty({B, O}, F32), gz = empty_like(y), gx = empty_like(x),
+         gw = empty_like(w), gb = Tensor::empty({1, O}, F32), no_z;
+  // The kernels dense() and its backward launch, called directly.
+  auto forward_kernels = [&] {
+    be.gemm(false, false, B, O, I, 1.0, x, w, 0.0, y);
+    be.bias_activation_forward(act, 0.0, b, y, no_z);
+  };
+  auto backward_kernels = [&] {
+    Tensor g = gy;
+    if (act != Activation::Linear) {
+      be.activation_backward(act, 0.0, Tensor(), y, gy, gz);
+      g = gz;
+    }
+    be.gemm(false, true, B, I, O, 1.0, g, w, 0.0, gx);
+    be.gemm(true, false, I, O, B, 1.0, x, g, 0.0, gw);
+    be.sum_to(g, gb);
+  };
+  const std::string shape = std::to_string(B) + "x" + std::to_string(I) + " -> " +
+                            std::to_string(O);
+  const std::string name = activation_name(act);
+  const double flops = 2.0 * B * I * O;
+  forward_kernels();
+  report("dense fwd " + name, shape, check_dense_forward(x, w, b, act, y), forward_kernels, flops,
+         Unit::Flops);
+  backward_kernels();
+  report("dense bwd " + name, shape, check_dense_backward(x, w, act, y, gy, gx, gw, gb),
+         backward_kernels, 2 * flops, Unit::Flops);
+
+  // The ops layer: a hidden layer's training step (x, kernel and bias all need gradients),
+  // with the gradients dropped before each step as zero_grad(set_to_none) does.
+  Tensor xa = x.clone(), wa = w.clone(), ba = b.clone(), ya;
+  for (Tensor* t : {&xa, &wa, &ba}) t->set_requires_grad(true);
+  auto step = [&] {
+    for (Tensor* t : {&xa, &wa, &ba}) t->set_grad(Tensor());
+    ya = dense(xa, wa, ba, act, 0.0);
+    backward(ya, gy, false);
+  };
+  step();
+  Check check = check_dense_forward(x, w, b, act, ya);
+  check.merge(check_dense_backward(x, w, act, ya, gy, xa.grad(), wa.grad(), ba.grad()));
+  report("dense f+b (ops) " + name, shape, check, step, 3 * flops, Unit::Flops);
+}
+
+// --- activations and the dense epilogue ---
+
+void bench_activations(Backend& be, int64_t N, int64_t C) {
+  Tensor x = random_tensor({N, C}, -4, 4), gy = random_tensor({N, C}, -1, 1),
+         bias = random_tensor({C}, -0.5, 0.5);
+  Tensor y = empty_like(x), gx = empty_like(x);
+  const int64_t n = N * C;
+  const std::string shape = dims(N, C);
+  for (Activation a : {Activation::ReLU, Activation::Sigmoid, Activation::Tanh,
+                       Activation::GELU}) {
+    const std::string name = activation_name(a);
+    be.activation_forward(a, 0.0, x, y);
+    Check fwd{1e-5};
+    for (int64_t k = 0; k < n; ++k) fwd.expect(at(y, k), act_ref(a, at(x, k)));
+    report(name + " fwd", shape, fwd, [&] { be.activation_forward(a, 0.0, x, y); }, 8.0 * n,
+           Unit::Bytes);
+    // The backward reads y, except GELU's, which reads x.
+    Tensor x_in = a == Activation::GELU ? x : Tensor();
+    be.activation_backward(a, 0.0, x_in, y, gy, gx);
+    Check bwd{1e-5};
+    for (int64_t k = 0; k < n; ++k) bwd.expect(at(gx, k), at(gy, k) * act_grad_ref(a, at(x, k)));
+    report(name + " bwd", shape, bwd, [&] { be.activation_backward(a, 0.0, x_in, y, gy, gx); },
+           12.0 * n, Unit::Bytes);
+  }
+  // The epilogue after dense's GEMM, in place on y: relu as in inference (no z kept), and
+  // gelu in training (z = y + bias kept for its backward).
+  for (bool keep_z : {false, true}) {
+    Activation a = keep_z ? Activation::GELU : Activation::ReLU;
+    Tensor yb = x.clone(), z = keep_z ? empty_like(x) : Tensor();
+    be.bias_activation_forward(a, 0.0, bias, yb, z);
+    Check check{1e-5};
+    for (int64_t k = 0; k < n; ++k) {
+      double v = at(x, k) + at(bias, k % C);
+      check.expect(at(yb, k), act_ref(a, v));
+      if (keep_z) check.expect(at(z, k), v);
+    }
+    report(std::string("bias+") + activation_name(a) + (keep_z ? " (+z)" : ""), shape, check,
+           [&] { be.bias_activation_forward(a, 0.0, bias, yb, z); },
+           4.0 * (2 * n + C + (keep_z ? n : 0)), Unit::Bytes);
+  }
+}
+
+// --- losses ---
+
+void bench_losses(Backend& be, int64_t N, int64_t C) {
+  Tensor logits = random_tensor({N, C}, -3, 3), soft = random_tensor({N, C}, 0, 1),
+         gloss = random_tensor({N}, 0.5, 1.5);
+  Tensor labels = Tensor::empty({N}, DType::Int64);
+  for (int64_t r = 0; r < N; ++r) labels.data<int64_t>()[r] = int64_t(g_rng() % C);
+  Tensor loss = Tensor::empty({N}, F32), gpred = empty_like(logits);
+  const std::string shape = dims(N, C);
+  struct Case {
+    LossKind kind;
+    const char* name;
+  };
+  for (Case c : {Case{LossKind::SparseCategoricalCrossentropyLogits, "sparse_ce_logits"},
+                 Case{LossKind::BinaryCrossentropyLogits, "bce_logits"},
+                 Case{LossKind::MeanSquared, "mse"}}) {
+    const bool sparse = c.kind == LossKind::SparseCategoricalCrossentropyLogits;
+    const Tensor& target = sparse ? labels : soft;
+    be.loss_forward(c.kind, logits, target, loss);
+    be.loss_backward(c.kind, logits, target, gloss, gpred);
+    Check fwd{1e-5}, bwd{1e-5};
+    for (int64_t r = 0; r < N; ++r) {
+      const float* x = logits.data<float>() + r * C;  // seek to logits[r, :]
+      const float* t = soft.data<float>() + r * C;
+      double want = 0, g = at(gloss, r);
+      if (sparse) {
+        int64_t label = labels.data<int64_t>()[r];
+        double mx = *std::max_element(x, x + C), s = 0;
+        for (int64_t j = 0; j < C; ++j) s += std::exp(x[j] - mx);
+        double lse = mx + std::log(s);
+        want = lse - x[label];
+        for (int64_t j = 0; j < C; ++j)
+          bwd.expect(at(gpred, r * C + j), g * (std::exp(x[j] - lse) - (j == label)));
+      } else {
+        for (int64_t j = 0; j < C; ++j) {
+          double p = 1 / (1 + std::exp(-double(x[j])));
+          bool bce = c.kind == LossKind::BinaryCrossentropyLogits;
+          want += bce ? -(t[j] * std::log(p) + (1 - t[j]) * std::log(1 - p))
+                      : (double(x[j]) - t[j]) * (double(x[j]) - t[j]);
+          double d = bce ? p - t[j] : 2 * (double(x[j]) - t[j]);
+          bwd.expect(at(gpred, r * C + j), g * d / C);
+        }
+        want /= C;
+      }
+      fwd.expect(at(loss, r), want);
+    }
+    const double pred_bytes = 4.0 * N * C, target_bytes = sparse ? 8.0 * N : 4.0 * N * C;
+    report(std::string(c.name) + " fwd", shape, fwd,
+           [&] { be.loss_forward(c.kind, logits, target, loss); },
+           pred_bytes + target_bytes + 4.0 * N, Unit::Bytes);
+    report(std::string(c.name) + " bwd", shape, bwd,
+           [&] { be.loss_backward(c.kind, logits, target, gloss, gpred); },
+           2 * pred_bytes + target_bytes + 4.0 * N, Unit::Bytes);
+  }
+}
+
+// --- optimizer updates ---
+
+// Mid-training state (step 10, non-zero moments). Moments are compared relative to the size
+// of their terms (they can cancel), the parameter step p - p0 in units of lr, so an error of
+// 0.01% of the update shows.
+void bench_optimizers(Backend& be, int64_t n) {
+  const std::string shape = std::to_string(n);
+  Tensor g = random_tensor({n}, -1, 1), p = random_tensor({n}, -0.5, 0.5), p0 = p.clone();
+  Tensor m = random_tensor({n}, -0.1, 0.1), v = random_tensor({n}, 0, 0.01), no_vmax;
+  Tensor m0 = m.clone(), v0 = v.clone();
+  AdamConfig adam;  // lr 1e-3, betas (0.9, 0.999), eps 1e-8
+  const int64_t step = 10;
+  be.adam_update(adam, step, p, g, m, v, no_vmax);
+  Check check{1e-4};
+  const double b1 = adam.beta1, b2 = adam.beta2;
+  for (int64_t i = 0; i < n; ++i) {
+    double gi = at(g, i), mi = b1 * at(m0, i) + (1 - b1) * gi,
+           vi = b2 * at(v0, i) + (1 - b2) * gi * gi;
+    double mhat = mi / (1 - std::pow(b1, step)), vhat = vi / (1 - std::pow(b2, step));
+    check.expect(at(m, i), mi, b1 * std::abs(at(m0, i)) + (1 - b1) * std::abs(gi));
+    check.expect(at(v, i), vi, 1e-12);
+    check.expect(at(p, i) - at(p0, i), -adam.lr * mhat / (std::sqrt(vhat) + adam.eps), adam.lr);
+  }
+  report("adam update", shape, check, [&] { be.adam_update(adam, step, p, g, m, v, no_vmax); },
+         4.0 * 7 * n, Unit::Bytes);
+
+  SGDConfig sgd;
+  sgd.lr = 0.01, sgd.momentum = 0.9;
+  Tensor q = p.clone(), q0 = p.clone(), buf = m.clone(), buf0 = m.clone();
+  be.sgd_update(sgd, false, q, g, buf);
+  Check sgd_check{1e-4};
+  for (int64_t i = 0; i < n; ++i) {
+    double bi = sgd.momentum * at(buf0, i) + at(g, i);
+    sgd_check.expect(at(buf, i), bi, sgd.momentum * std::abs(at(buf0, i)) + std::abs(at(g, i)));
+    sgd_check.expect(at(q, i) - at(q0, i), -sgd.lr * bi, sgd.lr);
+  }
+  report("sgd momentum update", shape, sgd_check,
+         [&] { be.sgd_update(sgd, false, q, g, buf); }, 4.0 * 5 * n, Unit::Bytes);
+}
+
+void section(const char* title) { std::printf("-- %s\n", title); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--threads" && i + 1 < argc) {
+      set_num_threads(std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--threads N]\n", argv[0]);
+      return 2;
+    }
+  }
+  g_budget_s = quick ? 0.02 : 0.2;
+  auto start = Clock::now();
+  try {
+    Backend& be = backend_for(Device{});
+    std::printf("fastnn_bench%s: backend %s, %d threads (OpenBLAS %d)\n", quick ? " --quick" : "",
+                be.name(), get_num_threads(), blas_get_num_threads());
+    std::printf("OpenBLAS core: %s\n%s\n", blas_corename().c_str(), blas_config().c_str());
+    // Two threads in a GEMM stall for whole scheduler slices when a core is busy elsewhere.
+    double load = 0;
+    int cores = static_cast<int>(std::thread::hardware_concurrency());
+    if (getloadavg(&load, 1) == 1 && load > 0.5 * cores)
+      std::printf("warning: load average %.1f on %d cores; timings may be noisy\n", load, cores);
+    g_sgemm_gflops = measure_sgemm_gflops(1024, quick ? 5 : 20);
+    std::printf("%-24s %-22s %-5s %10s %10s %16s %11s\n", "kernel", "shape", "check",
+                "median us", "min us", "rate (median)", "of ceiling");
+
+    // Smallest sizes first; --quick runs the first of each.
+    const std::vector<int64_t> batches = {64, 1024};
+    const std::vector<std::pair<int64_t, int64_t>> elementwise = {{64, 256}, {1024, 784}};
+    const std::vector<std::pair<int64_t, int64_t>> losses = {{64, 10}, {1024, 10}};
+    const std::vector<int64_t> params = {64 * 10, 784 * 256};
+    const size_t count = quick ? 1 : 2;
+    for (size_t s = 0; s < count; ++s) {
+      section(("dense, batch " + std::to_string(batches[s])).c_str());
+      for (const DenseLayer& layer : kDenseLayers) bench_dense(be, batches[s], layer);
+    }
+    section("activations and the bias+activation epilogue");
+    for (size_t s = 0; s < count; ++s)
+      bench_activations(be, elementwise[s].first, elementwise[s].second);
+    section("losses (per-sample kernels)");
+    for (size_t s = 0; s < count; ++s) bench_losses(be, losses[s].first, losses[s].second);
+    section("optimizer updates (parameters)");
+    for (size_t s = 0; s < count; ++s) bench_optimizers(be, params[s]);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fastnn_bench: %s\n", e.what());
+    return 2;
+  }
+  std::printf("\n%d checks passed, %d failed (%.1f s)\n", g_passed, g_failed,
+              seconds_since(start));
+  return g_failed ? 1 : 0;
+}

@@ -97,6 +97,24 @@ def test_binary_only_one_side_requires_grad():
     assert y.grad is None
 
 
+@pytest.mark.parametrize("sa,sb", [((0, 3), (1, 3)), ((0, 3), ()), ((2, 0, 3), (3,)),
+                                   ((3, 0), (3, 1))], ids=str)
+def test_binary_and_reductions_on_empty_tensors(sa, sb):
+    """Empty operands give empty results and zero (empty-sum) gradients, never a crash."""
+    a, b = np.ones(sa), np.full(sb, 2.0)
+    for op in _NP:
+        x, y = leaf(a), leaf(b)
+        out = _FN[op](x, y)
+        assert out.shape == _NP[op](a, b).shape
+        total = fn.sum(fn.sum(out, axis=0) * 3.0)
+        assert total.item() == 0.0
+        total.backward()
+        assert x.grad.shape == sa and y.grad.shape == sb
+        np.testing.assert_array_equal(np.asarray(y.grad), 0.0)
+    np.testing.assert_array_equal(np.asarray(fn.sum(fn.tensor(np.ones((2, 0, 3))), axis=1)),
+                                  np.zeros((2, 3)))
+
+
 # --- reductions ----------------------------------------------------------------------------
 
 _REDUCE = [

@@ -12,7 +12,17 @@ std::array<Backend*, 2>& registry() {
   static std::array<Backend*, 2> backends = {make_cpu_backend(), nullptr};
   return backends;
 }
+thread_local Backend* recording = nullptr;
+thread_local DeviceKind recording_kind = DeviceKind::CPU;
 }  // namespace
+
+void set_recording_backend(DeviceKind kind, Backend* backend) {
+  recording_kind = kind;
+  recording = backend;
+}
+
+Backend* recording_backend() { return recording; }
+DeviceKind recording_device_kind() { return recording_kind; }
 
 void register_backend(DeviceKind kind, Backend* backend) {
   registry()[static_cast<size_t>(kind)] = backend;
@@ -21,6 +31,7 @@ void register_backend(DeviceKind kind, Backend* backend) {
 bool has_backend(DeviceKind kind) { return registry()[static_cast<size_t>(kind)] != nullptr; }
 
 Backend& backend_for(Device device) {
+  if (recording && device.kind == recording_kind) return *recording;
   Backend* b = registry()[static_cast<size_t>(device.kind)];
   FASTNN_CHECK(b != nullptr, Value, "device '", device.name(),
                "' is not available: this build of fastnn has no backend for it (see "

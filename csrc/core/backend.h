@@ -36,21 +36,24 @@ const char* activation_name(Activation a);
 // pre-activation need not be kept for backward).
 bool activation_grad_from_output(Activation a);
 
+// Optimizer hyperparameters (torch.optim's names). decoupled_weight_decay: shrink the
+// weights by lr * weight_decay instead of adding weight_decay * w to the gradient (AdamW,
+// Keras). epsilon_hat (Adam) / eps_inside_sqrt: Keras's placement of epsilon.
 struct SGDConfig {
   double lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0;
-  bool nesterov = false;
+  bool nesterov = false, decoupled_weight_decay = false;
 };
 struct AdamConfig {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-  bool decoupled_weight_decay = false;  // AdamW
-  bool amsgrad = false;
+  bool decoupled_weight_decay = false, amsgrad = false, epsilon_hat = false;
 };
 struct RMSpropConfig {
   double lr = 0.01, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0;
-  bool centered = false;
+  bool centered = false, decoupled_weight_decay = false, eps_inside_sqrt = false;
 };
 struct AdagradConfig {
   double lr = 0.01, lr_decay = 0, weight_decay = 0, eps = 1e-10;
+  bool decoupled_weight_decay = false, eps_inside_sqrt = false;
 };
 
 class Backend {
@@ -137,6 +140,11 @@ class Backend {
 // The backend that runs kernels for `device`; raises if that device has none.
 Backend& backend_for(Device device);
 inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+// While set, backend_for(device of `recording`) returns `recording` (a wrapper that runs and
+// records each kernel, see autograd/plan.h). Thread-local; null to stop.
+void set_recording_backend(DeviceKind kind, Backend* recording);
+Backend* recording_backend();
+DeviceKind recording_device_kind();
 // Called by a backend library when it loads.
 void register_backend(DeviceKind kind, Backend* backend);
 bool has_backend(DeviceKind kind);

@@ -112,8 +112,10 @@ void CpuBackend::softmax_forward(bool log, const Tensor& x, Tensor& y) {
                      T sum = 0;
                      for (int64_t c = 0; c < C; ++c) sum += std::exp(xr[c] - mx);
                      if (log) {
-                       T lse = mx + std::log(sum);
-                       for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] - lse;
+                       // (x - max) is exact; subtracting max + log(sum) in one go would
+                       // round at the scale of max and lose digits of small outputs.
+                       T log_sum = std::log(sum);
+                       for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mx) - log_sum;
                      } else {
                        T inv = T(1) / sum;
                        for (int64_t c = 0; c < C; ++c) yr[c] = std::exp(xr[c] - mx) * inv;

@@ -78,6 +78,7 @@ int64_t outer_rows(const Layout& L) { return shape_numel(L.shape) / L.shape.back
 
 template <class T, class F>
 void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
+  if (out.numel() == 0) return;  // the layout's row length would be 0
   const T* ap = a.data<T>();
   const T* bp = b.data<T>();
   T* op = out.data<T>();
@@ -162,6 +163,10 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
       return;
     }
     std::vector<double> acc(out.numel(), 0.0);
+    if (n == 0) {  // an empty sum is 0; the layout below would have rows of length 0
+      for (int64_t i = 0; i < out.numel(); ++i) op[i] = T(0);
+      return;
+    }
     // Iterate over x's shape; out plays operand b (stride 0 on reduced dims).
     Layout L = broadcast_layout(x.shape(), x.shape(), out.shape());
     for_each_run(L, 0, outer_rows(L),

@@ -9,8 +9,13 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
   if (m == 0 || n == 0) return;
   int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
   if (k == 0) {
-    // OpenBLAS leaves c untouched for k == 0 only sometimes; the math says c = beta * c.
-    axpby(0.0, c, beta, c);
+    // OpenBLAS leaves c untouched for k == 0 only sometimes; the math says c = beta * c,
+    // and c may be uninitialised when beta is 0 (0 * NaN would stay NaN).
+    if (beta == 0) {
+      fill(c, 0.0);
+    } else {
+      axpby(beta, c, 0.0, c);
+    }
     return;
   }
   if (c.dtype() == DType::Float32) {

@@ -20,11 +20,14 @@ T row_max(const T* x, int64_t C) {
   return m;
 }
 
+// log(sum_c exp(x_c - m)) for the row's max m, in [0, log C]. Losses are built from
+// (m - x_c) + this rather than from m + this: rounding at the scale of m would lose the
+// digits of small losses when the logits are large.
 template <class T>
-T log_sum_exp(const T* x, int64_t C) {
-  T m = row_max(x, C), s = 0;
+T log_sum_exp_shifted(const T* x, int64_t C, T m) {
+  T s = 0;
   for (int64_t c = 0; c < C; ++c) s += std::exp(x[c] - m);
-  return m + std::log(s);
+  return std::log(s);
 }
 
 template <class T>
@@ -114,20 +117,22 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
       const T* x = p + r * C;  // seek to pred[r, :]
       switch (kind) {
         case LossKind::CategoricalCrossentropyLogits: {
-          T lse = log_sum_exp(x, C), st = 0, tx = 0;
+          T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m), sum = 0;
           for (int64_t c = 0; c < C; ++c) {
-            st += t[r * C + c];
-            tx += t[r * C + c] * x[c];
+            T tc = t[r * C + c];
+            if (tc != T(0)) sum += tc * ((m - x[c]) + ls);
           }
-          l[r] = st * lse - tx;
+          l[r] = sum;
           break;
         }
         case LossKind::CategoricalCrossentropy:
           l[r] = probability_ce_row(x, C, [&](int64_t c) { return t[r * C + c]; });
           break;
-        case LossKind::SparseCategoricalCrossentropyLogits:
-          l[r] = log_sum_exp(x, C) - x[label_at<T>(target, r)];
+        case LossKind::SparseCategoricalCrossentropyLogits: {
+          T m = row_max(x, C);
+          l[r] = (m - x[label_at<T>(target, r)]) + log_sum_exp_shifted(x, C, m);
           break;
+        }
         case LossKind::SparseCategoricalCrossentropy: {
           int64_t y = label_at<T>(target, r);
           l[r] = probability_ce_row(x, C, [y](int64_t c) { return c == y ? T(1) : T(0); });
@@ -169,19 +174,19 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
       switch (kind) {
         case LossKind::CategoricalCrossentropyLogits: {
           // d/dx_j = sum(t) softmax_j - t_j
-          T lse = log_sum_exp(x, C), st = 0;
+          T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m), st = 0;
           for (int64_t c = 0; c < C; ++c) st += t[r * C + c];
           for (int64_t c = 0; c < C; ++c)
-            g[c] = scale * (st * std::exp(x[c] - lse) - t[r * C + c]);
+            g[c] = scale * (st * std::exp((x[c] - m) - ls) - t[r * C + c]);
           break;
         }
         case LossKind::CategoricalCrossentropy:
           probability_ce_row_backward(x, C, [&](int64_t c) { return t[r * C + c]; }, scale, g);
           break;
         case LossKind::SparseCategoricalCrossentropyLogits: {
-          T lse = log_sum_exp(x, C);
+          T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m);
           int64_t y = label_at<T>(target, r);
-          for (int64_t c = 0; c < C; ++c) g[c] = scale * std::exp(x[c] - lse);
+          for (int64_t c = 0; c < C; ++c) g[c] = scale * std::exp((x[c] - m) - ls);
           g[y] -= scale;
           break;
         }

@@ -88,7 +88,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const int64_t K = b.shape()[0], N = b.shape()[1];
   FASTNN_CHECK(a.shape().back() == K, Value, who, ": inner dimensions differ: ",
                shape_str(a.shape()), " @ ", shape_str(b.shape()));
-  const int64_t M = a.numel() / std::max<int64_t>(K, 1);
+  const int64_t M = shape_numel(Shape(a.shape().begin(), a.shape().end() - 1));  // K may be 0
   Tensor y = Tensor::empty(with_last(a.shape(), N), a.dtype(), a.device());
   backend_of(a).gemm(false, false, M, N, K, 1.0, a, b, 0.0, y);
   if (!needs_grad({&a, &b})) return y;

@@ -83,7 +83,7 @@ Tensor loss(LossKind kind, const Tensor& pred_in, const Tensor& target_in, Reduc
   check_nonempty(pred_in, who, "y_pred");
   // (N,) predictions are N samples of one output, as (N, 1).
   Tensor pred = pred_in.dim() == 1 ? reshape(pred_in, {pred_in.shape()[0], 1}) : pred_in;
-  FASTNN_CHECK(pred.dim() >= 2 || !is_categorical(kind), Value, who,
+  FASTNN_CHECK(pred_in.dim() >= 2 || !is_categorical(kind), Value, who,
                ": expected predictions of shape (batch, classes), got ",
                shape_str(pred_in.shape()));
   FASTNN_CHECK(pred.dim() >= 1, Value, who, ": expected predictions with a batch axis, got a scalar");

@@ -2,6 +2,8 @@
 
 #include <unordered_set>
 
+#include "autograd/plan.h"
+
 namespace fastnn {
 
 Optimizer::Optimizer(std::vector<Tensor> params, const char* name)
@@ -26,6 +28,16 @@ Tensor Optimizer::zeros_like(size_t i) const {
 
 void Optimizer::step() {
   validate();
+  if (Plan* plan = capturing_plan()) {
+    CaptureSuspend unrecorded;  // first-step state (zeros) must not be re-filled by replays
+    step_now();
+    plan->append([self = shared_from_this()] { self->step_now(); });
+    return;
+  }
+  step_now();
+}
+
+void Optimizer::step_now() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     Tensor g = p.grad();

@@ -3,6 +3,7 @@
 // fields so the learning rate can change between steps.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,11 +11,13 @@
 
 namespace fastnn {
 
-class Optimizer {
+class Optimizer : public std::enable_shared_from_this<Optimizer> {
  public:
   Optimizer(std::vector<Tensor> params, const char* name);
   virtual ~Optimizer() = default;
 
+  // Updates every parameter that has a gradient. Inside a Plan capture the whole step is
+  // recorded as one entry, so replays read the live step counters and hyperparameters.
   void step();
   // set_to_none drops the gradients (PyTorch's default); otherwise they are zeroed in place.
   void zero_grad(bool set_to_none = true);
@@ -26,6 +29,7 @@ class Optimizer {
   void set_steps(size_t index, int64_t steps) { steps_[index] = steps; }
 
  protected:
+  void step_now();
   virtual void validate() const = 0;
   virtual void update(size_t index, Tensor& param, const Tensor& grad) = 0;
   Tensor zeros_like(size_t index) const;

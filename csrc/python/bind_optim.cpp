@@ -14,7 +14,8 @@ void bind_optim(py::module_& m) {
       .def_readwrite("momentum", &SGDConfig::momentum)
       .def_readwrite("dampening", &SGDConfig::dampening)
       .def_readwrite("weight_decay", &SGDConfig::weight_decay)
-      .def_readwrite("nesterov", &SGDConfig::nesterov);
+      .def_readwrite("nesterov", &SGDConfig::nesterov)
+      .def_readwrite("decoupled_weight_decay", &SGDConfig::decoupled_weight_decay);
   py::class_<AdamConfig>(m, "AdamConfig")
       .def(py::init<>())
       .def_readwrite("lr", &AdamConfig::lr)
@@ -23,7 +24,8 @@ void bind_optim(py::module_& m) {
       .def_readwrite("eps", &AdamConfig::eps)
       .def_readwrite("weight_decay", &AdamConfig::weight_decay)
       .def_readwrite("decoupled_weight_decay", &AdamConfig::decoupled_weight_decay)
-      .def_readwrite("amsgrad", &AdamConfig::amsgrad);
+      .def_readwrite("amsgrad", &AdamConfig::amsgrad)
+      .def_readwrite("epsilon_hat", &AdamConfig::epsilon_hat);
   py::class_<RMSpropConfig>(m, "RMSpropConfig")
       .def(py::init<>())
       .def_readwrite("lr", &RMSpropConfig::lr)
@@ -31,34 +33,39 @@ void bind_optim(py::module_& m) {
       .def_readwrite("eps", &RMSpropConfig::eps)
       .def_readwrite("weight_decay", &RMSpropConfig::weight_decay)
       .def_readwrite("momentum", &RMSpropConfig::momentum)
-      .def_readwrite("centered", &RMSpropConfig::centered);
+      .def_readwrite("centered", &RMSpropConfig::centered)
+      .def_readwrite("decoupled_weight_decay", &RMSpropConfig::decoupled_weight_decay)
+      .def_readwrite("eps_inside_sqrt", &RMSpropConfig::eps_inside_sqrt);
   py::class_<AdagradConfig>(m, "AdagradConfig")
       .def(py::init<>())
       .def_readwrite("lr", &AdagradConfig::lr)
       .def_readwrite("lr_decay", &AdagradConfig::lr_decay)
       .def_readwrite("weight_decay", &AdagradConfig::weight_decay)
-      .def_readwrite("eps", &AdagradConfig::eps);
+      .def_readwrite("eps", &AdagradConfig::eps)
+      .def_readwrite("decoupled_weight_decay", &AdagradConfig::decoupled_weight_decay)
+      .def_readwrite("eps_inside_sqrt", &AdagradConfig::eps_inside_sqrt);
 
-  py::class_<Optimizer>(m, "Optimizer")
+  py::class_<Optimizer, std::shared_ptr<Optimizer>>(m, "Optimizer")
       .def("step", &Optimizer::step, "Updates every parameter that has a gradient.")
       .def("zero_grad", &Optimizer::zero_grad, py::arg("set_to_none") = true)
       .def_property_readonly("params", &Optimizer::params)
       .def("state", &Optimizer::state, py::arg("index"))
       .def("steps", &Optimizer::steps, py::arg("index"))
       .def("set_steps", &Optimizer::set_steps, py::arg("index"), py::arg("steps"));
-  py::class_<SGD, Optimizer>(m, "SGD")
+  py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(m, "SGD")
       .def(py::init<std::vector<Tensor>, SGDConfig>(), py::arg("params"), py::arg("config"))
       .def_readwrite("config", &SGD::config);
-  py::class_<Adam, Optimizer>(m, "Adam")
+  py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(m, "Adam")
       .def(py::init([](std::vector<Tensor> params, AdamConfig c) {
-             return new Adam(std::move(params), c, c.decoupled_weight_decay ? "AdamW" : "Adam");
+             return std::make_shared<Adam>(std::move(params), c,
+                                           c.decoupled_weight_decay ? "AdamW" : "Adam");
            }),
            py::arg("params"), py::arg("config"))
       .def_readwrite("config", &Adam::config);
-  py::class_<RMSprop, Optimizer>(m, "RMSprop")
+  py::class_<RMSprop, Optimizer, std::shared_ptr<RMSprop>>(m, "RMSprop")
       .def(py::init<std::vector<Tensor>, RMSpropConfig>(), py::arg("params"), py::arg("config"))
       .def_readwrite("config", &RMSprop::config);
-  py::class_<Adagrad, Optimizer>(m, "Adagrad")
+  py::class_<Adagrad, Optimizer, std::shared_ptr<Adagrad>>(m, "Adagrad")
       .def(py::init<std::vector<Tensor>, AdagradConfig, double>(), py::arg("params"),
            py::arg("config"), py::arg("initial_accumulator_value") = 0.0)
       .def_readwrite("config", &Adagrad::config);

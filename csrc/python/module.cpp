@@ -8,6 +8,7 @@ void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_system(py::module_& m);
+void bind_plan(py::module_& m);
 }  // namespace fastnn::python
 
 namespace py = pybind11;
@@ -36,4 +37,5 @@ PYBIND11_MODULE(_C, m) {
   python::bind_ops(m);
   python::bind_optim(m);
   python::bind_system(m);
+  python::bind_plan(m);
 }

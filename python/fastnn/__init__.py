@@ -14,6 +14,8 @@ from . import (activations, cuda, datasets, functional, initializers, layers, lo
                regularizers)
 from .layers import Layer
 from .models import Model
+from .sequential import Sequential
+from . import data, optimizers, utils
 
 __version__ = _C.build_info()["version"]
 
@@ -46,5 +48,5 @@ __all__ = [
     "optim", "initializers", "regularizers", "activations", "functional", "datasets", "cuda",
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "matmul",
     "dense", "add", "sub", "mul", "div", "sum", "mean", "reshape", "flatten", "concat",
-    "concatenate",
+    "concatenate", "Sequential", "data", "optimizers", "utils",
 ]

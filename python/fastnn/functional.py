@@ -46,9 +46,9 @@ def matmul(a, b):
     return _C.matmul(as_tensor(a), as_tensor(b))
 
 
-def dense(x, kernel, bias=None, activation="linear"):
-    """act(x @ kernel + bias) in one op."""
-    return _C.dense(as_tensor(x), kernel, bias, activation)
+def dense(x, kernel, bias=None, activation="linear", negative_slope=0.01):
+    """act(x @ kernel + bias) in one op (``negative_slope``: leaky_relu's, as leaky_relu)."""
+    return _C.dense(as_tensor(x), kernel, bias, activation, float(negative_slope))
 
 
 def add(a, b):

@@ -7,6 +7,7 @@ import numpy as np
 
 from .layers.base import Layer, takes_argument
 from .tensor import Tensor
+from .training import TrainingMixin
 
 
 class LazyParameters(list):
@@ -22,7 +23,7 @@ class LazyParameters(list):
         self.model = model
 
 
-class Model(Layer):
+class Model(TrainingMixin, Layer):
     """Subclass it and define ``call(self, x, training=False)`` or ``forward(self, x)``.
 
     Layers, parameters, and lists/tuples/dicts of them assigned as attributes are tracked

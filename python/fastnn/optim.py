@@ -27,6 +27,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups = [dict(params=params, **defaults)]
         self._native = None
+        self._synced = None
         self._validate(defaults)
         if self._lazy_source is not None:
             pass  # created at the first step, once every layer has built its weights
@@ -61,11 +62,20 @@ class Optimizer:
         """Builds a throwaway config so bad values fail here, where they were given."""
         self._config(options)
 
+    # Switches for Keras's variants of the algorithms (decoupled_weight_decay, epsilon_hat,
+    # eps_inside_sqrt), set by fastnn.optimizers on the optimizer it wraps.
+    _flags: dict = {}
+
     def _config(self, options):
         config = self._config_class()
+        for flag, value in self._flags.items():
+            setattr(config, flag, value)
         for name, field in self._fields.items():
             value = options[name]
             if name == "betas":
+                if not isinstance(value, (tuple, list)) or len(value) != 2:
+                    raise ValueError(f"{type(self).__name__}: expected betas to be a pair "
+                                     f"(beta1, beta2), got {value!r}")
                 beta1, beta2 = value
                 for label, b in (("betas[0]", beta1), ("betas[1]", beta2)):
                     if not 0.0 <= b < 1.0:
@@ -83,6 +93,7 @@ class Optimizer:
 
     def _create_native(self, params):
         self._native = self._make_native(params, self._config(self.param_groups[0]))
+        self._synced = None
         self.param_groups[0]["params"] = list(params)
 
     def _make_native(self, params, config):
@@ -104,10 +115,20 @@ class Optimizer:
 
     def step(self, closure=None):
         loss = closure() if closure is not None else None
-        native = self._ensure_native()
-        native.config = self._config(self.param_groups[0])
-        native.step()
+        self._sync()
+        self._native.step()
         return loss
+
+    def _sync(self):
+        """Pushes param_groups' hyperparameters into the C++ optimizer when they changed
+        (a captured training step replays the C++ step, which reads them live)."""
+        native = self._ensure_native()
+        group = self.param_groups[0]
+        key = tuple((k, v) for k, v in group.items() if k != "params")
+        if key != self._synced:
+            native.config = self._config(group)
+            self._synced = key
+        return native
 
     def zero_grad(self, set_to_none: bool = True):
         if self._native is None:
@@ -167,7 +188,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+        betas = tuple(betas) if isinstance(betas, (tuple, list)) else betas
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=bool(amsgrad)))
 
     def _config(self, options):

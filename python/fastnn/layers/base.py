@@ -124,11 +124,14 @@ class Layer:
         arrays = []
         for w, value in zip(mine, weights):
             value = np.asarray(value)
+            if value.dtype.kind not in "fiub":
+                raise TypeError(f"{type(self).__name__} '{self.name}'.set_weights: expected "
+                                f"real numbers for {w.name}, got an array of dtype {value.dtype}")
             if value.shape != w.shape:
                 raise ValueError(f"{type(self).__name__} '{self.name}'.set_weights: expected "
                                  f"{w.name} of shape {w.shape}, got {value.shape}")
             arrays.append(value)
-        # All shapes checked first, so a failure leaves every weight as it was.
+        # All shapes and dtypes checked first, so a failure leaves every weight as it was.
         for w, value in zip(mine, arrays):
             np.asarray(w)[...] = value
 

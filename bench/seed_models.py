@@ -1,0 +1,199 @@
+"""Side-by-side training throughput of the seed dense models: fastnn vs PyTorch vs Keras.
+
+One run, one machine, ratios (see BENCHMARKS rules in bench/NOTES.md):
+  - fastnn: ``model.fit`` (step captured once, replayed natively), timed like Keras's fit:
+    one untimed fit, then the median of three one-epoch fits over ``steps`` batches.
+  - PyTorch (CPU build, where installed): a bare step loop over one fixed batch
+    (zero_grad, forward, loss, backward, Adam step), median of three timings.
+  - Keras 3 on JAX (where installed), in a subprocess with KERAS_BACKEND=jax: fit as above.
+Also prints fastnn's effective GFLOP/s (forward FLOPs x 3) as a share of the machine's
+sgemm rate (numpy's OpenBLAS on a 1024^3 problem, best of several).
+
+Run with the machine-wide OpenBLAS pin lifted, in this command only:
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/seed_models.py [--batch 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+# name: (dense layer sizes [(in, out, activation)], input width, loss kind, classes)
+MODELS = {
+    "binary_mlp": ([(2, 32, "relu"), (32, 1, None)], 2, "binary", 2),
+    "mnist_mlp": ([(784, 256, "relu"), (256, 10, None)], 784, "sparse", 10),
+    "autoencoder": ([(784, 128, "relu"), (128, 32, "relu"), (32, 128, "relu"), (128, 784, "sigmoid")],
+                    784, "mse", None),
+    "digits_mlp": ([(64, 64, "relu"), (64, 10, None)], 64, "sparse", 10),
+}
+
+
+def data(name, n, seed=0):
+    sizes, width, loss, classes = MODELS[name]
+    r = np.random.default_rng(seed)
+    if loss == "mse":
+        x = r.random((n, width), dtype=np.float32)
+        return x, x
+    x = r.standard_normal((n, width), dtype=np.float32)
+    y = r.integers(0, classes, n)
+    return x, (y.astype(np.float32)[:, None] if loss == "binary" else y)
+
+
+def forward_flops(name):
+    return sum(2 * i * o for i, o, _ in MODELS[name][0])
+
+
+def sgemm_rate():
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    best = float("inf")
+    for _ in range(8):
+        t = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - t)
+    return 2 * 1024**3 / best / 1e9
+
+
+def median_of_three(run):
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t)
+    return sorted(times)[1]
+
+
+def bench_fastnn(name, batch, steps):
+    import fastnn as fn
+    from fastnn import layers
+
+    sizes, width, loss, _ = MODELS[name]
+    fn.manual_seed(0)
+    model = fn.Sequential([layers.Dense(o, activation=a) for _, o, a in sizes], input_shape=(width,))
+    loss_obj = {"binary": fn.losses.BinaryCrossentropy(from_logits=True),
+                "sparse": fn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                "mse": "mse"}[loss]
+    model.compile(optimizer=fn.optimizers.Adam(1e-3), loss=loss_obj)
+    x, y = data(name, batch * steps)
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    return batch * steps / median_of_three(
+        lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True))
+
+
+def bench_torch(name, batch, steps):
+    import torch
+    import torch.nn as nn
+
+    sizes, width, loss, _ = MODELS[name]
+    torch.manual_seed(0)
+    mods = []
+    for i, o, a in sizes:
+        mods.append(nn.Linear(i, o))
+        if a == "relu":
+            mods.append(nn.ReLU())
+        elif a == "sigmoid":
+            mods.append(nn.Sigmoid())
+    model = nn.Sequential(*mods)
+    loss_fn = {"binary": nn.BCEWithLogitsLoss(), "sparse": nn.CrossEntropyLoss(), "mse": nn.MSELoss()}[loss]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = data(name, batch)
+    x = torch.tensor(x)
+    y = x if loss == "mse" else torch.tensor(y)
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    for _ in range(5):
+        step()
+
+    def run():
+        for _ in range(steps):
+            step()
+
+    return batch * steps / median_of_three(run)
+
+
+KERAS_CHILD = r"""
+import json, sys, time, numpy as np, keras
+from keras import layers as L
+sys.path.insert(0, sys.argv[1])
+from seed_models import MODELS, data, median_of_three
+name, batch, steps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+sizes, width, loss, _ = MODELS[name]
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((width,))] + [L.Dense(o, a) for _, o, a in sizes])
+loss_obj = {"binary": keras.losses.BinaryCrossentropy(from_logits=True),
+            "sparse": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "mse": "mse"}[loss]
+m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_obj)
+x, y = data(name, batch * steps)
+m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+t = median_of_three(lambda: m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True))
+print(json.dumps(batch * steps / t))
+"""
+
+
+def bench_keras_jax(name, batch, steps):
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, "-c", KERAS_CHILD, here, name, str(batch), str(steps)],
+                         env=env, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def available(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--no-keras", action="store_true")
+    args = ap.parse_args()
+
+    import fastnn as fn
+
+    info = fn.info()
+    peak = sgemm_rate()
+    print(f"fastnn {info['version']} | OpenBLAS kernel {info['blas_core']} | {info['threads']} threads"
+          f" | OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"machine sgemm (numpy, 1024^3): {peak:.0f} GFLOP/s | batch {args.batch}, {args.steps} steps")
+    have_torch = available("torch")
+    have_keras = not args.no_keras and available("keras") and available("jax")
+    header = f"{'model':12s} {'fastnn':>10s} {'torch':>10s} {'keras/jax':>10s} {'x torch':>8s} {'x keras':>8s} {'GFLOP/s':>8s} {'% sgemm':>8s}"
+    print(header)
+    results = {}
+    for name in args.models.split(","):
+        steps = args.steps
+        ours = bench_fastnn(name, args.batch, steps)
+        torch_rate = bench_torch(name, args.batch, steps) if have_torch else float("nan")
+        try:
+            keras_rate = bench_keras_jax(name, args.batch, steps) if have_keras else float("nan")
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            print(f"  keras/jax failed on {name}: {exc}")
+            keras_rate = float("nan")
+        gflops = ours * forward_flops(name) * 3 / 1e9
+        results[name] = dict(fastnn=ours, torch=torch_rate, keras_jax=keras_rate, gflops=gflops,
+                             share=gflops / peak)
+        print(f"{name:12s} {ours:10.0f} {torch_rate:10.0f} {keras_rate:10.0f} "
+              f"{ours / torch_rate:8.2f} {ours / keras_rate:8.2f} {gflops:8.1f} {100 * gflops / peak:7.1f}%",
+              flush=True)
+    print(json.dumps({"batch": args.batch, "sgemm_gflops": peak, "samples_per_s": results}))
+
+
+if __name__ == "__main__":
+    main()

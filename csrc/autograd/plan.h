@@ -1,0 +1,69 @@
+// The plan: a training (or inference) step's kernels recorded once and replayed.
+//
+// While a Plan is capturing, every kernel launched on its device runs as usual and is also
+// appended to the plan as a closure holding its tensors (so their buffers stay alive and are
+// reused by every replay: no allocation, no autograd bookkeeping, no Python per op).
+// Allocations and host-side checks (label ranges, NaN checks) happen only during the
+// capture; the caller validates inputs up front. Optimizer steps are recorded whole, so their
+// step counters and hyperparameters are read at replay time. The same plan is what the CUDA
+// backend will capture as a graph.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "core/backend.h"
+
+namespace fastnn {
+
+class Plan {
+ public:
+  explicit Plan(Device device = {}) : device_(device) {}
+  ~Plan();
+
+  // Starts recording kernels launched on this thread for the plan's device.
+  void begin_capture();
+  // Stops recording. `params` are the tensors whose .grad the recorded backward writes:
+  // their gradient buffers are remembered and re-attached before each replay (eager code
+  // between replays may have replaced them).
+  void end_capture(const std::vector<Tensor>& params);
+  // Abandons a capture after an error; the plan stays empty.
+  void abort_capture();
+  bool capturing() const { return capturing_; }
+  bool captured() const { return captured_; }
+
+  // Runs the recorded kernels in order.
+  void replay();
+  size_t size() const { return steps_.size(); }
+
+  // Used by the recording backend and by ops recorded whole (optimizer steps).
+  void append(std::function<void()> step) { steps_.push_back(std::move(step)); }
+
+ private:
+  Device device_;
+  std::vector<std::function<void()>> steps_;
+  std::vector<std::pair<Tensor, Tensor>> grads_;  // (param, its gradient buffer)
+  std::unique_ptr<Backend> recorder_;
+  bool capturing_ = false, captured_ = false;
+};
+
+// The plan capturing on this thread, or null.
+Plan* capturing_plan();
+
+// Suspends recording in a scope (an op recorded whole runs its kernels unrecorded).
+class CaptureSuspend {
+ public:
+  CaptureSuspend();
+  ~CaptureSuspend();
+  CaptureSuspend(const CaptureSuspend&) = delete;
+  CaptureSuspend& operator=(const CaptureSuspend&) = delete;
+
+ private:
+  Plan* plan_;
+  Backend* backend_;
+  DeviceKind kind_;
+};
+
+}  // namespace fastnn

@@ -1,0 +1,22 @@
+// fastnn._C.Plan: capture a step's kernels once, replay them (see autograd/plan.h).
+#include <pybind11/stl.h>
+
+#include "autograd/plan.h"
+#include "python/convert.h"
+
+namespace fastnn::python {
+
+void bind_plan(py::module_& m) {
+  py::class_<Plan>(m, "Plan", "A step's kernels, recorded once and replayed.")
+      .def(py::init<>())
+      .def("begin_capture", &Plan::begin_capture)
+      .def("end_capture", &Plan::end_capture, py::arg("params"),
+           "Stops recording; params' gradient buffers are re-attached before each replay.")
+      .def("abort_capture", &Plan::abort_capture)
+      .def("replay", &Plan::replay)
+      .def_property_readonly("captured", &Plan::captured)
+      .def_property_readonly("capturing", &Plan::capturing)
+      .def("__len__", &Plan::size);
+}
+
+}  // namespace fastnn::python

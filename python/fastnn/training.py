@@ -1,0 +1,960 @@
+"""The Keras training front-end of ``fn.Model``: compile, fit, evaluate, predict, summary.
+
+``Model`` inherits :class:`TrainingMixin`, so Sequential and subclassed models (``call`` or
+``forward``) train the same way::
+
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, epochs=10, batch_size=32, validation_split=0.2)
+    model.evaluate(x_test, y_test)      # loss, or [loss, *metrics]
+    model.predict(x_test)               # numpy array
+
+How a step runs (the seam a captured/replayed step plugs into):
+
+* ``_batches(...)`` is the one producer of batches: numpy slices (or the batches of a
+  DataLoader / iterable) become fastnn tensors with ``fastnn._C.from_numpy(array, dtype)``.
+* ``_train_step(x, y)`` runs forward, the loss plus the regularization penalties
+  (``model.losses``), zero_grad, backward and the optimizer step on those tensors and
+  returns ``(loss, y_pred)``; ``_predict_step(x)`` runs the model under ``no_grad`` with
+  ``training=False``; ``_test_step(x, y)`` is ``_predict_step`` plus the loss.
+* The loss and the metrics are accumulated in numpy from the returned tensors and the
+  batch's labels, weighted by batch size, so epoch values are exact dataset means.
+
+Labels are checked against the loss (shape, integer class labels in range, binary targets
+in [0, 1], finite values) for the whole dataset before the first step, so a bad label fails
+at once with its position instead of in the middle of an epoch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from . import _C
+from . import losses as _losses
+from .data import DataLoader, permutation
+from .tensor import Tensor, no_grad
+
+_DEFAULT_BATCH = 32
+
+
+# --- callbacks -------------------------------------------------------------------------------
+
+class History:
+    """What ``fit`` returns: ``history`` ({"loss": [...], "accuracy": [...], "val_loss": ...}),
+    ``epoch`` (the epoch indices run) and ``params`` (verbose, epochs, steps)."""
+
+    def __init__(self):
+        self.history: dict = {}
+        self.epoch: list = []
+        self.params: dict = {}
+        self.model = None
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = dict(params)
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+class _Callbacks:
+    """Calls the hooks a callback defines (Keras's names); missing hooks are skipped."""
+
+    def __init__(self, callbacks, model, params):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if hasattr(cb, "set_model"):
+                cb.set_model(model)
+            elif hasattr(cb, "model"):
+                cb.model = model
+            if hasattr(cb, "set_params"):
+                cb.set_params(params)
+
+    def __call__(self, hook, *args):
+        for cb in self.callbacks:
+            method = getattr(cb, hook, None)
+            if method is not None:
+                method(*args)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+def _match(y_true, y_pred):
+    """y_true in y_pred's shape where only a trailing 1 differs ((N,) vs (N, 1))."""
+    if y_true.shape != y_pred.shape and y_true.size == y_pred.size:
+        return y_true.reshape(y_pred.shape)
+    return y_true
+
+
+def _per_sample_mean(values):
+    return values if values.ndim <= 1 else values.mean(axis=-1)
+
+
+def _sparse_labels(y_true, y_pred):
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    return y_true
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    y_true = _match(np.asarray(y_true), np.asarray(y_pred))
+    hits = ((np.asarray(y_pred) > threshold).astype(np.float64) == y_true).astype(np.float64)
+    return _per_sample_mean(hits)
+
+
+def categorical_accuracy(y_true, y_pred):
+    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float64)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    y_pred = np.asarray(y_pred)
+    labels = _sparse_labels(np.asarray(y_true), y_pred)
+    return (labels == np.argmax(y_pred, axis=-1)).astype(np.float64)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    y_pred = np.asarray(y_pred)
+    labels = _sparse_labels(np.asarray(y_true), y_pred).astype(np.int64)
+    if k >= y_pred.shape[-1]:
+        return np.ones(labels.shape)
+    score = np.take_along_axis(y_pred, labels[..., None], axis=-1)
+    # Ties at the boundary count as in the top k (tf.math.in_top_k).
+    return (np.sum(y_pred > score, axis=-1) < k).astype(np.float64)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    return sparse_top_k_categorical_accuracy(np.argmax(y_true, axis=-1), y_pred, k)
+
+
+def mean_squared_error(y_true, y_pred):
+    y_true = _match(np.asarray(y_true), np.asarray(y_pred))
+    return _per_sample_mean(np.square(np.asarray(y_pred, np.float64) - y_true))
+
+
+def mean_absolute_error(y_true, y_pred):
+    y_true = _match(np.asarray(y_true), np.asarray(y_pred))
+    return _per_sample_mean(np.abs(np.asarray(y_pred, np.float64) - y_true))
+
+
+def _crossentropy(loss_class):
+    def metric(y_true, y_pred):
+        loss = loss_class(reduction="none")
+        return np.asarray(loss(y_pred=_C.from_numpy(np.ascontiguousarray(y_pred), None),
+                               y_true=np.ascontiguousarray(y_true)))
+    metric.__name__ = loss_class.kind
+    return metric
+
+
+_METRICS = {
+    "binary_accuracy": binary_accuracy,
+    "categorical_accuracy": categorical_accuracy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    "top_k_categorical_accuracy": top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
+    "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
+    "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
+    "binary_crossentropy": _crossentropy(_losses.BinaryCrossentropy),
+    "categorical_crossentropy": _crossentropy(_losses.CategoricalCrossentropy),
+    "sparse_categorical_crossentropy": _crossentropy(_losses.SparseCategoricalCrossentropy),
+}
+_ACCURACY = ("accuracy", "acc")
+
+
+class _Metric:
+    """One compiled metric: a numpy function of (y_true, y_pred) giving per-sample values,
+    a Keras-style stateful object (update_state/result/reset_state), or "accuracy" to be
+    resolved from the loss (or, for other losses, from the shapes as Keras does)."""
+
+    def __init__(self, identifier, loss):
+        self.stateful = None
+        self.fn = None
+        if isinstance(identifier, str):
+            key = identifier.lower()
+            self.name = identifier
+            if key in _ACCURACY:
+                self.fn = _accuracy_for_loss(loss)  # None: resolved from the first shapes
+            elif key in _METRICS:
+                self.fn = _METRICS[key]
+            else:
+                raise ValueError(f"compile: unknown metric {identifier!r} in metrics; expected "
+                                 f"one of {', '.join(_ACCURACY + tuple(sorted(_METRICS)))}, a "
+                                 "callable(y_true, y_pred) or a metric object")
+        elif all(hasattr(identifier, a) for a in ("update_state", "result", "reset_state")):
+            self.stateful = identifier
+            self.name = getattr(identifier, "name", None) or _snake(type(identifier).__name__)
+        elif callable(identifier):
+            self.fn = identifier
+            self.name = (getattr(identifier, "name", None)
+                         or getattr(identifier, "__name__", "metric"))
+        else:
+            raise TypeError(f"compile: metrics must hold names, callables or metric objects, got "
+                            f"{type(identifier).__name__}")
+
+    def resolve(self, y_true_shape, y_pred_shape):
+        """Keras's shape rule for "accuracy" when the loss does not decide it."""
+        if self.fn is not None or self.stateful is not None:
+            return
+        binary = len(y_pred_shape) <= 1 or y_pred_shape[-1] == 1
+        sparse = len(y_true_shape) < len(y_pred_shape) or (
+            y_true_shape[-1:] == (1,) and y_pred_shape[-1] > 1)
+        self.fn = (binary_accuracy if binary else
+                   sparse_categorical_accuracy if sparse else categorical_accuracy)
+
+
+def _accuracy_for_loss(loss):
+    if isinstance(loss, _losses.BinaryCrossentropy):
+        if loss.from_logits:  # sigmoid(z) > 0.5 <=> z > 0
+            return lambda y_true, y_pred: binary_accuracy(y_true, y_pred, threshold=0.0)
+        return binary_accuracy
+    if isinstance(loss, _losses.SparseCategoricalCrossentropy):
+        return sparse_categorical_accuracy
+    if isinstance(loss, _losses.CategoricalCrossentropy):
+        return categorical_accuracy
+    return None
+
+
+class _Accumulator:
+    """Dataset means of the loss and the metrics over one pass (weighted by batch size)."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+        self.loss_sum = 0.0
+        self.samples = 0
+        self.sums = [0.0] * len(metrics)
+        self.counts = [0] * len(metrics)
+        for m in metrics:
+            if m.stateful is not None:
+                m.stateful.reset_state()
+
+    def update(self, loss, y_pred, y_true):
+        n = int(y_pred.shape[0]) if getattr(y_pred, "ndim", 0) else 1
+        self.loss_sum += float(loss.item()) * n
+        self.samples += n
+        if not self.metrics:
+            return
+        pred = np.asarray(y_pred)
+        true = np.asarray(y_true)
+        for i, m in enumerate(self.metrics):
+            if m.stateful is not None:
+                m.stateful.update_state(true, pred)
+                continue
+            m.resolve(true.shape, pred.shape)
+            values = np.asarray(m.fn(true, pred), dtype=np.float64)
+            if values.ndim == 0:
+                self.sums[i] += float(values) * n
+                self.counts[i] += n
+            else:
+                self.sums[i] += float(values.sum())
+                self.counts[i] += values.size
+
+    def result(self, prefix=""):
+        logs = {prefix + "loss": self.loss_sum / max(self.samples, 1)}
+        for i, m in enumerate(self.metrics):
+            if m.stateful is not None:
+                logs[prefix + m.name] = float(np.asarray(m.stateful.result()))
+            else:
+                logs[prefix + m.name] = self.sums[i] / max(self.counts[i], 1)
+        return logs
+
+
+# --- data ------------------------------------------------------------------------------------
+
+class _Source:
+    """What fit/evaluate/predict iterate: arrays (x, y) cut into batches, or an iterable of
+    batches (DataLoader, generator, list of (x, y) tuples)."""
+
+    def __init__(self, kind, x, y=None, batch_size=None, shuffle=False):
+        self.kind, self.x, self.y = kind, x, y
+        self.batch_size, self.shuffle = batch_size, shuffle
+
+    @property
+    def arrays(self):
+        return self.kind == "arrays"
+
+    def num_batches(self):
+        if self.arrays:
+            return -(-len(self.x) // self.batch_size)
+        try:
+            return len(self.x)
+        except TypeError:
+            return None
+
+    def one_shot(self):
+        return not self.arrays and iter(self.x) is self.x
+
+
+def _is_array_like(x):
+    return isinstance(x, (np.ndarray, Tensor, list, numbers.Number)) or hasattr(x, "__array__")
+
+
+def _describe(x):
+    return f"{type(x).__name__} of shape {np.shape(x)}" if hasattr(x, "shape") else type(x).__name__
+
+
+def _shape_str(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
+        ",)" if len(shape) == 1 else ")")
+
+
+def _position(flat_index, shape):
+    if len(shape) <= 1:
+        return f"[{flat_index}]"
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat_index, shape)) + "]"
+
+
+def _snake(name):
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _check_int(who, arg, value, minimum, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{who}: expected {arg} to be {expected}"
+                         f"{' or None' if allow_none else ''}, got {value!r}")
+    return int(value)
+
+
+def _check_verbose(who, verbose):
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"{who}: expected verbose to be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
+def _format_time(seconds):
+    return f"{seconds:.1f}s" if seconds >= 0.1 else f"{seconds * 1000:.0f}ms"
+
+
+def _format_logs(logs):
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+
+
+def _human_bytes(n):
+    units = ["B", "KB", "MB", "GB", "TB"]
+    value, unit = float(n), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value /= 1024
+        unit += 1
+    return f"{value:.2f} {units[unit]}"
+
+
+# --- the mixin -------------------------------------------------------------------------------
+
+class TrainingMixin:
+    """compile / fit / evaluate / predict / summary for :class:`fastnn.Model`."""
+
+    _compiled = False
+    _capture = True
+    optimizer = None
+    loss = None
+    stop_training = False
+
+    # --- compile -----------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, capture=True,
+                run_eagerly=False, loss_weights=None, weighted_metrics=None):
+        """Configures training (Keras's defaults: optimizer "rmsprop").
+
+        ``optimizer``: a Keras name ("adam", "sgd", "rmsprop", "adamw", "adagrad"), a
+        :mod:`fastnn.optimizers` object (bound to this model's parameters here) or a
+        :mod:`fastnn.optim` object. ``loss``: a Keras name, a Loss or a callable
+        ``fn(y_true, y_pred)`` returning a fastnn tensor (per-sample values are averaged).
+        ``metrics``: names ("accuracy"/"acc" follow the loss: binary, categorical or sparse
+        categorical accuracy), callables ``fn(y_true, y_pred)`` on numpy arrays, or objects
+        with update_state/result/reset_state. ``capture``: record the training step once and
+        replay it (``capture=False`` or ``run_eagerly=True`` for models whose ``call``
+        branches on the data).
+        """
+        from . import optimizers as _optimizers
+        from . import optim as _optim
+
+        if loss_weights is not None or weighted_metrics is not None:
+            raise NotImplementedError("compile: loss_weights and weighted_metrics are not "
+                                      "supported by fastnn yet")
+        if optimizer is None:
+            raise ValueError("compile: optimizer must be given (a name such as 'adam' or an "
+                             "optimizer object), got None")
+        opt = _optimizers.get(optimizer, who="compile: optimizer")
+        loss_fn = None if loss is None else _losses.get(loss, who="compile: loss")
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, (str, bytes)) or not isinstance(metrics, (list, tuple)):
+            if isinstance(metrics, dict):
+                raise TypeError("compile: metrics per output (a dict) is not supported; "
+                                "pass a list")
+            metrics = [metrics]
+        specs = [_Metric(m, loss_fn) for m in metrics]
+        names = [m.name for m in specs]
+        duplicate = sorted({n for n in names if names.count(n) > 1})
+        if duplicate or "loss" in names:
+            raise ValueError(f"compile: metric names must be unique and not 'loss', got "
+                             f"{names}")
+        if isinstance(opt, _optimizers.Optimizer):
+            if opt._model is not self or opt._optim is None:
+                opt.build(self.parameters())
+                opt._model = self
+        elif isinstance(opt, _optim.Optimizer):
+            pass  # already holds the parameters it updates
+        self.optimizer = opt
+        self.loss = loss_fn
+        self._metric_specs = specs
+        self._capture = bool(capture) and not run_eagerly
+        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics),
+                              "capture": self._capture}
+        self._compiled = True
+
+    @property
+    def compiled(self):
+        return self._compiled
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in getattr(self, "_metric_specs", [])]
+
+    def _require_compiled(self, who):
+        if not self._compiled:
+            raise RuntimeError(f"{who}: the model must be compiled first; call "
+                               "model.compile(optimizer=..., loss=...) before "
+                               f"{who.split('.')[-1]}()")
+        if self.loss is None:
+            raise ValueError(f"{who}: the model was compiled without a loss; pass loss=... to "
+                             "compile (e.g. 'sparse_categorical_crossentropy')")
+
+    # --- steps (the seam a captured step replaces) ------------------------------------------
+
+    def _compute_loss(self, y_pred, y):
+        loss_fn = self.loss
+        if isinstance(loss_fn, _losses.Loss):
+            loss = loss_fn(y_pred=y_pred, y_true=y)
+        else:
+            loss = loss_fn(y, y_pred)  # Keras's order for custom losses
+            if not isinstance(loss, Tensor):
+                name = getattr(loss_fn, "__name__", loss_fn)
+                raise TypeError(f"compile: the custom loss {name!r} returned"
+                                f" a {type(loss).__name__}; it must return a fastnn "
+                                "tensor computed with fastnn ops so it can be differentiated")
+            if loss.ndim:
+                loss = loss.mean()
+        for penalty in self.losses:
+            loss = loss + penalty
+        return loss
+
+    def _train_step(self, x, y):
+        """One training step on tensors: returns (loss, y_pred)."""
+        y_pred = self(x, training=True)
+        loss = self._compute_loss(y_pred, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss, y_pred
+
+    def _predict_step(self, x):
+        with no_grad():
+            return self(x, training=False)
+
+    def _test_step(self, x, y):
+        with no_grad():
+            y_pred = self._predict_step(x)
+            return self._compute_loss(y_pred, y), y_pred
+
+    # --- data -----------------------------------------------------------------------------
+
+    def _np_dtype(self):
+        return np.float64 if getattr(self, "dtype", "float32") == "float64" else np.float32
+
+    def _prepare_x(self, who, x, arg="x"):
+        array = np.asarray(x)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{who}: expected {arg} to hold numbers, got an array of dtype "
+                            f"{array.dtype}")
+        if array.ndim == 0:
+            raise ValueError(f"{who}: expected {arg} with a batch axis, got a scalar")
+        return np.ascontiguousarray(array, dtype=self._np_dtype())
+
+    def _loss_name(self):
+        loss = self.loss
+        return type(loss).__name__ if isinstance(loss, _losses.Loss) else getattr(
+            loss, "__name__", "the loss")
+
+    def _prepare_y(self, who, y, out_shape, arg="y"):
+        """y checked against the loss and converted for it. out_shape: the model's output
+        shape for one batch (only its non-batch axes are used)."""
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"{who}: expected {arg} to hold numbers, got an array of dtype "
+                            f"{y.dtype}")
+        if y.ndim == 0:
+            raise ValueError(f"{who}: expected {arg} with a batch axis, got a scalar")
+        loss = self.loss
+        if not isinstance(loss, _losses.Loss):
+            if y.dtype.kind in "iu":
+                return np.ascontiguousarray(y, dtype=np.int64)
+            return np.ascontiguousarray(y, dtype=self._np_dtype())
+        name = self._loss_name()
+        pred = (len(y),) + tuple(out_shape[1:])
+        if len(pred) == 1:
+            pred = pred + (1,)
+        if isinstance(loss, _losses.SparseCategoricalCrossentropy):
+            rows, classes = pred[:-1], pred[-1]
+            shape = y.shape[:-1] if (y.ndim == len(rows) + 1 and y.shape[-1] == 1) else y.shape
+            if shape != rows:
+                hint = (" — these look one-hot: use categorical_crossentropy, or integer labels "
+                        "(y.argmax(axis=-1))" if y.shape == pred else "")
+                raise ValueError(f"{who}: {name} expects integer class labels {arg} of shape "
+                                 f"{_shape_str(rows)} for a model whose output has shape "
+                                 f"{_shape_str((None,) + pred[1:])}, got {arg} of shape "
+                                 f"{_shape_str(y.shape)}{hint}")
+            flat = y.reshape(-1)
+            if y.dtype.kind == "f":
+                bad = ~np.isfinite(flat) | (flat != np.round(flat)) | (flat < 0) | (flat >= classes)
+            else:
+                bad = (flat < 0) | (flat >= classes)
+            if bad.any():
+                i = int(np.argmax(bad))
+                value = flat[i].item()
+                raise IndexError(f"{who}: {name} needs every label in {arg} to be an integer in "
+                                 f"[0, {classes}) (the model outputs {classes} classes), but "
+                                 f"{arg}{_position(i, y.shape)} = {value!r}")
+            return np.ascontiguousarray(y.reshape(rows), dtype=np.int64)
+        if y.shape != pred and not (y.shape == pred[:-1] and pred[-1] == 1):
+            hint = ""
+            if isinstance(loss, _losses.CategoricalCrossentropy) and y.shape == pred[:-1]:
+                hint = (" — these look like integer labels: use sparse_categorical_crossentropy "
+                        "or one-hot encode them with fn.utils.to_categorical(y)")
+            raise ValueError(f"{who}: {name} expects {arg} of shape "
+                             f"{_shape_str((len(y),) + pred[1:])} like the model's output, got "
+                             f"{arg} of shape {_shape_str(y.shape)}{hint}")
+        values = np.asarray(y, dtype=self._np_dtype())
+        flat = values.reshape(-1)
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{who}: {name} needs finite targets, but "
+                             f"{arg}{_position(i, y.shape)} = {flat[i].item()!r}")
+        if isinstance(loss, _losses.BinaryCrossentropy):
+            bad = (flat < 0) | (flat > 1)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(f"{who}: {name} needs targets in [0, 1], but "
+                                 f"{arg}{_position(i, y.shape)} = {flat[i].item()!r}")
+        return np.ascontiguousarray(values)
+
+    def _check_input_shape(self, who, shape):
+        """Raises when x cannot fit the model's declared input shape (Sequential knows it)."""
+
+    def _output_shape_for(self, x_sample):
+        """The model's output shape for a one-sample batch (builds lazy layers)."""
+        out = self._predict_step(_C.from_numpy(x_sample, self._np_dtype().__name__))
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{type(self).__name__}: fit/evaluate support models with one "
+                            f"tensor output, got a {type(out).__name__}")
+        return tuple(out.shape)
+
+    def _adapt(self, who, x, y, batch_size, need_y, shuffle=False):
+        """x, y as given to fit/evaluate/predict -> _Source (arrays checked, not converted)."""
+        if x is None:
+            raise ValueError(f"{who}: x is required")
+        if isinstance(x, tuple) and y is None and not isinstance(x, np.ndarray):
+            if len(x) == 3 and x[2] is not None:
+                raise NotImplementedError(f"{who}: sample weights are not supported yet")
+            if len(x) not in (1, 2, 3):
+                raise ValueError(f"{who}: x given as a tuple must be (x, y), got a tuple of "
+                                 f"{len(x)} items")
+            x, y = x[0], (x[1] if len(x) > 1 else None)
+        iterable = isinstance(x, DataLoader) or (
+            not _is_array_like(x) and hasattr(x, "__iter__")) or (
+            isinstance(x, list) and x and isinstance(x[0], tuple))
+        if iterable:
+            if y is not None:
+                raise ValueError(f"{who}: y must not be given when x is a DataLoader or an "
+                                 "iterable of batches (they yield (x, y) pairs)")
+            if batch_size is not None:
+                raise ValueError(f"{who}: batch_size applies to arrays; the "
+                                 f"{type(x).__name__} given as x makes its own batches")
+            return _Source("iterable", x)
+        batch_size = _check_int(who, "batch_size", batch_size, 1, allow_none=True) or _DEFAULT_BATCH
+        x = self._check_array(who, x, "x")
+        if y is None:
+            if need_y:
+                raise ValueError(f"{who}: y is required when x is an array (or pass x as "
+                                 "(x, y), a DataLoader or an iterable of (x, y) batches)")
+        else:
+            y = self._check_array(who, y, "y")
+            if len(y) != len(x):
+                raise ValueError(f"{who}: x and y must have the same number of samples, got "
+                                 f"{len(x)} in x and {len(y)} in y")
+        return _Source("arrays", x, y, batch_size, shuffle)
+
+    @staticmethod
+    def _check_array(who, value, arg):
+        if isinstance(value, Tensor):
+            value = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except Exception as exc:  # noqa: BLE001 - report what came
+            raise TypeError(f"{who}: expected {arg} to be an array, "
+                            f"got {_describe(value)}") from exc
+        if array.dtype == object or array.dtype.kind not in "biuf":
+            raise TypeError(f"{who}: expected {arg} to be a numeric array, got "
+                            f"{type(value).__name__} with dtype {array.dtype}")
+        if array.ndim == 0:
+            raise ValueError(f"{who}: expected {arg} with a batch axis, got a scalar")
+        if len(array) == 0:
+            raise ValueError(f"{who}: {arg} is empty (0 samples)")
+        return array
+
+    def _prepared(self, who, source, need_y=True):
+        """Arrays converted once (x to the model's dtype, y checked against the loss)."""
+        if not source.arrays:
+            return source
+        x = self._prepare_x(who, source.x)
+        self._check_input_shape(who, x.shape)
+        y = source.y
+        if y is not None and need_y:
+            y = self._prepare_y(who, y, self._output_shape_for(x[:1]))
+        return _Source("arrays", x, y, source.batch_size, source.shuffle)
+
+    def _batches(self, source, shuffle=None, steps=None, who="fit", need_y=True):
+        """Yields (x_tensor, y_tensor or None) for one pass over ``source``.
+
+        Arrays (already prepared by ``_prepared``) are sliced, in a new order from fastnn's
+        generator when shuffling; the slices become tensors with ``_C.from_numpy`` (no copy
+        for contiguous slices). Batches of an iterable are checked and converted one by one.
+        """
+        dtype = self._np_dtype().__name__
+        if source.arrays:
+            x, y, b = source.x, source.y, source.batch_size
+            n = len(x)
+            shuffle = source.shuffle if shuffle is None else shuffle
+            order = permutation(n) if shuffle else None
+            count = -(-n // b) if steps is None else min(steps, -(-n // b))
+            for k in range(count):
+                lo, hi = k * b, min(n, (k + 1) * b)
+                if order is None:
+                    xb, yb = x[lo:hi], (None if y is None else y[lo:hi])
+                else:
+                    idx = order[lo:hi]
+                    xb, yb = x[idx], (None if y is None else y[idx])
+                yield (_C.from_numpy(xb, dtype),
+                       None if yb is None else _C.from_numpy(yb, yb.dtype.name))
+            return
+        out_shape = None
+        # islice: a one-shot generator gives exactly `steps` batches per pass, none lost.
+        for k, batch in enumerate(itertools.islice(source.x, steps)):
+            if isinstance(batch, (tuple, list)):
+                if len(batch) == 3 and batch[2] is not None:
+                    raise NotImplementedError(f"{who}: sample weights are not supported yet")
+                if len(batch) not in (1, 2, 3):
+                    raise ValueError(f"{who}: batch {k} is a {type(batch).__name__} of "
+                                     f"{len(batch)} items; expected (x, y)")
+                xb, yb = batch[0], (batch[1] if len(batch) > 1 else None)
+            else:
+                xb, yb = batch, None
+            where = f"{who} (batch {k})"
+            xb = self._prepare_x(where, xb)
+            if len(xb) == 0:
+                raise ValueError(f"{where}: the batch is empty (0 samples)")
+            self._check_input_shape(where, xb.shape)
+            if need_y:
+                if yb is None:
+                    raise ValueError(f"{where}: expected (x, y) batches, got x alone")
+                if len(yb) != len(xb):
+                    raise ValueError(f"{where}: x and y must have the same number of samples, "
+                                     f"got {len(xb)} in x and {len(yb)} in y")
+                if out_shape is None:
+                    out_shape = self._output_shape_for(xb[:1])
+                yb = self._prepare_y(where, yb, out_shape)
+                yield _C.from_numpy(xb, dtype), _C.from_numpy(yb, yb.dtype.name)
+            else:
+                yield _C.from_numpy(xb, dtype), None
+
+    # --- fit --------------------------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Trains for ``epochs`` epochs; returns a :class:`History`.
+
+        ``x`` and ``y``: numpy arrays (``batch_size`` defaults to 32; the last, smaller batch
+        is trained on), or x as an ``(x, y)`` tuple, a :class:`fastnn.data.DataLoader` or any
+        iterable of ``(x, y)`` batches (a one-shot generator needs ``steps_per_epoch``).
+        ``validation_split`` holds out the last fraction of the arrays (before shuffling);
+        ``validation_data`` is ``(x_val, y_val)`` or a DataLoader. ``verbose`` 1 and 2 print
+        one line per epoch.
+        """
+        who = "fit"
+        self._require_compiled(who)
+        if class_weight is not None or sample_weight is not None:
+            raise NotImplementedError("fit: class_weight and sample_weight are not supported yet")
+        epochs = _check_int(who, "epochs", epochs, 0)
+        initial_epoch = _check_int(who, "initial_epoch", initial_epoch, 0)
+        steps_per_epoch = _check_int(who, "steps_per_epoch", steps_per_epoch, 1, allow_none=True)
+        validation_steps = _check_int(who, "validation_steps", validation_steps, 1, allow_none=True)
+        validation_freq = _check_int(who, "validation_freq", validation_freq, 1)
+        verbose = _check_verbose(who, verbose)
+        if shuffle == "batch":
+            shuffle = True
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise ValueError(f"fit: expected shuffle to be True or False, got {shuffle!r}")
+        if (isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real)
+                or not 0.0 <= validation_split < 1.0):
+            raise ValueError("fit: validation_split must be a fraction in [0, 1) (0 means no "
+                             f"validation split), got {validation_split!r}")
+        if callbacks is None:
+            callbacks = []
+        elif not isinstance(callbacks, (list, tuple)):
+            callbacks = [callbacks]
+
+        # Convert and check everything (labels over the whole dataset) before the first step.
+        source = self._prepared(who, self._adapt(who, x, y, batch_size, need_y=True,
+                                                 shuffle=bool(shuffle)))
+        val_source = None
+        if validation_data is not None:
+            val_source = self._prepared("fit: validation_data", self._validation_source(
+                validation_data, validation_batch_size))
+        elif validation_split > 0:
+            if not source.arrays:
+                raise ValueError("fit: validation_split needs x and y as arrays; with a "
+                                 "DataLoader or an iterable of batches pass validation_data")
+            n = len(source.x)
+            split_at = int(math.floor(n * (1.0 - validation_split)))
+            if split_at == 0 or split_at == n:
+                raise ValueError(f"fit: validation_split={validation_split} of {n} samples "
+                                 f"leaves {split_at} for training and {n - split_at} for "
+                                 "validation; both need at least one")
+            val_source = _Source("arrays", source.x[split_at:], source.y[split_at:],
+                                 validation_batch_size or source.batch_size)
+            source = _Source("arrays", source.x[:split_at], source.y[:split_at],
+                             source.batch_size, source.shuffle)
+        if source.one_shot() and steps_per_epoch is None and epochs - initial_epoch > 1:
+            warnings.warn("fit: x is a one-shot iterator without steps_per_epoch; it will be "
+                          "used up in the first epoch", stacklevel=2)
+
+        steps = source.num_batches()
+        if steps_per_epoch is not None:
+            steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
+        history = History()
+        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        cbs = _Callbacks([history] + list(callbacks), self, params)
+        self.history = history
+        self.stop_training = False
+        out = sys.stdout
+        cbs("on_train_begin", {})
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs("on_epoch_begin", epoch, {})
+            start = time.perf_counter()
+            acc = _Accumulator(self._metric_specs)
+            for step, (xb, yb) in enumerate(self._batches(source, steps=steps_per_epoch, who=who)):
+                cbs("on_train_batch_begin", step, {})
+                loss, y_pred = self._train_step(xb, yb)
+                acc.update(loss, y_pred, yb)
+                cbs("on_train_batch_end", step, acc.result())
+            if acc.samples == 0:
+                if epoch == initial_epoch:
+                    raise ValueError("fit: x yielded no batches (an empty or used-up iterable)")
+                warnings.warn(f"fit: the input ran out of data in epoch {epoch + 1}; training "
+                              "stops (pass steps_per_epoch or a re-iterable DataLoader)",
+                              stacklevel=2)
+                break
+            logs = acc.result()
+            if val_source is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                logs.update(self._evaluate_source(val_source, validation_steps,
+                                                  "fit: validation_data", prefix="val_"))
+            elapsed = time.perf_counter() - start
+            cbs("on_epoch_end", epoch, logs)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs} - {_format_time(elapsed)} - "
+                      f"{_format_logs(logs)}", file=out, flush=True)
+            if self.stop_training:
+                break
+        cbs("on_train_end", logs)
+        return history
+
+    def _validation_source(self, data, batch_size):
+        who = "fit: validation_data"
+        if isinstance(data, tuple):
+            if len(data) == 3 and data[2] is not None:
+                raise NotImplementedError(f"{who}: sample weights are not supported yet")
+            if len(data) not in (2, 3):
+                raise ValueError(f"{who}: expected (x_val, y_val), got a tuple of "
+                                 f"{len(data)} items")
+            return self._adapt(who, data[0], data[1], batch_size, need_y=True)
+        if isinstance(data, DataLoader) or (not _is_array_like(data) and hasattr(data, "__iter__")):
+            return self._adapt(who, data, None, batch_size, need_y=True)
+        raise ValueError(f"{who}: expected a tuple (x_val, y_val), a DataLoader or an iterable "
+                         f"of (x, y) batches, got {_describe(data)}")
+
+    def _evaluate_source(self, source, steps, who, prefix=""):
+        acc = _Accumulator(self._metric_specs)
+        for xb, yb in self._batches(source, shuffle=False, steps=steps, who=who):
+            loss, y_pred = self._test_step(xb, yb)
+            acc.update(loss, y_pred, yb)
+        if acc.samples == 0:
+            raise ValueError(f"{who}: no batches to evaluate (an empty or used-up iterable; "
+                             "pass a DataLoader, arrays, or steps)")
+        return acc.result(prefix)
+
+    # --- evaluate / predict ---------------------------------------------------------------------
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """The loss (with regularization penalties), or [loss, *metrics] when metrics were
+        compiled; exact means over the dataset (batch size defaults to 32)."""
+        who = "evaluate"
+        self._require_compiled(who)
+        if sample_weight is not None:
+            raise NotImplementedError("evaluate: sample_weight is not supported yet")
+        verbose = _check_verbose(who, verbose)
+        steps = _check_int(who, "steps", steps, 1, allow_none=True)
+        source = self._prepared(who, self._adapt(who, x, y, batch_size, need_y=True))
+        logs = self._evaluate_source(source, steps, who)
+        if verbose:
+            print(_format_logs(logs), flush=True)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """Outputs for x as a numpy array, in batches (32 by default), under no_grad with
+        training=False. x: an array, or a DataLoader / iterable of batches (their y unused)."""
+        who = "predict"
+        _check_verbose(who, verbose)
+        steps = _check_int(who, "steps", steps, 1, allow_none=True)
+        source = self._prepared(who, self._adapt(who, x, None, batch_size, need_y=False),
+                                need_y=False)
+        outputs = []
+        for xb, _ in self._batches(source, shuffle=False, steps=steps, who=who, need_y=False):
+            out = self._predict_step(xb)
+            outputs.append(np.array(out, copy=True))
+        if not outputs:
+            raise ValueError(f"{who}: x yielded no batches")
+        return np.concatenate(outputs, axis=0)
+
+    # --- single batches (Keras's *_on_batch) ----------------------------------------------------
+
+    def train_on_batch(self, x, y, return_dict=False):
+        who = "train_on_batch"
+        self._require_compiled(who)
+        source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True))
+        acc = _Accumulator(self._metric_specs)
+        for xb, yb in self._batches(source, shuffle=False, who=who):
+            loss, y_pred = self._train_step(xb, yb)
+            acc.update(loss, y_pred, yb)
+        return self._returned(acc.result(), return_dict)
+
+    def test_on_batch(self, x, y, return_dict=False):
+        who = "test_on_batch"
+        self._require_compiled(who)
+        source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True))
+        return self._returned(self._evaluate_source(source, None, who), return_dict)
+
+    def predict_on_batch(self, x):
+        x = self._prepare_x("predict_on_batch", self._check_array("predict_on_batch", x, "x"))
+        return np.array(self._predict_step(_C.from_numpy(x, self._np_dtype().__name__)), copy=True)
+
+    @staticmethod
+    def _returned(logs, return_dict):
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    # --- summary --------------------------------------------------------------------------------
+
+    def _summary_output_shapes(self):
+        """Each top-level layer's output shape, from the input it last saw (None: unknown)."""
+        shapes = []
+        for layer in self.layers:
+            last = getattr(layer, "_last_input", None)
+            if last is None or not layer.built:
+                shapes.append(None)
+                continue
+            saved = (layer._last_input, layer._last_training)
+            try:
+                with no_grad():
+                    shape = tuple(layer.compute_output_shape((None,) + tuple(last.shape[1:])))
+                shapes.append((None,) + shape[1:])
+            except Exception:  # noqa: BLE001 - a summary never fails on one layer
+                shapes.append(None)
+            finally:
+                layer._last_input, layer._last_training = saved
+        return shapes
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Prints a Keras-like table: Layer (type), Output Shape, Param #, and the totals."""
+        layers = self.layers
+        shapes = self._summary_output_shapes()
+        rows = []
+        for layer, shape in zip(layers, shapes):
+            built = layer.built
+            params = f"{layer.count_params():,}" if built else "0 (unbuilt)"
+            row = [f"{layer.name} ({type(layer).__name__})",
+                   "?" if shape is None else _shape_str(shape), params]
+            if show_trainable:
+                row.append("Y" if layer.trainable else "N")
+            rows.append(row)
+        header = ["Layer (type)", "Output Shape", "Param #"]
+        header += ["Trainable"] if show_trainable else []
+        # Keras's column layout (positions .45, .85, 1.0 of 65 characters), widened to fit.
+        defaults = [29, 26, 10] + ([10] if show_trainable else [])
+        widths = [max([defaults[i], len(header[i]) + 3] + [len(r[i]) + 3 for r in rows])
+                  for i in range(len(header))]
+        total_width = max(line_length or 0, sum(widths))
+        widths[-1] += total_width - sum(widths)
+
+        def line(cells):
+            return "".join((" " + c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+        weights = self.weights
+        itemsize = {"float32": 4, "float64": 8}
+        total = sum(int(np.prod(w.shape)) for w in weights)
+        total_bytes = sum(int(np.prod(w.shape)) * itemsize.get(w.dtype, 4) for w in weights)
+        trainable_ids = {id(w) for w in self.trainable_weights}
+        trainable = sum(int(np.prod(w.shape)) for w in weights if id(w) in trainable_ids)
+        trainable_bytes = sum(int(np.prod(w.shape)) * itemsize.get(w.dtype, 4)
+                              for w in weights if id(w) in trainable_ids)
+        text = [f'Model: "{self.name}"', "_" * total_width, line(header), "=" * total_width]
+        for i, row in enumerate(rows):
+            text.append(line(row))
+            text.append("_" * total_width if i < len(rows) - 1 else "=" * total_width)
+        if not rows:
+            text.append("=" * total_width)
+        text += [f"Total params: {total:,} ({_human_bytes(total_bytes)})",
+                 f"Trainable params: {trainable:,} ({_human_bytes(trainable_bytes)})",
+                 f"Non-trainable params: {total - trainable:,} "
+                 f"({_human_bytes(total_bytes - trainable_bytes)})",
+                 "_" * total_width]
+        emit = print_fn or print
+        for t in text:
+            emit(t)
+
+
+__all__ = ["TrainingMixin", "History", "binary_accuracy", "categorical_accuracy",
+           "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+           "sparse_top_k_categorical_accuracy", "mean_squared_error", "mean_absolute_error"]

@@ -1,0 +1,72 @@
+"""Utilities with Keras's names (``keras.utils``)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def to_categorical(y, num_classes=None):
+    """One-hot encodes integer class labels: shape ``y.shape + (num_classes,)``, float32.
+
+    As Keras, a trailing axis of size 1 is dropped first ((N, 1) labels give (N, C)), and
+    ``num_classes`` defaults to ``max(y) + 1``. Labels must be integers (integer-valued
+    floats are accepted) in [0, num_classes).
+    """
+    who = "to_categorical"
+    try:
+        labels = np.asarray(y)
+    except Exception as exc:  # noqa: BLE001 - report what came
+        raise TypeError(f"{who}: expected an array of integer labels, "
+                        f"got {type(y).__name__}") from exc
+    if labels.dtype.kind not in "iubf":
+        raise TypeError(f"{who}: expected integer labels, got an array of dtype {labels.dtype}")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
+            num_classes, numbers.Integral) or num_classes <= 0):
+        raise ValueError(f"{who}: expected num_classes to be a positive integer, "
+                         f"got {num_classes!r}")
+    shape = labels.shape
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    flat = labels.reshape(-1)
+    if labels.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(flat) | (flat != np.round(flat)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{who}: labels must be integers, but y{_position(i, labels.shape)} "
+                             f"= {flat[i].item()!r}")
+    flat = flat.astype(np.int64)
+    if flat.size and flat.min() < 0:
+        i = int(np.argmax(flat < 0))
+        raise ValueError(f"{who}: labels must be non-negative, but y{_position(i, labels.shape)} "
+                         f"= {flat[i]}")
+    if num_classes is None:
+        if flat.size == 0:
+            raise ValueError(f"{who}: cannot infer num_classes from empty labels; pass num_classes")
+        num_classes = int(flat.max()) + 1
+    num_classes = int(num_classes)
+    if flat.size and flat.max() >= num_classes:
+        i = int(np.argmax(flat >= num_classes))
+        raise ValueError(f"{who}: labels must be < num_classes={num_classes}, but "
+                         f"y{_position(i, labels.shape)} = {flat[i]}")
+    out = np.zeros((flat.size, num_classes), dtype=np.float32)
+    out[np.arange(flat.size), flat] = 1.0
+    return out.reshape(tuple(shape) + (num_classes,))
+
+
+def _position(flat_index, shape):
+    if len(shape) <= 1:
+        return f"[{flat_index}]"
+    return str([int(i) for i in np.unravel_index(flat_index, shape)]).replace(" ", "")
+
+
+def set_random_seed(seed: int) -> None:
+    """Seeds fastnn's generator and numpy's global one (Keras's keras.utils.set_random_seed)."""
+    from . import manual_seed
+
+    manual_seed(seed)
+    np.random.seed(seed % (1 << 32))
+
+
+__all__ = ["to_categorical", "set_random_seed"]
