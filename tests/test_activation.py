@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import fastnn as fn
-from fastnn import _C
 
 from conftest import away_from_zero, check_grad, check_grad_f32, leaf
 

@@ -10,6 +10,17 @@ from fastnn import _C
 from conftest import away_from_zero, check_grad, check_grad_f32, leaf
 
 
+def test_gradient_checkers_detect_wrong_gradients():
+    """The conftest helpers fail on a wrong gradient (x.detach() hides half of d(x*x)/dx)."""
+    a = np.random.default_rng(79).uniform(0.5, 1.0, (3, 1))
+    with pytest.raises(AssertionError, match="gradient error"):
+        check_grad(lambda x: (x * x.detach()).sum(), [leaf(a)])
+    with pytest.raises(AssertionError, match="gradient error"):
+        check_grad_f32(lambda x: (x * x.detach()).sum(), [leaf(a, "float32")])
+    # and pass on a right one with an error far below the threshold
+    check_grad(lambda x: (x * x).sum(), [leaf(a)], tol=1e-8)
+
+
 def test_input_used_twice():
     rng = np.random.default_rng(80)
     a = rng.standard_normal((3, 7))

@@ -71,7 +71,7 @@ def make_loss(kind, from_logits, reduction="mean"):
 
 def make_data(kind, from_logits, rng, shape=(7, 3), label_dtype=np.int64):
     """Predictions away from clip bounds and kinks, and matching targets."""
-    n, c = shape[0], shape[-1]
+    c = shape[-1]
     if from_logits:
         pred = rng.standard_normal(shape) * 2
     elif kind in ("binary",):

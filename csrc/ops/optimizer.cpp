@@ -172,6 +172,7 @@ std::vector<std::pair<std::string, Tensor>> RMSprop::state(size_t i) const {
 Adagrad::Adagrad(std::vector<Tensor> params, AdagradConfig c, double initial_accumulator_value)
     : Optimizer(std::move(params), "Adagrad"), config(c) {
   check_rate(name_, "initial_accumulator_value", initial_accumulator_value);
+  CaptureSuspend unrecorded;  // state created once, not by every replay
   for (const Tensor& p : params_)
     sum_.push_back(Tensor::full(p.shape(), initial_accumulator_value, p.dtype(), p.device()));
   validate();

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "autograd/node.h"
+#include "autograd/plan.h"
 #include "core/backend.h"
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -16,6 +17,8 @@ namespace fastnn::python {
 
 static Tensor random_tensor(const std::vector<int64_t>& shape, const py::object& dtype,
                             bool normal, double a, double b) {
+  // Draws from Python (weight initialisation) are not part of a recorded step.
+  CaptureSuspend unrecorded;
   Tensor t = Tensor::empty(shape, parse_dtype(dtype));
   uint64_t offset = reserve_random_offset(static_cast<uint64_t>(t.numel()));
   if (normal)

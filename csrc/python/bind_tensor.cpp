@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "autograd/node.h"
+#include "autograd/plan.h"
 #include "core/backend.h"
 #include "python/convert.h"
 
@@ -21,6 +22,7 @@ void bind_tensor(py::module_& m) {
       .def(py::init([](const py::array& data, const py::object& dtype, bool requires_grad) {
              std::optional<DType> dt;
              if (!dtype.is_none()) dt = parse_dtype(dtype);
+             CaptureSuspend unrecorded;  // importing data is never part of a recorded step
              Tensor t = tensor_from_numpy(data, dt).clone();
              if (requires_grad) t.set_requires_grad(true);
              return t;
@@ -86,6 +88,7 @@ void bind_tensor(py::module_& m) {
         "A tensor over the array's memory where the layout allows, else over a converted copy.");
   m.def("full",
         [](const std::vector<int64_t>& shape, double value, const py::object& dtype) {
+          CaptureSuspend unrecorded;
           return Tensor::full(shape, value, parse_dtype(dtype));
         },
         py::arg("shape"), py::arg("value"), py::arg("dtype") = "float32");

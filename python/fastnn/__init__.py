@@ -10,8 +10,8 @@ from .tensor import (Parameter, Tensor, as_tensor, enable_grad, is_grad_enabled,
 from .functional import (add, concat, concatenate, dense, div, flatten, gelu, leaky_relu,
                          log_softmax, matmul, mean, mul, relu, reshape, sigmoid, softmax, sub,
                          sum, tanh)
-from . import (activations, cuda, datasets, functional, initializers, layers, losses, optim,
-               regularizers)
+from . import (activations, callbacks, cuda, datasets, functional, initializers, layers, losses,
+               metrics, optim, regularizers)
 from .layers import Layer
 from .models import Model
 from .sequential import Sequential

@@ -7,7 +7,7 @@ input requires grad.
 from __future__ import annotations
 
 from . import _C
-from .tensor import Tensor, _axes, as_tensor
+from .tensor import _axes, as_tensor
 
 
 def relu(x):

@@ -38,240 +38,13 @@ import numpy as np
 
 from . import _C
 from . import losses as _losses
+from .callbacks import History, _Callbacks
+from .capture import StepCapture
 from .data import DataLoader, permutation
+from .metrics import _Accumulator, _Metric
 from .tensor import Tensor, no_grad
 
 _DEFAULT_BATCH = 32
-
-
-# --- callbacks -------------------------------------------------------------------------------
-
-class History:
-    """What ``fit`` returns: ``history`` ({"loss": [...], "accuracy": [...], "val_loss": ...}),
-    ``epoch`` (the epoch indices run) and ``params`` (verbose, epochs, steps)."""
-
-    def __init__(self):
-        self.history: dict = {}
-        self.epoch: list = []
-        self.params: dict = {}
-        self.model = None
-
-    def set_model(self, model):
-        self.model = model
-
-    def set_params(self, params):
-        self.params = dict(params)
-
-    def on_train_begin(self, logs=None):
-        self.epoch = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
-
-    def __repr__(self):
-        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
-
-
-class _Callbacks:
-    """Calls the hooks a callback defines (Keras's names); missing hooks are skipped."""
-
-    def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
-            if hasattr(cb, "set_model"):
-                cb.set_model(model)
-            elif hasattr(cb, "model"):
-                cb.model = model
-            if hasattr(cb, "set_params"):
-                cb.set_params(params)
-
-    def __call__(self, hook, *args):
-        for cb in self.callbacks:
-            method = getattr(cb, hook, None)
-            if method is not None:
-                method(*args)
-
-
-# --- metrics ---------------------------------------------------------------------------------
-
-def _match(y_true, y_pred):
-    """y_true in y_pred's shape where only a trailing 1 differs ((N,) vs (N, 1))."""
-    if y_true.shape != y_pred.shape and y_true.size == y_pred.size:
-        return y_true.reshape(y_pred.shape)
-    return y_true
-
-
-def _per_sample_mean(values):
-    return values if values.ndim <= 1 else values.mean(axis=-1)
-
-
-def _sparse_labels(y_true, y_pred):
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = y_true[..., 0]
-    return y_true
-
-
-def binary_accuracy(y_true, y_pred, threshold=0.5):
-    y_true = _match(np.asarray(y_true), np.asarray(y_pred))
-    hits = ((np.asarray(y_pred) > threshold).astype(np.float64) == y_true).astype(np.float64)
-    return _per_sample_mean(hits)
-
-
-def categorical_accuracy(y_true, y_pred):
-    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float64)
-
-
-def sparse_categorical_accuracy(y_true, y_pred):
-    y_pred = np.asarray(y_pred)
-    labels = _sparse_labels(np.asarray(y_true), y_pred)
-    return (labels == np.argmax(y_pred, axis=-1)).astype(np.float64)
-
-
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
-    y_pred = np.asarray(y_pred)
-    labels = _sparse_labels(np.asarray(y_true), y_pred).astype(np.int64)
-    if k >= y_pred.shape[-1]:
-        return np.ones(labels.shape)
-    score = np.take_along_axis(y_pred, labels[..., None], axis=-1)
-    # Ties at the boundary count as in the top k (tf.math.in_top_k).
-    return (np.sum(y_pred > score, axis=-1) < k).astype(np.float64)
-
-
-def top_k_categorical_accuracy(y_true, y_pred, k=5):
-    return sparse_top_k_categorical_accuracy(np.argmax(y_true, axis=-1), y_pred, k)
-
-
-def mean_squared_error(y_true, y_pred):
-    y_true = _match(np.asarray(y_true), np.asarray(y_pred))
-    return _per_sample_mean(np.square(np.asarray(y_pred, np.float64) - y_true))
-
-
-def mean_absolute_error(y_true, y_pred):
-    y_true = _match(np.asarray(y_true), np.asarray(y_pred))
-    return _per_sample_mean(np.abs(np.asarray(y_pred, np.float64) - y_true))
-
-
-def _crossentropy(loss_class):
-    def metric(y_true, y_pred):
-        loss = loss_class(reduction="none")
-        return np.asarray(loss(y_pred=_C.from_numpy(np.ascontiguousarray(y_pred), None),
-                               y_true=np.ascontiguousarray(y_true)))
-    metric.__name__ = loss_class.kind
-    return metric
-
-
-_METRICS = {
-    "binary_accuracy": binary_accuracy,
-    "categorical_accuracy": categorical_accuracy,
-    "sparse_categorical_accuracy": sparse_categorical_accuracy,
-    "top_k_categorical_accuracy": top_k_categorical_accuracy,
-    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
-    "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
-    "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
-    "binary_crossentropy": _crossentropy(_losses.BinaryCrossentropy),
-    "categorical_crossentropy": _crossentropy(_losses.CategoricalCrossentropy),
-    "sparse_categorical_crossentropy": _crossentropy(_losses.SparseCategoricalCrossentropy),
-}
-_ACCURACY = ("accuracy", "acc")
-
-
-class _Metric:
-    """One compiled metric: a numpy function of (y_true, y_pred) giving per-sample values,
-    a Keras-style stateful object (update_state/result/reset_state), or "accuracy" to be
-    resolved from the loss (or, for other losses, from the shapes as Keras does)."""
-
-    def __init__(self, identifier, loss):
-        self.stateful = None
-        self.fn = None
-        if isinstance(identifier, str):
-            key = identifier.lower()
-            self.name = identifier
-            if key in _ACCURACY:
-                self.fn = _accuracy_for_loss(loss)  # None: resolved from the first shapes
-            elif key in _METRICS:
-                self.fn = _METRICS[key]
-            else:
-                raise ValueError(f"compile: unknown metric {identifier!r} in metrics; expected "
-                                 f"one of {', '.join(_ACCURACY + tuple(sorted(_METRICS)))}, a "
-                                 "callable(y_true, y_pred) or a metric object")
-        elif all(hasattr(identifier, a) for a in ("update_state", "result", "reset_state")):
-            self.stateful = identifier
-            self.name = getattr(identifier, "name", None) or _snake(type(identifier).__name__)
-        elif callable(identifier):
-            self.fn = identifier
-            self.name = (getattr(identifier, "name", None)
-                         or getattr(identifier, "__name__", "metric"))
-        else:
-            raise TypeError(f"compile: metrics must hold names, callables or metric objects, got "
-                            f"{type(identifier).__name__}")
-
-    def resolve(self, y_true_shape, y_pred_shape):
-        """Keras's shape rule for "accuracy" when the loss does not decide it."""
-        if self.fn is not None or self.stateful is not None:
-            return
-        binary = len(y_pred_shape) <= 1 or y_pred_shape[-1] == 1
-        sparse = len(y_true_shape) < len(y_pred_shape) or (
-            y_true_shape[-1:] == (1,) and y_pred_shape[-1] > 1)
-        self.fn = (binary_accuracy if binary else
-                   sparse_categorical_accuracy if sparse else categorical_accuracy)
-
-
-def _accuracy_for_loss(loss):
-    if isinstance(loss, _losses.BinaryCrossentropy):
-        if loss.from_logits:  # sigmoid(z) > 0.5 <=> z > 0
-            return lambda y_true, y_pred: binary_accuracy(y_true, y_pred, threshold=0.0)
-        return binary_accuracy
-    if isinstance(loss, _losses.SparseCategoricalCrossentropy):
-        return sparse_categorical_accuracy
-    if isinstance(loss, _losses.CategoricalCrossentropy):
-        return categorical_accuracy
-    return None
-
-
-class _Accumulator:
-    """Dataset means of the loss and the metrics over one pass (weighted by batch size)."""
-
-    def __init__(self, metrics):
-        self.metrics = metrics
-        self.loss_sum = 0.0
-        self.samples = 0
-        self.sums = [0.0] * len(metrics)
-        self.counts = [0] * len(metrics)
-        for m in metrics:
-            if m.stateful is not None:
-                m.stateful.reset_state()
-
-    def update(self, loss, y_pred, y_true):
-        n = int(y_pred.shape[0]) if getattr(y_pred, "ndim", 0) else 1
-        self.loss_sum += float(loss.item()) * n
-        self.samples += n
-        if not self.metrics:
-            return
-        pred = np.asarray(y_pred)
-        true = np.asarray(y_true)
-        for i, m in enumerate(self.metrics):
-            if m.stateful is not None:
-                m.stateful.update_state(true, pred)
-                continue
-            m.resolve(true.shape, pred.shape)
-            values = np.asarray(m.fn(true, pred), dtype=np.float64)
-            if values.ndim == 0:
-                self.sums[i] += float(values) * n
-                self.counts[i] += n
-            else:
-                self.sums[i] += float(values.sum())
-                self.counts[i] += values.size
-
-    def result(self, prefix=""):
-        logs = {prefix + "loss": self.loss_sum / max(self.samples, 1)}
-        for i, m in enumerate(self.metrics):
-            if m.stateful is not None:
-                logs[prefix + m.name] = float(np.asarray(m.stateful.result()))
-            else:
-                logs[prefix + m.name] = self.sums[i] / max(self.counts[i], 1)
-        return logs
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -319,12 +92,6 @@ def _position(flat_index, shape):
     return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat_index, shape)) + "]"
 
 
-def _snake(name):
-    import re
-
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 def _check_int(who, arg, value, minimum, allow_none=False):
     if value is None and allow_none:
         return None
@@ -361,6 +128,14 @@ def _human_bytes(n):
 
 
 # --- the mixin -------------------------------------------------------------------------------
+
+def _finite(loss, who):
+    """A replayed step skips the loss op's NaN check; this is it (same exception)."""
+    if not math.isfinite(loss.item()):
+        raise ValueError(f"{who}: the loss is NaN or infinite (the predictions or the targets "
+                         "contain NaN or inf, or training diverged)")
+    return loss
+
 
 class TrainingMixin:
     """compile / fit / evaluate / predict / summary for :class:`fastnn.Model`."""
@@ -421,6 +196,7 @@ class TrainingMixin:
         self.loss = loss_fn
         self._metric_specs = specs
         self._capture = bool(capture) and not run_eagerly
+        self._captured.clear()  # plans hold the previous optimizer and loss
         self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics),
                               "capture": self._capture}
         self._compiled = True
@@ -461,8 +237,8 @@ class TrainingMixin:
             loss = loss + penalty
         return loss
 
-    def _train_step(self, x, y):
-        """One training step on tensors: returns (loss, y_pred)."""
+    def _eager_train_step(self, x, y):
+        """One training step on tensors, op by op: returns (loss, y_pred)."""
         y_pred = self(x, training=True)
         loss = self._compute_loss(y_pred, y)
         self.optimizer.zero_grad()
@@ -470,16 +246,48 @@ class TrainingMixin:
         self.optimizer.step()
         return loss, y_pred
 
-    def _predict_step(self, x):
+    def _eager_predict_step(self, x):
         with no_grad():
             return self(x, training=False)
 
-    def _test_step(self, x, y):
+    def _eager_test_step(self, x, y):
         with no_grad():
-            y_pred = self._predict_step(x)
+            y_pred = self(x, training=False)
             return self._compute_loss(y_pred, y), y_pred
 
-    # --- data -----------------------------------------------------------------------------
+    # With compile(capture=True) each step kind is captured once per input signature and
+    # replayed (fastnn/capture.py). Gradient clipping in numpy (Keras's clipnorm...) is not
+    # part of the recorded kernels, so such optimizers run eagerly.
+
+    def _capturing(self):
+        return self._capture and not getattr(self.optimizer, "clips", False)
+
+    def _train_step(self, x, y):
+        if not self._capturing():
+            return self._eager_train_step(x, y)
+        loss, y_pred = self._captured.run(
+            "train", self._eager_train_step, (x, y), params=self.trainable_weights,
+            before_replay=self.optimizer._sync, ready=self.built)
+        return _finite(loss, "fit"), y_pred
+
+    def _predict_step(self, x):
+        if not self._capturing():
+            return self._eager_predict_step(x)
+        return self._captured.run("predict", self._eager_predict_step, (x,), ready=self.built)
+
+    def _test_step(self, x, y):
+        if not self._capturing():
+            return self._eager_test_step(x, y)
+        loss, y_pred = self._captured.run("test", self._eager_test_step, (x, y),
+                                          ready=self.built)
+        return _finite(loss, "evaluate"), y_pred
+
+    @property
+    def _captured(self):
+        steps = self.__dict__.get("_step_capture")
+        if steps is None:
+            steps = self.__dict__["_step_capture"] = StepCapture()
+        return steps
 
     def _np_dtype(self):
         return np.float64 if getattr(self, "dtype", "float32") == "float64" else np.float32
@@ -955,6 +763,4 @@ class TrainingMixin:
             emit(t)
 
 
-__all__ = ["TrainingMixin", "History", "binary_accuracy", "categorical_accuracy",
-           "sparse_categorical_accuracy", "top_k_categorical_accuracy",
-           "sparse_top_k_categorical_accuracy", "mean_squared_error", "mean_absolute_error"]
+__all__ = ["TrainingMixin", "History"]
