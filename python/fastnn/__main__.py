@@ -11,8 +11,9 @@ import numpy as np
 
 
 def demo(epochs: int = 30, batch_size: int = 32, seed: int = 0) -> float:
+    """Trains Dense(64, relu) -> Dense(10, softmax) on the bundled digits with fit."""
     import fastnn as fn
-    from fastnn import layers, losses, optim
+    from fastnn import layers
     from fastnn.datasets import load_digits, train_test_split
 
     fn.manual_seed(seed)
@@ -21,39 +22,22 @@ def demo(epochs: int = 30, batch_size: int = 32, seed: int = 0) -> float:
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, seed=seed)
     print(f"8x8 digits: {len(x_train)} training and {len(x_test)} test images, 10 classes")
 
-    class DigitsMLP(fn.Model):
-        def __init__(self):
-            super().__init__()
-            self.hidden = layers.Dense(64, activation="relu", input_shape=(64,))
-            self.out = layers.Dense(10)
-
-        def forward(self, x):
-            return self.out(self.hidden(x))
-
-    model = DigitsMLP()
-    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(seed)
-    samples, train_time = 0, 0.0
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(x_train))
-        xs, ys = x_train[order], y_train[order]
-        start, total = time.perf_counter(), 0.0
-        for i in range(0, len(xs), batch_size):
-            out = model(xs[i:i + batch_size], training=True)
-            loss = loss_fn(out, ys[i:i + batch_size])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(out)
-        train_time += time.perf_counter() - start
-        samples += len(xs)
-        if epoch == 1 or epoch % 10 == 0 or epoch == epochs:
-            print(f"epoch {epoch:3d}  loss {total / len(xs):.4f}")
-    with fn.no_grad():
-        predictions = np.asarray(model(x_test)).argmax(axis=1)
-    accuracy = float((predictions == y_test).mean())
-    print(f"test accuracy {accuracy:.2%}  |  {samples / train_time:,.0f} training samples/s "
+    model = fn.Sequential([
+        layers.Dense(64, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ], input_shape=(64,))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.summary()
+    start = time.perf_counter()
+    history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
+    elapsed = time.perf_counter() - start
+    for epoch in sorted({0, *range(9, epochs, 10), epochs - 1}):
+        print(f"epoch {epoch + 1:3d}  loss {history.history['loss'][epoch]:.4f}  "
+              f"accuracy {history.history['accuracy'][epoch]:.4f}")
+    loss, accuracy = model.evaluate(x_test, y_test)
+    print(f"test accuracy {accuracy:.2%} (loss {loss:.4f})  |  "
+          f"{epochs * len(x_train) / elapsed:,.0f} training samples/s with fit "
           f"(batch {batch_size}, {fn.get_num_threads()} threads)")
     return accuracy
 
