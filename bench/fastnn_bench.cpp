@@ -15,8 +15,8 @@
 // rows for the GEMMs, every element otherwise); a failed check prints FAIL and skips the
 // timing, and the exit status is then 1.
 //
-// Build and run from the repository root (see bench/README.md):
-//   cmake -S . -B build/bench -G Ninja && ninja -C build/bench fastnn_bench
+// Build and run from the repository root (bench/README.md has the full cmake line):
+//   cmake -S . -B build/bench -G Ninja ... && ninja -C build/bench fastnn_bench
 //   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench/fastnn_bench [--quick] [--threads N]
 // --quick runs batch 64 and the smallest sizes only (a smoke test of a few seconds).
 #include <algorithm>
@@ -490,7 +490,7 @@ int main(int argc, char** argv) {
   auto start = Clock::now();
   try {
     Backend& be = backend_for(Device{});
-    std::printf("fastnn_bench%s: backend %s, %d threads (OpenBLAS %d)\n", quick ? " --quick" : "",
+    std::printf("fastnn_bench%s: backend %s, threads %d (OpenBLAS %d)\n", quick ? " --quick" : "",
                 be.name(), get_num_threads(), blas_get_num_threads());
     std::printf("OpenBLAS core: %s\n%s\n", blas_corename().c_str(), blas_config().c_str());
     // Two threads in a GEMM stall for whole scheduler slices when a core is busy elsewhere.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -107,23 +108,28 @@ void set_num_threads(int n) {
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
-  int threads = get_num_threads();
-  int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
+  // One parallel region at a time (the lock also keeps set_num_threads from resizing the
+  // pool under us); a nested call (body calling parallel_for) runs inline.
+  std::unique_lock<std::mutex> lock(pool_mutex(), std::try_to_lock);
+  int64_t chunks = lock.owns_lock() ? std::min<int64_t>(pool().size(), (n + grain - 1) / grain) : 1;
   if (chunks <= 1) {
     body(0, n);
     return;
   }
-  // One parallel region at a time; a nested call (body calling parallel_for) runs inline.
-  std::unique_lock<std::mutex> lock(pool_mutex(), std::try_to_lock);
-  if (!lock.owns_lock()) {
-    body(0, n);
-    return;
-  }
   int64_t per = (n + chunks - 1) / chunks;
+  std::exception_ptr error;
+  std::mutex error_mu;
   pool().run([&](int t) {
     int64_t begin = t * per, end = std::min(n, begin + per);
-    if (t < chunks && begin < end) body(begin, end);
+    if (t >= chunks || begin >= end) return;
+    try {
+      body(begin, end);
+    } catch (...) {  // rethrown on the calling thread once every chunk has finished
+      std::lock_guard<std::mutex> guard(error_mu);
+      if (!error) error = std::current_exception();
+    }
   });
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace fastnn

@@ -32,7 +32,7 @@ void bind_ops(py::module_& m) {
         "l1 * sum|w| + l2 * sum w^2.");
   m.def("activation",
         [](const Tensor& x, const std::string& name, double alpha) {
-          return activation(activation_from_name(name, name.c_str()), x, alpha);
+          return activation(activation_from_name(name, "activation"), x, alpha);
         },
         py::arg("x"), py::arg("name"), py::arg("alpha") = 0.0);
   m.def("softmax", &softmax, py::arg("x"), py::arg("axis") = -1);

@@ -54,8 +54,8 @@ class Optimizer:
                 raise TypeError(f"{type(self).__name__}: parameter {i} is a "
                                 f"{type(p).__name__}, expected a fastnn Tensor")
             if not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: parameter {i} "
-                                 f"{p.name or ''} does not require grad")
+                raise ValueError(f"{type(self).__name__}: parameter {i}"
+                                 f"{' ' + repr(p.name) if p.name else ''} does not require grad")
         return params
 
     def _validate(self, options):
