@@ -64,7 +64,7 @@ class CpuBackend final : public Backend {
 
 // Elements per parallel chunk for cheap per-element loops: below this a thread wake-up
 // costs more than it saves.
-constexpr int64_t kElementwiseGrain = 32768;
+constexpr int64_t kElementwiseGrain = 1 << 18;
 
 // Rows and columns of a tensor viewed as a matrix over its last axis.
 inline int64_t last_dim(const Tensor& t) { return t.dim() == 0 ? 1 : t.shape().back(); }

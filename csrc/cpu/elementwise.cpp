@@ -127,7 +127,7 @@ void CpuBackend::axpby(double alpha, const Tensor& x, double beta, Tensor& out) 
     const T* xp = x.data<T>();
     T* op = out.data<T>();
     T a = static_cast<T>(alpha), b = static_cast<T>(beta);
-    parallel_for(out.numel(), kElementwiseGrain, [&](int64_t s, int64_t e) {
+    parallel_for(out.numel(), kElementwiseGrain, [=](int64_t s, int64_t e) {
       if (beta == 0) {
         for (int64_t i = s; i < e; ++i) op[i] = a * xp[i];
       } else {
@@ -214,7 +214,7 @@ void CpuBackend::penalty_backward(const Tensor& w, double l1, double l2, const T
     const T* wp = w.data<T>();
     T* gp = gw.data<T>();
     T g = gout.data<T>()[0], a = T(l1), b = T(2 * l2);
-    parallel_for(w.numel(), kElementwiseGrain, [&](int64_t s, int64_t e) {
+    parallel_for(w.numel(), kElementwiseGrain, [=](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i) {
         T sign = wp[i] > T(0) ? T(1) : (wp[i] < T(0) ? T(-1) : T(0));
         gp[i] = g * (a * sign + b * wp[i]);

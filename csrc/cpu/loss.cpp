@@ -103,13 +103,13 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
   const T* t = sparse ? nullptr : target.data<T>();
   switch (kind) {
     case LossKind::MeanSquared:
-      return elementwise_loss_forward(p, t, l, N, C, math::squared_error<T>);
+      return elementwise_loss_forward(p, t, l, N, C, [](T a, T b) { return math::squared_error(a, b); });
     case LossKind::MeanAbsolute:
-      return elementwise_loss_forward(p, t, l, N, C, math::absolute_error<T>);
+      return elementwise_loss_forward(p, t, l, N, C, [](T a, T b) { return math::absolute_error(a, b); });
     case LossKind::BinaryCrossentropy:
-      return elementwise_loss_forward(p, t, l, N, C, math::binary_crossentropy<T>);
+      return elementwise_loss_forward(p, t, l, N, C, [](T a, T b) { return math::binary_crossentropy(a, b); });
     case LossKind::BinaryCrossentropyLogits:
-      return elementwise_loss_forward(p, t, l, N, C, math::binary_crossentropy_logits<T>);
+      return elementwise_loss_forward(p, t, l, N, C, [](T a, T b) { return math::binary_crossentropy_logits(a, b); });
     default: break;
   }
   parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
@@ -156,14 +156,14 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
   const T* t = sparse ? nullptr : target.data<T>();
   switch (kind) {
     case LossKind::MeanSquared:
-      return elementwise_loss_backward(p, t, gl, gp, N, C, math::squared_error_grad<T>);
+      return elementwise_loss_backward(p, t, gl, gp, N, C, [](T a, T b) { return math::squared_error_grad(a, b); });
     case LossKind::MeanAbsolute:
-      return elementwise_loss_backward(p, t, gl, gp, N, C, math::absolute_error_grad<T>);
+      return elementwise_loss_backward(p, t, gl, gp, N, C, [](T a, T b) { return math::absolute_error_grad(a, b); });
     case LossKind::BinaryCrossentropy:
-      return elementwise_loss_backward(p, t, gl, gp, N, C, math::binary_crossentropy_grad<T>);
+      return elementwise_loss_backward(p, t, gl, gp, N, C, [](T a, T b) { return math::binary_crossentropy_grad(a, b); });
     case LossKind::BinaryCrossentropyLogits:
       return elementwise_loss_backward(p, t, gl, gp, N, C,
-                                       math::binary_crossentropy_logits_grad<T>);
+                                       [](T a, T b) { return math::binary_crossentropy_logits_grad(a, b); });
     default: break;
   }
   parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {

@@ -1,13 +1,39 @@
 // Optimizer updates: one pass over each parameter tensor, reading the gradient and the
-// optimizer's state and writing the parameter and the state in place.
+// optimizer's state and writing the parameter and the state in place. Runtime flags become
+// template arguments here (with_flags), so every loop is branch-free and vectorises. The
+// loop bodies capture by value: a float hyperparameter captured by reference could alias
+// the parameters being written, and the compiler would reload it every element.
 #include <cmath>
+#include <type_traits>
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
 #include "math/optim.h"
 
 namespace fastnn {
+namespace {
 
+// Calls f(std::bool_constant<a>{}, std::bool_constant<b>{}, ...) for runtime flags.
+template <class F>
+void with_flags(F&& f) {
+  f();
+}
+template <class F, class... Rest>
+void with_flags(F&& f, bool flag, Rest... rest) {
+  if (flag)
+    with_flags([&](auto... flags) { f(std::true_type{}, flags...); }, rest...);
+  else
+    with_flags([&](auto... flags) { f(std::false_type{}, flags...); }, rest...);
+}
+
+// State an optimizer was configured without (no momentum, no amsgrad) is undefined; the
+// loops then pass a scratch value that the update never reads.
+template <class T>
+T* state_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
 
 void CpuBackend::sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,
                             Tensor& momentum) {
@@ -15,14 +41,19 @@ void CpuBackend::sgd_update(const SGDConfig& c, bool first_step, Tensor& param, 
     using T = decltype(zero);
     T* p = param.data<T>();
     const T* g = grad.data<T>();
-    parallel_for(param.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
-      T dummy = 0;
-      T* buf = momentum.defined() ? momentum.data<T>() : nullptr;
-      for (int64_t i = b; i < e; ++i)
-        math::sgd_update<T>(p[i], g[i], buf ? buf[i] : dummy, T(c.lr), T(c.momentum),
-                            T(c.dampening), T(c.weight_decay), c.decoupled_weight_decay,
-                            c.nesterov, first_step);
-    });
+    T* buf = state_or_null<T>(momentum);
+    auto decay = math::make_decay<T>(T(c.lr), T(c.weight_decay), c.decoupled_weight_decay);
+    T lr = T(c.lr), mom = T(c.momentum), damp = first_step ? T(0) : T(c.dampening);
+    with_flags(
+        [&](auto has_momentum, auto nesterov) {
+          parallel_for(param.numel(), kElementwiseGrain, [=](int64_t b, int64_t e) {
+            T scratch = 0;
+            for (int64_t i = b; i < e; ++i)
+              math::sgd_update<has_momentum.value, nesterov.value>(
+                  p[i], g[i], has_momentum ? buf[i] : scratch, lr, mom, damp, decay);
+          });
+        },
+        buf != nullptr && c.momentum != 0, c.nesterov);
   });
 }
 
@@ -34,17 +65,24 @@ void CpuBackend::adam_update(const AdamConfig& c, int64_t step, Tensor& param, c
     const T* g = grad.data<T>();
     T* mp = m.data<T>();
     T* vp = v.data<T>();
-    T bias1 = T(1 - std::pow(c.beta1, double(step)));
-    T bias2_sqrt = T(std::sqrt(1 - std::pow(c.beta2, double(step))));
-    T eps = T(c.epsilon_hat ? c.eps / double(bias2_sqrt) : c.eps);
-    parallel_for(param.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
-      T dummy = 0;
-      T* vm = v_max.defined() ? v_max.data<T>() : nullptr;
-      for (int64_t i = b; i < e; ++i)
-        math::adam_update<T>(p[i], g[i], mp[i], vp[i], vm ? vm[i] : dummy, T(c.lr), T(c.beta1),
-                             T(c.beta2), eps, T(c.weight_decay), c.decoupled_weight_decay,
-                             c.amsgrad, bias1, bias2_sqrt);
-    });
+    T* vm = state_or_null<T>(v_max);
+    double bias2_sqrt = std::sqrt(1 - std::pow(c.beta2, double(step)));
+    T step_size = T(c.lr / (1 - std::pow(c.beta1, double(step))));
+    T inv_bias2_sqrt = T(1 / bias2_sqrt);
+    T eps = T(c.epsilon_hat ? c.eps / bias2_sqrt : c.eps);
+    T beta1 = T(c.beta1), beta2 = T(c.beta2);
+    auto decay = math::make_decay<T>(T(c.lr), T(c.weight_decay), c.decoupled_weight_decay);
+    with_flags(
+        [&](auto amsgrad) {
+          parallel_for(param.numel(), kElementwiseGrain, [=](int64_t b, int64_t e) {
+            T scratch = 0;
+            for (int64_t i = b; i < e; ++i)
+              math::adam_update<amsgrad.value>(p[i], g[i], mp[i], vp[i],
+                                               amsgrad ? vm[i] : scratch, beta1, beta2, eps,
+                                               decay, step_size, inv_bias2_sqrt);
+          });
+        },
+        vm != nullptr && c.amsgrad);
   });
 }
 
@@ -55,16 +93,21 @@ void CpuBackend::rmsprop_update(const RMSpropConfig& c, Tensor& param, const Ten
     T* p = param.data<T>();
     const T* g = grad.data<T>();
     T* sq = square_avg.data<T>();
-    parallel_for(param.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
-      T dummy_buf = 0, dummy_avg = 0;
-      T* buf = momentum.defined() ? momentum.data<T>() : nullptr;
-      T* ga = grad_avg.defined() ? grad_avg.data<T>() : nullptr;
-      for (int64_t i = b; i < e; ++i)
-        math::rmsprop_update<T>(p[i], g[i], sq[i], buf ? buf[i] : dummy_buf,
-                                ga ? ga[i] : dummy_avg, T(c.lr), T(c.alpha), T(c.eps),
-                                T(c.weight_decay), c.decoupled_weight_decay, T(c.momentum),
-                                c.centered, c.eps_inside_sqrt);
-    });
+    T* buf = state_or_null<T>(momentum);
+    T* ga = state_or_null<T>(grad_avg);
+    auto decay = math::make_decay<T>(T(c.lr), T(c.weight_decay), c.decoupled_weight_decay);
+    T lr = T(c.lr), alpha = T(c.alpha), eps = T(c.eps), mom = T(c.momentum);
+    with_flags(
+        [&](auto has_momentum, auto centered, auto inside) {
+          parallel_for(param.numel(), kElementwiseGrain, [=](int64_t b, int64_t e) {
+            T scratch_buf = 0, scratch_avg = 0;
+            for (int64_t i = b; i < e; ++i)
+              math::rmsprop_update<has_momentum.value, centered.value, inside.value>(
+                  p[i], g[i], sq[i], has_momentum ? buf[i] : scratch_buf,
+                  centered ? ga[i] : scratch_avg, lr, alpha, eps, decay, mom);
+          });
+        },
+        buf != nullptr && c.momentum > 0, ga != nullptr && c.centered, c.eps_inside_sqrt);
   });
 }
 
@@ -75,12 +118,16 @@ void CpuBackend::adagrad_update(const AdagradConfig& c, int64_t step, Tensor& pa
     T* p = param.data<T>();
     const T* g = grad.data<T>();
     T* s = sum.data<T>();
-    T clr = T(c.lr / (1 + (step - 1) * c.lr_decay));
-    parallel_for(param.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        math::adagrad_update<T>(p[i], g[i], s[i], clr, T(c.eps), T(c.weight_decay),
-                                c.decoupled_weight_decay, c.eps_inside_sqrt);
-    });
+    T clr = T(c.lr / (1 + (step - 1) * c.lr_decay)), eps = T(c.eps);
+    auto decay = math::make_decay<T>(clr, T(c.weight_decay), c.decoupled_weight_decay);
+    with_flags(
+        [&](auto inside) {
+          parallel_for(param.numel(), kElementwiseGrain, [=](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i)
+              math::adagrad_update<inside.value>(p[i], g[i], s[i], clr, eps, decay);
+          });
+        },
+        c.eps_inside_sqrt);
   });
 }
 

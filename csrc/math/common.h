@@ -9,3 +9,14 @@
 #else
 #define FASTNN_HOST_DEVICE inline
 #endif
+
+namespace fastnn::math {
+// The float overloads: an unqualified exp(x) on a float would otherwise call the double
+// function (and convert twice per element).
+using std::erf;
+using std::exp;
+using std::log;
+using std::log1p;
+using std::sqrt;
+using std::tanh;
+}  // namespace fastnn::math

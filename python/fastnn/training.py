@@ -72,6 +72,18 @@ class _Source:
     def one_shot(self):
         return not self.arrays and iter(self.x) is self.x
 
+    def shuffled(self, order):
+        """x and y gathered in ``order`` into buffers kept for the next epoch: one copy per
+        epoch, and every batch is then a contiguous view (no allocation per step)."""
+        if getattr(self, "_buffers", None) is None:
+            self._buffers = (np.empty_like(self.x),
+                             None if self.y is None else np.empty_like(self.y))
+        bx, by = self._buffers
+        np.take(self.x, order, axis=0, out=bx)
+        if by is not None:
+            np.take(self.y, order, axis=0, out=by)
+        return bx, by
+
 
 def _is_array_like(x):
     return isinstance(x, (np.ndarray, Tensor, list, numbers.Number)) or hasattr(x, "__array__")
@@ -456,15 +468,12 @@ class TrainingMixin:
             x, y, b = source.x, source.y, source.batch_size
             n = len(x)
             shuffle = source.shuffle if shuffle is None else shuffle
-            order = permutation(n) if shuffle else None
+            if shuffle:
+                x, y = source.shuffled(permutation(n))
             count = -(-n // b) if steps is None else min(steps, -(-n // b))
             for k in range(count):
                 lo, hi = k * b, min(n, (k + 1) * b)
-                if order is None:
-                    xb, yb = x[lo:hi], (None if y is None else y[lo:hi])
-                else:
-                    idx = order[lo:hi]
-                    xb, yb = x[idx], (None if y is None else y[idx])
+                xb, yb = x[lo:hi], (None if y is None else y[lo:hi])
                 yield (_C.from_numpy(xb, dtype),
                        None if yb is None else _C.from_numpy(yb, yb.dtype.name))
             return
