@@ -6,6 +6,7 @@
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
 #include "math/activation.h"
+#include "math/exp.h"
 
 namespace fastnn {
 namespace {
@@ -110,7 +111,7 @@ void CpuBackend::softmax_forward(bool log, const Tensor& x, Tensor& y) {
                      T mx = xr[0];
                      for (int64_t c = 1; c < C; ++c) mx = std::max(mx, xr[c]);
                      T sum = 0;
-                     for (int64_t c = 0; c < C; ++c) sum += std::exp(xr[c] - mx);
+                     for (int64_t c = 0; c < C; ++c) sum += math::vexp(xr[c] - mx);
                      if (log) {
                        // (x - max) is exact; subtracting max + log(sum) in one go would
                        // round at the scale of max and lose digits of small outputs.
@@ -118,7 +119,7 @@ void CpuBackend::softmax_forward(bool log, const Tensor& x, Tensor& y) {
                        for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mx) - log_sum;
                      } else {
                        T inv = T(1) / sum;
-                       for (int64_t c = 0; c < C; ++c) yr[c] = std::exp(xr[c] - mx) * inv;
+                       for (int64_t c = 0; c < C; ++c) yr[c] = math::vexp(xr[c] - mx) * inv;
                      }
                    }
                  });
@@ -143,7 +144,7 @@ void CpuBackend::softmax_backward(bool log, const Tensor& y, const Tensor& gy, T
                      T dot = 0;
                      if (log) {
                        for (int64_t c = 0; c < C; ++c) dot += gr[c];
-                       for (int64_t c = 0; c < C; ++c) out[c] = gr[c] - std::exp(yr[c]) * dot;
+                       for (int64_t c = 0; c < C; ++c) out[c] = gr[c] - math::vexp(yr[c]) * dot;
                      } else {
                        for (int64_t c = 0; c < C; ++c) dot += gr[c] * yr[c];
                        for (int64_t c = 0; c < C; ++c) out[c] = yr[c] * (gr[c] - dot);

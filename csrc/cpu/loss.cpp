@@ -6,12 +6,14 @@
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
+#include "math/exp.h"
 #include "math/loss.h"
 
 namespace fastnn {
 namespace {
 
-constexpr int64_t kRowGrain = 256;
+// Rows per chunk: a loss row is a few dozen flops, and waking a thread costs microseconds.
+constexpr int64_t kRowGrain = 4096;
 
 template <class T>
 T row_max(const T* x, int64_t C) {
@@ -26,7 +28,7 @@ T row_max(const T* x, int64_t C) {
 template <class T>
 T log_sum_exp_shifted(const T* x, int64_t C, T m) {
   T s = 0;
-  for (int64_t c = 0; c < C; ++c) s += std::exp(x[c] - m);
+  for (int64_t c = 0; c < C; ++c) s += math::vexp(x[c] - m);
   return std::log(s);
 }
 
@@ -177,7 +179,7 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
           T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m), st = 0;
           for (int64_t c = 0; c < C; ++c) st += t[r * C + c];
           for (int64_t c = 0; c < C; ++c)
-            g[c] = scale * (st * std::exp((x[c] - m) - ls) - t[r * C + c]);
+            g[c] = scale * (st * math::vexp((x[c] - m) - ls) - t[r * C + c]);
           break;
         }
         case LossKind::CategoricalCrossentropy:
@@ -186,7 +188,7 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
         case LossKind::SparseCategoricalCrossentropyLogits: {
           T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m);
           int64_t y = label_at<T>(target, r);
-          for (int64_t c = 0; c < C; ++c) g[c] = scale * std::exp((x[c] - m) - ls);
+          for (int64_t c = 0; c < C; ++c) g[c] = scale * math::vexp((x[c] - m) - ls);
           g[y] -= scale;
           break;
         }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "math/common.h"
+#include "math/exp.h"
 
 namespace fastnn::math {
 
@@ -17,12 +18,13 @@ FASTNN_HOST_DEVICE T leaky_relu(T x, T alpha) { return x > T(0) ? x : alpha * x;
 template <class T>
 FASTNN_HOST_DEVICE T leaky_relu_grad_from_y(T y, T alpha) { return y > T(0) ? T(1) : alpha; }
 
-// exp of a non-positive number only, so large |x| neither overflows nor loses y near 0/1.
+// exp of a non-positive number only, so large |x| neither overflows nor loses y near 0/1;
+// branch-free so the loop vectorises.
 template <class T>
 FASTNN_HOST_DEVICE T sigmoid(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + exp(-x));
-  T e = exp(x);
-  return e / (T(1) + e);
+  T e = vexp(x > T(0) ? -x : x);
+  T s = T(1) / (T(1) + e);
+  return x >= T(0) ? s : e * s;
 }
 template <class T>
 FASTNN_HOST_DEVICE T sigmoid_grad_from_y(T y) { return y * (T(1) - y); }
