@@ -15,6 +15,38 @@ import numpy as np
 from . import _C
 
 
+class Rows:
+    """Rows ``index`` of ``array``, gathered only when needed: straight into a captured
+    plan's input buffer on replay (one copy, no allocation), or into a new array."""
+
+    __slots__ = ("array", "index", "_value")
+
+    def __init__(self, array, index):
+        self.array, self.index, self._value = array, index, None
+
+    @property
+    def shape(self):
+        return (len(self.index),) + self.array.shape[1:]
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    def __len__(self):
+        return len(self.index)
+
+    def __array__(self, dtype=None, copy=None):
+        if self._value is None:
+            self._value = np.take(self.array, self.index, axis=0)
+        return self._value if dtype is None else self._value.astype(dtype, copy=False)
+
+    def take_into(self, out):
+        # The indices are in range by construction; mode="raise" would make numpy gather
+        # into a temporary and copy (3x slower).
+        np.take(self.array, self.index, axis=0, out=out, mode="clip")
+        self._value = out
+
+
 class _Entry:
     __slots__ = ("plan", "slots", "views", "outputs")
 
@@ -37,20 +69,22 @@ class StepCapture:
     def __len__(self):
         return len(self._entries)
 
-    def run(self, kind, step, inputs, params=(), before_replay=None, ready=True):
-        """``step(*inputs)`` captured on first use of this signature, replayed after.
+    def run(self, kind, step, inputs, params=tuple, before_replay=None, ready=bool):
+        """``step(*inputs)`` (numpy arrays or Rows in, tensors out) captured on first use of this signature, replayed after.
 
-        ``params``: tensors whose gradients the step writes (re-attached before each replay).
-        ``before_replay``: Python work the step does outside its kernels (the optimizer's
-        learning rate and step count). ``ready`` False runs the step eagerly, uncaptured
-        (a model that still has to create its weights).
+        ``params()``: the tensors whose gradients the step writes (re-attached before each
+        replay). ``before_replay``: Python work the step does outside its kernels (the
+        optimizer's learning rate and step count). ``ready()`` False runs the step eagerly,
+        uncaptured (a model that still has to create its weights). Both are called only when
+        a plan is about to be captured, so replays pay nothing for them.
         """
-        key = (kind,) + tuple(None if t is None else (t.shape, t.dtype) for t in inputs)
+        key = (kind,) + tuple(None if a is None else (a.shape, a.dtype.str) for a in inputs)
         entry = self._entries.get(key)
         if entry is None:
-            if not ready:
+            if not ready():
                 return step(*inputs)
-            slots = tuple(None if t is None else t.clone_data() for t in inputs)
+            slots = tuple(None if a is None else _C.Tensor(np.asarray(a), a.dtype.name)
+                          for a in inputs)
             plan = _C.Plan()
             plan.begin_capture()
             try:
@@ -58,12 +92,14 @@ class StepCapture:
             except BaseException:
                 plan.abort_capture()
                 raise
-            plan.end_capture(list(params))
+            plan.end_capture(list(params()))
             self._entries[key] = _Entry(plan, slots, outputs)
             return outputs
-        for view, t in zip(entry.views, inputs):
-            if view is not None:
-                np.copyto(view, t)
+        for view, a in zip(entry.views, inputs):
+            if isinstance(a, Rows):
+                a.take_into(view)
+            elif view is not None:
+                np.copyto(view, a)
         if before_replay is not None:
             before_replay()
         entry.plan.replay()

@@ -11,12 +11,14 @@
 
 How a step runs (the seam a captured/replayed step plugs into):
 
-* ``_batches(...)`` is the one producer of batches: numpy slices (or the batches of a
-  DataLoader / iterable) become fastnn tensors with ``fastnn._C.from_numpy(array, dtype)``.
+* ``_batches(...)`` is the one producer of batches: contiguous numpy arrays of the model's
+  dtype (slices of arrays prepared once, or the checked batches of a DataLoader / iterable).
 * ``_train_step(x, y)`` runs forward, the loss plus the regularization penalties
-  (``model.losses``), zero_grad, backward and the optimizer step on those tensors and
-  returns ``(loss, y_pred)``; ``_predict_step(x)`` runs the model under ``no_grad`` with
-  ``training=False``; ``_test_step(x, y)`` is ``_predict_step`` plus the loss.
+  (``model.losses``), zero_grad, backward and the optimizer step and returns
+  ``(loss, y_pred)``; ``_predict_step(x)`` runs the model under ``no_grad`` with
+  ``training=False``; ``_test_step(x, y)`` is ``_predict_step`` plus the loss. With
+  ``compile(capture=True)`` each is captured once per input signature and replayed
+  (fastnn/capture.py); otherwise the batch becomes tensors without a copy and runs op by op.
 * The loss and the metrics are accumulated in numpy from the returned tensors and the
   batch's labels, weighted by batch size, so epoch values are exact dataset means.
 
@@ -39,7 +41,7 @@ import numpy as np
 from . import _C
 from . import losses as _losses
 from .callbacks import History, _Callbacks
-from .capture import StepCapture
+from .capture import Rows, StepCapture
 from .data import DataLoader, permutation
 from .metrics import _Accumulator, _Metric
 from .tensor import Tensor, no_grad
@@ -71,18 +73,6 @@ class _Source:
 
     def one_shot(self):
         return not self.arrays and iter(self.x) is self.x
-
-    def shuffled(self, order):
-        """x and y gathered in ``order`` into buffers kept for the next epoch: one copy per
-        epoch, and every batch is then a contiguous view (no allocation per step)."""
-        if getattr(self, "_buffers", None) is None:
-            self._buffers = (np.empty_like(self.x),
-                             None if self.y is None else np.empty_like(self.y))
-        bx, by = self._buffers
-        np.take(self.x, order, axis=0, out=bx)
-        if by is not None:
-            np.take(self.y, order, axis=0, out=by)
-        return bx, by
 
 
 def _is_array_like(x):
@@ -249,8 +239,17 @@ class TrainingMixin:
             loss = loss + penalty
         return loss
 
+    @staticmethod
+    def _tensor(a):
+        """A batch as a tensor (no copy: batches are contiguous arrays of the model's dtype,
+        prepared once before the loop; labels keep their own dtype)."""
+        if isinstance(a, Tensor) or a is None:
+            return a
+        return _C.from_numpy(np.asarray(a), a.dtype.name)
+
     def _eager_train_step(self, x, y):
-        """One training step on tensors, op by op: returns (loss, y_pred)."""
+        """One training step, op by op: returns (loss, y_pred)."""
+        x, y = self._tensor(x), self._tensor(y)
         y_pred = self(x, training=True)
         loss = self._compute_loss(y_pred, y)
         self.optimizer.zero_grad()
@@ -260,9 +259,10 @@ class TrainingMixin:
 
     def _eager_predict_step(self, x):
         with no_grad():
-            return self(x, training=False)
+            return self(self._tensor(x), training=False)
 
     def _eager_test_step(self, x, y):
+        x, y = self._tensor(x), self._tensor(y)
         with no_grad():
             y_pred = self(x, training=False)
             return self._compute_loss(y_pred, y), y_pred
@@ -278,20 +278,21 @@ class TrainingMixin:
         if not self._capturing():
             return self._eager_train_step(x, y)
         loss, y_pred = self._captured.run(
-            "train", self._eager_train_step, (x, y), params=self.trainable_weights,
-            before_replay=self.optimizer._sync, ready=self.built)
+            "train", self._eager_train_step, (x, y), params=lambda: self.trainable_weights,
+            before_replay=self.optimizer._sync, ready=lambda: self.built)
         return _finite(loss, "fit"), y_pred
 
     def _predict_step(self, x):
         if not self._capturing():
             return self._eager_predict_step(x)
-        return self._captured.run("predict", self._eager_predict_step, (x,), ready=self.built)
+        return self._captured.run("predict", self._eager_predict_step, (x,),
+                                  ready=lambda: self.built)
 
     def _test_step(self, x, y):
         if not self._capturing():
             return self._eager_test_step(x, y)
         loss, y_pred = self._captured.run("test", self._eager_test_step, (x, y),
-                                          ready=self.built)
+                                          ready=lambda: self.built)
         return _finite(loss, "evaluate"), y_pred
 
     @property
@@ -386,7 +387,7 @@ class TrainingMixin:
 
     def _output_shape_for(self, x_sample):
         """The model's output shape for a one-sample batch (builds lazy layers)."""
-        out = self._predict_step(_C.from_numpy(x_sample, self._np_dtype().__name__))
+        out = self._predict_step(x_sample)
         if not isinstance(out, Tensor):
             raise TypeError(f"{type(self).__name__}: fit/evaluate support models with one "
                             f"tensor output, got a {type(out).__name__}")
@@ -457,25 +458,26 @@ class TrainingMixin:
         return _Source("arrays", x, y, source.batch_size, source.shuffle)
 
     def _batches(self, source, shuffle=None, steps=None, who="fit", need_y=True):
-        """Yields (x_tensor, y_tensor or None) for one pass over ``source``.
+        """Yields (x, y or None) numpy batches for one pass over ``source``.
 
-        Arrays (already prepared by ``_prepared``) are sliced, in a new order from fastnn's
-        generator when shuffling; the slices become tensors with ``_C.from_numpy`` (no copy
-        for contiguous slices). Batches of an iterable are checked and converted one by one.
+        Arrays (already prepared by ``_prepared``) are sliced, or, when shuffling, cut into
+        :class:`Rows` in a new order from fastnn's generator (gathered only where they go).
+        Batches of an iterable are checked and converted one by one.
         """
-        dtype = self._np_dtype().__name__
         if source.arrays:
             x, y, b = source.x, source.y, source.batch_size
             n = len(x)
             shuffle = source.shuffle if shuffle is None else shuffle
-            if shuffle:
-                x, y = source.shuffled(permutation(n))
+            order = permutation(n) if shuffle else None
             count = -(-n // b) if steps is None else min(steps, -(-n // b))
             for k in range(count):
                 lo, hi = k * b, min(n, (k + 1) * b)
-                xb, yb = x[lo:hi], (None if y is None else y[lo:hi])
-                yield (_C.from_numpy(xb, dtype),
-                       None if yb is None else _C.from_numpy(yb, yb.dtype.name))
+                if order is None:
+                    xb, yb = x[lo:hi], (None if y is None else y[lo:hi])
+                else:
+                    idx = order[lo:hi]
+                    xb, yb = Rows(x, idx), (None if y is None else Rows(y, idx))
+                yield xb, yb
             return
         out_shape = None
         # islice: a one-shot generator gives exactly `steps` batches per pass, none lost.
@@ -503,9 +505,9 @@ class TrainingMixin:
                 if out_shape is None:
                     out_shape = self._output_shape_for(xb[:1])
                 yb = self._prepare_y(where, yb, out_shape)
-                yield _C.from_numpy(xb, dtype), _C.from_numpy(yb, yb.dtype.name)
+                yield xb, yb
             else:
-                yield _C.from_numpy(xb, dtype), None
+                yield xb, None
 
     # --- fit --------------------------------------------------------------------------------
 
@@ -692,7 +694,7 @@ class TrainingMixin:
 
     def predict_on_batch(self, x):
         x = self._prepare_x("predict_on_batch", self._check_array("predict_on_batch", x, "x"))
-        return np.array(self._predict_step(_C.from_numpy(x, self._np_dtype().__name__)), copy=True)
+        return np.array(self._predict_step(x), copy=True)
 
     @staticmethod
     def _returned(logs, return_dict):
