@@ -13,6 +13,10 @@
 namespace fastnn {
 namespace {
 
+// An update is a few dozen flops per element (a square root and a division for Adam), so
+// it pays for a second thread at a smaller size than a plain elementwise op.
+constexpr int64_t kOptimizerGrain = 1 << 16;
+
 // Calls f(std::bool_constant<a>{}, std::bool_constant<b>{}, ...) for runtime flags.
 template <class F>
 void with_flags(F&& f) {
@@ -46,7 +50,7 @@ void CpuBackend::sgd_update(const SGDConfig& c, bool first_step, Tensor& param, 
     T lr = T(c.lr), mom = T(c.momentum), damp = first_step ? T(0) : T(c.dampening);
     with_flags(
         [&](auto has_momentum, auto nesterov) {
-          parallel_for(param.numel(), kElementwiseGrain, [=](int64_t b, int64_t e) {
+          parallel_for(param.numel(), kOptimizerGrain, [=](int64_t b, int64_t e) {
             T scratch = 0;
             for (int64_t i = b; i < e; ++i)
               math::sgd_update<has_momentum.value, nesterov.value>(
@@ -74,7 +78,7 @@ void CpuBackend::adam_update(const AdamConfig& c, int64_t step, Tensor& param, c
     auto decay = math::make_decay<T>(T(c.lr), T(c.weight_decay), c.decoupled_weight_decay);
     with_flags(
         [&](auto amsgrad) {
-          parallel_for(param.numel(), kElementwiseGrain, [=](int64_t b, int64_t e) {
+          parallel_for(param.numel(), kOptimizerGrain, [=](int64_t b, int64_t e) {
             T scratch = 0;
             for (int64_t i = b; i < e; ++i)
               math::adam_update<amsgrad.value>(p[i], g[i], mp[i], vp[i],
@@ -99,7 +103,7 @@ void CpuBackend::rmsprop_update(const RMSpropConfig& c, Tensor& param, const Ten
     T lr = T(c.lr), alpha = T(c.alpha), eps = T(c.eps), mom = T(c.momentum);
     with_flags(
         [&](auto has_momentum, auto centered, auto inside) {
-          parallel_for(param.numel(), kElementwiseGrain, [=](int64_t b, int64_t e) {
+          parallel_for(param.numel(), kOptimizerGrain, [=](int64_t b, int64_t e) {
             T scratch_buf = 0, scratch_avg = 0;
             for (int64_t i = b; i < e; ++i)
               math::rmsprop_update<has_momentum.value, centered.value, inside.value>(
@@ -122,7 +126,7 @@ void CpuBackend::adagrad_update(const AdagradConfig& c, int64_t step, Tensor& pa
     auto decay = math::make_decay<T>(clr, T(c.weight_decay), c.decoupled_weight_decay);
     with_flags(
         [&](auto inside) {
-          parallel_for(param.numel(), kElementwiseGrain, [=](int64_t b, int64_t e) {
+          parallel_for(param.numel(), kOptimizerGrain, [=](int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i)
               math::adagrad_update<inside.value>(p[i], g[i], s[i], clr, eps, decay);
           });
