@@ -98,30 +98,26 @@ def analytic_grad(f, inputs):
     return grads
 
 
-def check_grad(f, inputs, eps=1e-6, tol=1e-6):
-    """Gradient check in float64 (see the module docstring). Returns the analytic grads."""
+def _compare_grads(f, inputs, dtype, eps, tol, who):
     inputs = _as_list(inputs)
     for t in inputs:
-        assert t.dtype == "float64", "check_grad: use float64 inputs (check_grad_f32 for float32)"
-    analytic = analytic_grad(f, inputs)
-    numeric = numeric_grad(f, [np.asarray(t) for t in inputs], eps)
-    for i, (a, n) in enumerate(zip(analytic, numeric)):
-        err = grad_error(a, n)
-        assert err < tol, f"input {i}: gradient error {err:.3g} >= {tol}\nanalytic\n{a}\nnumeric\n{n}"
-    return analytic
-
-
-def check_grad_f32(f, inputs, eps=1e-6, tol=1e-4):
-    """float32 analytic gradients against float64 numeric ones (see the module docstring)."""
-    inputs = _as_list(inputs)
-    for t in inputs:
-        assert t.dtype == "float32", "check_grad_f32: use float32 inputs"
+        assert t.dtype == dtype, f"{who}: use {dtype} inputs"
     analytic = analytic_grad(f, inputs)
     numeric = numeric_grad(f, [np.asarray(t, dtype=np.float64) for t in inputs], eps)
     for i, (a, n) in enumerate(zip(analytic, numeric)):
         err = grad_error(a, n)
         assert err < tol, f"input {i}: gradient error {err:.3g} >= {tol}\nanalytic\n{a}\nnumeric\n{n}"
     return analytic
+
+
+def check_grad(f, inputs, eps=1e-6, tol=1e-6):
+    """Gradient check in float64 (see the module docstring). Returns the analytic grads."""
+    return _compare_grads(f, inputs, "float64", eps, tol, "check_grad")
+
+
+def check_grad_f32(f, inputs, eps=1e-6, tol=1e-4):
+    """float32 analytic gradients against float64 numeric ones (see the module docstring)."""
+    return _compare_grads(f, inputs, "float32", eps, tol, "check_grad_f32")
 
 
 def leaf(array, dtype="float64"):

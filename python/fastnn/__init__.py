@@ -46,6 +46,7 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "set_num_threads", "get_num_threads", "info", "Model", "Layer", "layers", "losses",
     "optim", "initializers", "regularizers", "activations", "functional", "datasets", "cuda",
+    "callbacks", "metrics",
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "matmul",
     "dense", "add", "sub", "mul", "div", "sum", "mean", "reshape", "flatten", "concat",
     "concatenate", "Sequential", "data", "optimizers", "utils",

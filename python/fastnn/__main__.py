@@ -7,7 +7,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 
 
 def demo(epochs: int = 30, batch_size: int = 32, seed: int = 0) -> float:

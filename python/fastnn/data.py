@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from . import _C
+from .tensor import numeric_array
 
 
 def permutation(n: int) -> np.ndarray:
@@ -27,19 +28,7 @@ def permutation(n: int) -> np.ndarray:
 
 
 def _as_array(value, who, arg):
-    if value is None:
-        return None
-    try:
-        array = np.asarray(value)
-    except Exception as exc:  # noqa: BLE001 - report what came
-        raise TypeError(f"{who}: expected {arg} to be an array, "
-                        f"got {type(value).__name__}") from exc
-    if array.dtype == object:
-        raise TypeError(f"{who}: expected {arg} to be a numeric array, got an object array "
-                        "(ragged lists or mixed types?)")
-    if array.ndim == 0:
-        raise ValueError(f"{who}: expected {arg} with a batch axis, got a scalar")
-    return array
+    return None if value is None else numeric_array(value, who, arg, batch_axis=True)
 
 
 class DataLoader:

@@ -51,6 +51,24 @@ def as_tensor(data, dtype=None) -> Tensor:
     raise TypeError(f"expected a fastnn tensor or an array-like, got {type(data).__name__}")
 
 
+def numeric_array(value, who: str, arg: str, batch_axis: bool = False) -> np.ndarray:
+    """``value`` as a numpy array of numbers (bool, int or float), or a clear error naming
+    ``who`` and the argument: TypeError for what is not numbers, ValueError for a scalar
+    where a batch axis is needed."""
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - report what came
+        raise TypeError(f"{who}: expected {arg} to be an array of numbers, got "
+                        f"{type(value).__name__}") from exc
+    if array.dtype.kind not in "biuf":
+        detail = " (ragged lists or mixed types?)" if array.dtype == object else ""
+        raise TypeError(f"{who}: expected {arg} to hold numbers, got an array of dtype "
+                        f"{array.dtype}{detail}")
+    if batch_axis and array.ndim == 0:
+        raise ValueError(f"{who}: expected {arg} with a batch axis, got a scalar")
+    return array
+
+
 def Parameter(data, name: str | None = None, dtype="float32") -> Tensor:
     """A leaf tensor that requires grad: what layers hold and optimizers update."""
     t = tensor(data, dtype=dtype, requires_grad=True)

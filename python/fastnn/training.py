@@ -44,7 +44,7 @@ from .callbacks import History, _Callbacks
 from .capture import Rows, StepCapture
 from .data import DataLoader, permutation
 from .metrics import _Accumulator, _Metric
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, no_grad, numeric_array
 
 _DEFAULT_BATCH = 32
 
@@ -306,12 +306,7 @@ class TrainingMixin:
         return np.float64 if getattr(self, "dtype", "float32") == "float64" else np.float32
 
     def _prepare_x(self, who, x, arg="x"):
-        array = np.asarray(x)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"{who}: expected {arg} to hold numbers, got an array of dtype "
-                            f"{array.dtype}")
-        if array.ndim == 0:
-            raise ValueError(f"{who}: expected {arg} with a batch axis, got a scalar")
+        array = numeric_array(x, who, arg, batch_axis=True)
         return np.ascontiguousarray(array, dtype=self._np_dtype())
 
     def _loss_name(self):
@@ -322,12 +317,7 @@ class TrainingMixin:
     def _prepare_y(self, who, y, out_shape, arg="y"):
         """y checked against the loss and converted for it. out_shape: the model's output
         shape for one batch (only its non-batch axes are used)."""
-        y = np.asarray(y)
-        if y.dtype.kind not in "biuf":
-            raise TypeError(f"{who}: expected {arg} to hold numbers, got an array of dtype "
-                            f"{y.dtype}")
-        if y.ndim == 0:
-            raise ValueError(f"{who}: expected {arg} with a batch axis, got a scalar")
+        y = numeric_array(y, who, arg, batch_axis=True)
         loss = self.loss
         if not isinstance(loss, _losses.Loss):
             if y.dtype.kind in "iu":

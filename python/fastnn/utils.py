@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from .tensor import numeric_array
+
 
 def to_categorical(y, num_classes=None):
     """One-hot encodes integer class labels: shape ``y.shape + (num_classes,)``, float32.
@@ -15,13 +17,7 @@ def to_categorical(y, num_classes=None):
     floats are accepted) in [0, num_classes).
     """
     who = "to_categorical"
-    try:
-        labels = np.asarray(y)
-    except Exception as exc:  # noqa: BLE001 - report what came
-        raise TypeError(f"{who}: expected an array of integer labels, "
-                        f"got {type(y).__name__}") from exc
-    if labels.dtype.kind not in "iubf":
-        raise TypeError(f"{who}: expected integer labels, got an array of dtype {labels.dtype}")
+    labels = numeric_array(y, who, "y (integer labels)")
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
             num_classes, numbers.Integral) or num_classes <= 0):
         raise ValueError(f"{who}: expected num_classes to be a positive integer, "

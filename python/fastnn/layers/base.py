@@ -11,7 +11,7 @@ import numpy as np
 from .. import _C
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, enable_grad, numeric_array
 
 _name_counts: collections.Counter = collections.Counter()
 
@@ -172,14 +172,7 @@ class Layer:
                                 f"inputs, got a {inputs.dtype} tensor; convert it with "
                                 f"{'.float()' if self.dtype == 'float32' else '.double()'}")
             return inputs
-        try:
-            array = np.asarray(inputs)
-        except Exception as exc:  # noqa: BLE001 - report what came
-            raise TypeError(f"{type(self).__name__} '{self.name}': expected a tensor or an "
-                            f"array, got {type(inputs).__name__}") from exc
-        if array.dtype.kind not in "fiub":
-            raise TypeError(f"{type(self).__name__} '{self.name}': expected numeric inputs, "
-                            f"got an array of dtype {array.dtype}")
+        array = numeric_array(inputs, f"{type(self).__name__} '{self.name}'", "inputs")
         return _C.from_numpy(array, self.dtype)
 
     def __call__(self, inputs, training=None, **kwargs):
