@@ -47,8 +47,8 @@ constexpr DType F32 = DType::Float32;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 using Clock = std::chrono::steady_clock;
 
-double g_budget_s = 0.2;     // timed seconds per case (--quick: 0.02)
-double g_sgemm_gflops = 0;   // the machine's sgemm rate, measured first
+double g_budget_s = 0.2;    // timed seconds per case (--quick: 0.02)
+double g_sgemm_gflops = 0;  // the machine's sgemm rate, measured first
 int g_failed = 0, g_passed = 0;
 
 double seconds_since(Clock::time_point t0) {
@@ -94,8 +94,12 @@ Tensor random_tensor(const Shape& shape, double lo, double hi) {
   return t;
 }
 
-Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype()); }
-double at(const Tensor& t, int64_t i) { return t.data<float>()[i]; }
+Tensor empty_like(const Tensor& t) {
+  return Tensor::empty(t.shape(), t.dtype());
+}
+double at(const Tensor& t, int64_t i) {
+  return t.data<float>()[i];
+}
 
 // n indices to compare at: all of [0, count) when that is few, else evenly spaced from the
 // first to the last.
@@ -130,22 +134,31 @@ void expect_dot(Check& check, double got, int64_t n, Term term) {
 
 double act_ref(Activation a, double x) {
   switch (a) {
-    case Activation::ReLU: return x > 0 ? x : 0;
-    case Activation::Sigmoid: return 1 / (1 + std::exp(-x));
-    case Activation::Tanh: return std::tanh(x);
-    case Activation::GELU: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-    default: return x;  // Linear
+    case Activation::ReLU:
+      return x > 0 ? x : 0;
+    case Activation::Sigmoid:
+      return 1 / (1 + std::exp(-x));
+    case Activation::Tanh:
+      return std::tanh(x);
+    case Activation::GELU:
+      return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    default:
+      return x;  // Linear
   }
 }
 
 double act_grad_ref(Activation a, double x) {
   switch (a) {
-    case Activation::ReLU: return x > 0 ? 1 : 0;
-    case Activation::Sigmoid: return act_ref(a, x) * (1 - act_ref(a, x));
-    case Activation::Tanh: return 1 - std::tanh(x) * std::tanh(x);
+    case Activation::ReLU:
+      return x > 0 ? 1 : 0;
+    case Activation::Sigmoid:
+      return act_ref(a, x) * (1 - act_ref(a, x));
+    case Activation::Tanh:
+      return 1 - std::tanh(x) * std::tanh(x);
     case Activation::GELU:
       return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) * kInvSqrt2Pi;
-    default: return 1;
+    default:
+      return 1;
   }
 }
 
@@ -153,10 +166,14 @@ double act_grad_ref(Activation a, double x) {
 // layers of the seed models use linear, relu and sigmoid only).
 double act_grad_from_y(Activation a, double y) {
   switch (a) {
-    case Activation::ReLU: return y > 0 ? 1 : 0;
-    case Activation::Sigmoid: return y * (1 - y);
-    case Activation::Tanh: return 1 - y * y;
-    default: return 1;
+    case Activation::ReLU:
+      return y > 0 ? 1 : 0;
+    case Activation::Sigmoid:
+      return y * (1 - y);
+    case Activation::Tanh:
+      return 1 - y * y;
+    default:
+      return 1;
   }
 }
 
@@ -171,9 +188,8 @@ double copy_gbps(double bytes) {
   if (it != cache.end()) return it->second;
   std::vector<char> src(half, 1), dst(half, 0);
   Timing t = time_calls([&] {
-    parallel_for(half, kElementwiseGrain * 4, [&](int64_t b, int64_t e) {
-      std::memcpy(dst.data() + b, src.data() + b, e - b);
-    });
+    parallel_for(half, kElementwiseGrain * 4,
+                 [&](int64_t b, int64_t e) { std::memcpy(dst.data() + b, src.data() + b, e - b); });
   });
   return cache[half] = 2.0 * half / t.median_us / 1e3;
 }
@@ -186,8 +202,8 @@ void report(const std::string& kernel, const std::string& shape, const Check& ch
             const std::function<void()>& f, double amount, Unit unit) {
   if (!check.ok()) {
     ++g_failed;
-    std::printf("%-24s %-22s FAIL  worst error %.2e > tolerance %.0e; not timed\n",
-                kernel.c_str(), shape.c_str(), check.worst, check.tol);
+    std::printf("%-24s %-22s FAIL  worst error %.2e > tolerance %.0e; not timed\n", kernel.c_str(),
+                shape.c_str(), check.worst, check.tol);
     return;
   }
   ++g_passed;
@@ -201,7 +217,9 @@ void report(const std::string& kernel, const std::string& shape, const Check& ch
   std::fflush(stdout);
 }
 
-std::string dims(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
+std::string dims(int64_t a, int64_t b) {
+  return std::to_string(a) + "x" + std::to_string(b);
+}
 
 // --- the machine's sgemm rate ---
 
@@ -238,10 +256,10 @@ struct DenseLayer {
 };
 // The seed models' dense layers: binary_mlp, mnist_mlp, autoencoder (encoder in, decoder out),
 // digits_mlp.
-const DenseLayer kDenseLayers[] = {
-    {2, 32, Activation::ReLU},      {32, 1, Activation::Linear},  {784, 256, Activation::ReLU},
-    {256, 10, Activation::Linear},  {784, 128, Activation::ReLU}, {128, 784, Activation::Sigmoid},
-    {64, 64, Activation::ReLU},     {64, 10, Activation::Linear}};
+const DenseLayer kDenseLayers[] = {{2, 32, Activation::ReLU},    {32, 1, Activation::Linear},
+                                   {784, 256, Activation::ReLU}, {256, 10, Activation::Linear},
+                                   {784, 128, Activation::ReLU}, {128, 784, Activation::Sigmoid},
+                                   {64, 64, Activation::ReLU},   {64, 10, Activation::Linear}};
 
 // y = act(x @ w + b) on sampled rows, every column.
 Check check_dense_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act,
@@ -263,8 +281,7 @@ Check check_dense_forward(const Tensor& x, const Tensor& w, const Tensor& b, Act
 // With gz = gy * act'(y): gx = gz @ w^T on sampled rows, gw = x^T @ gz on sampled entries,
 // gb = the column sums of gz.
 Check check_dense_backward(const Tensor& x, const Tensor& w, Activation act, const Tensor& y,
-                           const Tensor& gy, const Tensor& gx, const Tensor& gw,
-                           const Tensor& gb) {
+                           const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
   const int64_t B = x.size(0), I = w.size(0), O = w.size(1);
   std::vector<double> gz(B * O);
   for (int64_t k = 0; k < B * O; ++k) gz[k] = at(gy, k) * act_grad_from_y(act, at(y, k));
@@ -288,8 +305,8 @@ void bench_dense(Backend& be, int64_t B, const DenseLayer& layer) {
   const double r = 1 / std::sqrt(double(I));
   Tensor x = random_tensor({B, I}, -1, 1), w = random_tensor({I, O}, -r, r),
          b = random_tensor({O}, -0.1, 0.1), gy = random_tensor({B, O}, -1, 1);
-  Tensor y = Tensor::empty({B, O}, F32), gz = empty_like(y), gx = empty_like(x),
-         gw = empty_like(w), gb = Tensor::empty({1, O}, F32), no_z;
+  Tensor y = Tensor::empty({B, O}, F32), gz = empty_like(y), gx = empty_like(x), gw = empty_like(w),
+         gb = Tensor::empty({1, O}, F32), no_z;
   // The kernels dense() and its backward launch, called directly.
   auto forward_kernels = [&] {
     be.gemm(false, false, B, O, I, 1.0, x, w, 0.0, y);
@@ -305,8 +322,8 @@ void bench_dense(Backend& be, int64_t B, const DenseLayer& layer) {
     be.gemm(true, false, I, O, B, 1.0, x, g, 0.0, gw);
     be.sum_to(g, gb);
   };
-  const std::string shape = std::to_string(B) + "x" + std::to_string(I) + " -> " +
-                            std::to_string(O);
+  const std::string shape =
+      std::to_string(B) + "x" + std::to_string(I) + " -> " + std::to_string(O);
   const std::string name = activation_name(act);
   const double flops = 2.0 * B * I * O;
   forward_kernels();
@@ -339,21 +356,22 @@ void bench_activations(Backend& be, int64_t N, int64_t C) {
   Tensor y = empty_like(x), gx = empty_like(x);
   const int64_t n = N * C;
   const std::string shape = dims(N, C);
-  for (Activation a : {Activation::ReLU, Activation::Sigmoid, Activation::Tanh,
-                       Activation::GELU}) {
+  for (Activation a : {Activation::ReLU, Activation::Sigmoid, Activation::Tanh, Activation::GELU}) {
     const std::string name = activation_name(a);
     be.activation_forward(a, 0.0, x, y);
     Check fwd{1e-5};
     for (int64_t k = 0; k < n; ++k) fwd.expect(at(y, k), act_ref(a, at(x, k)));
-    report(name + " fwd", shape, fwd, [&] { be.activation_forward(a, 0.0, x, y); }, 8.0 * n,
-           Unit::Bytes);
+    report(
+        name + " fwd", shape, fwd, [&] { be.activation_forward(a, 0.0, x, y); }, 8.0 * n,
+        Unit::Bytes);
     // The backward reads y, except GELU's, which reads x.
     Tensor x_in = a == Activation::GELU ? x : Tensor();
     be.activation_backward(a, 0.0, x_in, y, gy, gx);
     Check bwd{1e-5};
     for (int64_t k = 0; k < n; ++k) bwd.expect(at(gx, k), at(gy, k) * act_grad_ref(a, at(x, k)));
-    report(name + " bwd", shape, bwd, [&] { be.activation_backward(a, 0.0, x_in, y, gy, gx); },
-           12.0 * n, Unit::Bytes);
+    report(
+        name + " bwd", shape, bwd, [&] { be.activation_backward(a, 0.0, x_in, y, gy, gx); },
+        12.0 * n, Unit::Bytes);
   }
   // The epilogue after dense's GEMM, in place on y: relu as in inference (no z kept), and
   // gelu in training (z = y + bias kept for its backward).
@@ -367,9 +385,10 @@ void bench_activations(Backend& be, int64_t N, int64_t C) {
       check.expect(at(yb, k), act_ref(a, v));
       if (keep_z) check.expect(at(z, k), v);
     }
-    report(std::string("bias+") + activation_name(a) + (keep_z ? " (+z)" : ""), shape, check,
-           [&] { be.bias_activation_forward(a, 0.0, bias, yb, z); },
-           4.0 * (2 * n + C + (keep_z ? n : 0)), Unit::Bytes);
+    report(
+        std::string("bias+") + activation_name(a) + (keep_z ? " (+z)" : ""), shape, check,
+        [&] { be.bias_activation_forward(a, 0.0, bias, yb, z); },
+        4.0 * (2 * n + C + (keep_z ? n : 0)), Unit::Bytes);
   }
 }
 
@@ -420,12 +439,14 @@ void bench_losses(Backend& be, int64_t N, int64_t C) {
       fwd.expect(at(loss, r), want);
     }
     const double pred_bytes = 4.0 * N * C, target_bytes = sparse ? 8.0 * N : 4.0 * N * C;
-    report(std::string(c.name) + " fwd", shape, fwd,
-           [&] { be.loss_forward(c.kind, logits, target, loss); },
-           pred_bytes + target_bytes + 4.0 * N, Unit::Bytes);
-    report(std::string(c.name) + " bwd", shape, bwd,
-           [&] { be.loss_backward(c.kind, logits, target, gloss, gpred); },
-           2 * pred_bytes + target_bytes + 4.0 * N, Unit::Bytes);
+    report(
+        std::string(c.name) + " fwd", shape, fwd,
+        [&] { be.loss_forward(c.kind, logits, target, loss); }, pred_bytes + target_bytes + 4.0 * N,
+        Unit::Bytes);
+    report(
+        std::string(c.name) + " bwd", shape, bwd,
+        [&] { be.loss_backward(c.kind, logits, target, gloss, gpred); },
+        2 * pred_bytes + target_bytes + 4.0 * N, Unit::Bytes);
   }
 }
 
@@ -452,8 +473,9 @@ void bench_optimizers(Backend& be, int64_t n) {
     check.expect(at(v, i), vi, 1e-12);
     check.expect(at(p, i) - at(p0, i), -adam.lr * mhat / (std::sqrt(vhat) + adam.eps), adam.lr);
   }
-  report("adam update", shape, check, [&] { be.adam_update(adam, step, p, g, m, v, no_vmax); },
-         4.0 * 7 * n, Unit::Bytes);
+  report(
+      "adam update", shape, check, [&] { be.adam_update(adam, step, p, g, m, v, no_vmax); },
+      4.0 * 7 * n, Unit::Bytes);
 
   SGDConfig sgd;
   sgd.lr = 0.01, sgd.momentum = 0.9;
@@ -467,11 +489,14 @@ void bench_optimizers(Backend& be, int64_t n) {
     sgd_check.expect(at(buf, i), bi, sgd.momentum * std::abs(at(buf0, i)) + std::abs(at(g, i)));
     sgd_check.expect(at(q, i) - at(q0, i), -sgd.lr * bi, sgd.lr);
   }
-  report("sgd momentum update", shape, sgd_check,
-         [&] { be.sgd_update(sgd, false, q, g, buf); }, 4.0 * 5 * n, Unit::Bytes);
+  report(
+      "sgd momentum update", shape, sgd_check, [&] { be.sgd_update(sgd, false, q, g, buf); },
+      4.0 * 5 * n, Unit::Bytes);
 }
 
-void section(const char* title) { std::printf("-- %s\n", title); }
+void section(const char* title) {
+  std::printf("-- %s\n", title);
+}
 
 }  // namespace
 
@@ -501,8 +526,8 @@ int main(int argc, char** argv) {
     if (getloadavg(&load, 1) == 1 && load > 0.5 * cores)
       std::printf("warning: load average %.1f on %d cores; timings may be noisy\n", load, cores);
     g_sgemm_gflops = measure_sgemm_gflops(1024, quick ? 5 : 20);
-    std::printf("%-24s %-22s %-5s %10s %10s %16s %11s\n", "kernel", "shape", "check",
-                "median us", "min us", "rate (median)", "of ceiling");
+    std::printf("%-24s %-22s %-5s %10s %10s %16s %11s\n", "kernel", "shape", "check", "median us",
+                "min us", "rate (median)", "of ceiling");
 
     // Smallest sizes first; --quick runs the first of each.
     const std::vector<int64_t> batches = {64, 1024};
@@ -525,7 +550,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fastnn_bench: %s\n", e.what());
     return 2;
   }
-  std::printf("\n%d checks passed, %d failed (%.1f s)\n", g_passed, g_failed,
-              seconds_since(start));
+  std::printf("\n%d checks passed, %d failed (%.1f s)\n", g_passed, g_failed, seconds_since(start));
   return g_failed ? 1 : 0;
 }

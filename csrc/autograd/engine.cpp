@@ -10,8 +10,12 @@ namespace {
 thread_local bool grad_mode = true;
 }
 
-bool grad_enabled() { return grad_mode; }
-void set_grad_enabled(bool enabled) { grad_mode = enabled; }
+bool grad_enabled() {
+  return grad_mode;
+}
+void set_grad_enabled(bool enabled) {
+  grad_mode = enabled;
+}
 
 std::vector<Tensor> Node::apply(const Tensor& grad_out) {
   FASTNN_CHECK(!released_, Runtime, "backward: trying to backward through the graph a second ",

@@ -37,8 +37,8 @@ using BackwardFn =
 class Node {
  public:
   struct Edge {
-    std::shared_ptr<Node> node;         // the input's producer, or
-    std::shared_ptr<TensorImpl> leaf;   // the leaf tensor itself; both null: no grad needed
+    std::shared_ptr<Node> node;        // the input's producer, or
+    std::shared_ptr<TensorImpl> leaf;  // the leaf tensor itself; both null: no grad needed
   };
 
   Node(const char* name, BackwardFn fn) : name_(name), fn_(std::move(fn)) {}

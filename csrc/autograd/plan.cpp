@@ -84,20 +84,19 @@ class RecordingBackend final : public Backend {
                     Tensor& loss) override {
     run([=, &b = inner_]() mutable { b.loss_forward(kind, pred, target, loss); });
   }
-  void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target,
-                     const Tensor& gloss, Tensor& gpred) override {
+  void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target, const Tensor& gloss,
+                     Tensor& gpred) override {
     run([=, &b = inner_]() mutable { b.loss_backward(kind, pred, target, gloss, gpred); });
   }
-  void sgd_update(const SGDConfig& c, bool first, Tensor& p, const Tensor& g,
-                  Tensor& m) override {
+  void sgd_update(const SGDConfig& c, bool first, Tensor& p, const Tensor& g, Tensor& m) override {
     run([=, &b = inner_]() mutable { b.sgd_update(c, first, p, g, m); });
   }
   void adam_update(const AdamConfig& c, int64_t step, Tensor& p, const Tensor& g, Tensor& m,
                    Tensor& v, Tensor& vmax) override {
     run([=, &b = inner_]() mutable { b.adam_update(c, step, p, g, m, v, vmax); });
   }
-  void rmsprop_update(const RMSpropConfig& c, Tensor& p, const Tensor& g, Tensor& sq,
-                      Tensor& m, Tensor& ga) override {
+  void rmsprop_update(const RMSpropConfig& c, Tensor& p, const Tensor& g, Tensor& sq, Tensor& m,
+                      Tensor& ga) override {
     run([=, &b = inner_]() mutable { b.rmsprop_update(c, p, g, sq, m, ga); });
   }
   void adagrad_update(const AdagradConfig& c, int64_t step, Tensor& p, const Tensor& g,
@@ -126,16 +125,17 @@ class RecordingBackend final : public Backend {
 
 }  // namespace
 
-Plan* capturing_plan() { return active_plan; }
+Plan* capturing_plan() {
+  return active_plan;
+}
 
 Plan::~Plan() {
   if (capturing_) abort_capture();
 }
 
 void Plan::begin_capture() {
-  FASTNN_CHECK(!capturing_ && !captured_, Runtime,
-               "Plan: already ", capturing_ ? "capturing" : "captured",
-               "; make a new plan for another step");
+  FASTNN_CHECK(!capturing_ && !captured_, Runtime, "Plan: already ",
+               capturing_ ? "capturing" : "captured", "; make a new plan for another step");
   FASTNN_CHECK(active_plan == nullptr && recording_backend() == nullptr, Runtime,
                "Plan: another capture is in progress on this thread");
   recorder_ = std::make_unique<RecordingBackend>(backend_for(device_), *this);

@@ -21,14 +21,20 @@ void set_recording_backend(DeviceKind kind, Backend* backend) {
   recording = backend;
 }
 
-Backend* recording_backend() { return recording; }
-DeviceKind recording_device_kind() { return recording_kind; }
+Backend* recording_backend() {
+  return recording;
+}
+DeviceKind recording_device_kind() {
+  return recording_kind;
+}
 
 void register_backend(DeviceKind kind, Backend* backend) {
   registry()[static_cast<size_t>(kind)] = backend;
 }
 
-bool has_backend(DeviceKind kind) { return registry()[static_cast<size_t>(kind)] != nullptr; }
+bool has_backend(DeviceKind kind) {
+  return registry()[static_cast<size_t>(kind)] != nullptr;
+}
 
 Backend& backend_for(Device device) {
   if (recording && device.kind == recording_kind) return *recording;
@@ -46,23 +52,30 @@ Activation activation_from_name(const std::string& name, const char* who) {
   if (name == "sigmoid") return Activation::Sigmoid;
   if (name == "tanh") return Activation::Tanh;
   if (name == "gelu") return Activation::GELU;
-  fail(ErrorKind::Value, who,
-       ": unknown activation '", name,
+  fail(ErrorKind::Value, who, ": unknown activation '", name,
        "'; expected one of linear, relu, leaky_relu, sigmoid, tanh, gelu");
 }
 
 const char* activation_name(Activation a) {
   switch (a) {
-    case Activation::Linear: return "linear";
-    case Activation::ReLU: return "relu";
-    case Activation::LeakyReLU: return "leaky_relu";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Tanh: return "tanh";
-    case Activation::GELU: return "gelu";
+    case Activation::Linear:
+      return "linear";
+    case Activation::ReLU:
+      return "relu";
+    case Activation::LeakyReLU:
+      return "leaky_relu";
+    case Activation::Sigmoid:
+      return "sigmoid";
+    case Activation::Tanh:
+      return "tanh";
+    case Activation::GELU:
+      return "gelu";
   }
   return "?";
 }
 
-bool activation_grad_from_output(Activation a) { return a != Activation::GELU; }
+bool activation_grad_from_output(Activation a) {
+  return a != Activation::GELU;
+}
 
 }  // namespace fastnn

@@ -78,8 +78,8 @@ class Backend {
   virtual void activation_backward(Activation act, double alpha, const Tensor& x, const Tensor& y,
                                    const Tensor& gy, Tensor& gx) = 0;
   // Dense epilogue, one pass: z = y + bias (per row), y = act(z). bias and z may be undefined.
-  virtual void bias_activation_forward(Activation act, double alpha, const Tensor& bias,
-                                       Tensor& y, Tensor& z) = 0;
+  virtual void bias_activation_forward(Activation act, double alpha, const Tensor& bias, Tensor& y,
+                                       Tensor& z) = 0;
   // softmax / log_softmax over the last axis.
   virtual void softmax_forward(bool log, const Tensor& x, Tensor& y) = 0;
   virtual void softmax_backward(bool log, const Tensor& y, const Tensor& gy, Tensor& gx) = 0;
@@ -139,7 +139,9 @@ class Backend {
 
 // The backend that runs kernels for `device`; raises if that device has none.
 Backend& backend_for(Device device);
-inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+inline Backend& backend_of(const Tensor& t) {
+  return backend_for(t.device());
+}
 // While set, backend_for(device of `recording`) returns `recording` (a wrapper that runs and
 // records each kernel, see autograd/plan.h). Thread-local; null to stop.
 void set_recording_backend(DeviceKind kind, Backend* recording);

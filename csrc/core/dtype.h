@@ -14,25 +14,35 @@ enum class DType : uint8_t { Float32, Float64, Int32, Int64 };
 
 inline size_t dtype_size(DType t) {
   switch (t) {
-    case DType::Float32: return 4;
-    case DType::Float64: return 8;
-    case DType::Int32: return 4;
-    case DType::Int64: return 8;
+    case DType::Float32:
+      return 4;
+    case DType::Float64:
+      return 8;
+    case DType::Int32:
+      return 4;
+    case DType::Int64:
+      return 8;
   }
   return 0;
 }
 
 inline const char* dtype_name(DType t) {
   switch (t) {
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Int32: return "int32";
-    case DType::Int64: return "int64";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Int32:
+      return "int32";
+    case DType::Int64:
+      return "int64";
   }
   return "?";
 }
 
-inline bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
+inline bool is_floating(DType t) {
+  return t == DType::Float32 || t == DType::Float64;
+}
 
 inline DType dtype_from_name(const std::string& name) {
   if (name == "float32" || name == "float") return DType::Float32;
@@ -61,9 +71,12 @@ Device device_from_name(const std::string& name);
 template <class F>
 decltype(auto) dispatch_float(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    default: fail(ErrorKind::Type, op, ": expected a float32 or float64 tensor, got ", dtype_name(t));
+    case DType::Float32:
+      return f(float{});
+    case DType::Float64:
+      return f(double{});
+    default:
+      fail(ErrorKind::Type, op, ": expected a float32 or float64 tensor, got ", dtype_name(t));
   }
 }
 

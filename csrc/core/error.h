@@ -32,8 +32,8 @@ template <class... Args>
   throw Error(kind, str(args...));
 }
 
-#define FASTNN_CHECK(cond, kind, ...) \
-  do {                                \
+#define FASTNN_CHECK(cond, kind, ...)                                    \
+  do {                                                                   \
     if (!(cond)) ::fastnn::fail(::fastnn::ErrorKind::kind, __VA_ARGS__); \
   } while (0)
 

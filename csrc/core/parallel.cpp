@@ -82,7 +82,9 @@ class ThreadPool {
   bool stop_ = false;
 };
 
-int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+int default_threads() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 ThreadPool& pool() {
   static ThreadPool p(blas_get_num_threads());
@@ -96,7 +98,9 @@ std::mutex& pool_mutex() {
 
 }  // namespace
 
-int get_num_threads() { return pool().size(); }
+int get_num_threads() {
+  return pool().size();
+}
 
 void set_num_threads(int n) {
   if (n <= 0) n = default_threads();

@@ -23,6 +23,8 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 // Fixed chunking for deterministic reductions: chunk c covers
 // [c * chunk_size, min(n, (c + 1) * chunk_size)).
 constexpr int64_t kReduceChunk = 4096;
-inline int64_t num_chunks(int64_t n, int64_t chunk) { return (n + chunk - 1) / chunk; }
+inline int64_t num_chunks(int64_t n, int64_t chunk) {
+  return (n + chunk - 1) / chunk;
+}
 
 }  // namespace fastnn

@@ -71,11 +71,21 @@ Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, std::shared_p
   return Tensor(make_impl(std::move(storage), 0, shape, dtype));
 }
 
-const Shape& Tensor::shape() const { return impl_->shape; }
-int64_t Tensor::numel() const { return shape_numel(impl_->shape); }
-DType Tensor::dtype() const { return impl_->dtype; }
-Device Tensor::device() const { return impl_->storage->device; }
-const std::shared_ptr<Storage>& Tensor::storage() const { return impl_->storage; }
+const Shape& Tensor::shape() const {
+  return impl_->shape;
+}
+int64_t Tensor::numel() const {
+  return shape_numel(impl_->shape);
+}
+DType Tensor::dtype() const {
+  return impl_->dtype;
+}
+Device Tensor::device() const {
+  return impl_->storage->device;
+}
+const std::shared_ptr<Storage>& Tensor::storage() const {
+  return impl_->storage;
+}
 bool Tensor::same_storage(const Tensor& o) const {
   return defined() && o.defined() && impl_->storage == o.impl_->storage;
 }
@@ -100,8 +110,8 @@ Tensor Tensor::view(const Shape& shape) const {
 
 Tensor Tensor::rows(int64_t begin, int64_t end) const {
   FASTNN_CHECK(dim() >= 1, Index, "slice: cannot slice a 0-d tensor");
-  FASTNN_CHECK(0 <= begin && begin <= end && end <= shape()[0], Index, "slice: rows [", begin,
-               ", ", end, ") out of range for a first axis of size ", shape()[0]);
+  FASTNN_CHECK(0 <= begin && begin <= end && end <= shape()[0], Index, "slice: rows [", begin, ", ",
+               end, ") out of range for a first axis of size ", shape()[0]);
   Shape s = shape();
   s[0] = end - begin;
   int64_t row_elems = 1;
@@ -120,16 +130,23 @@ Tensor Tensor::detach() const {
   return Tensor(make_impl(impl_->storage, impl_->offset, impl_->shape, impl_->dtype));
 }
 
-bool Tensor::requires_grad() const { return impl_->requires_grad; }
+bool Tensor::requires_grad() const {
+  return impl_->requires_grad;
+}
 void Tensor::set_requires_grad(bool value) {
   FASTNN_CHECK(!value || is_floating(dtype()), Type,
-               "requires_grad: only float tensors can require gradients, got ", dtype_name(dtype()));
+               "requires_grad: only float tensors can require gradients, got ",
+               dtype_name(dtype()));
   FASTNN_CHECK(value || is_leaf(), Runtime,
                "requires_grad: cannot turn off gradients of a non-leaf tensor; use detach()");
   impl_->requires_grad = value;
 }
-bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
-Tensor Tensor::grad() const { return Tensor(impl_->grad); }
+bool Tensor::is_leaf() const {
+  return impl_->grad_fn == nullptr;
+}
+Tensor Tensor::grad() const {
+  return Tensor(impl_->grad);
+}
 void Tensor::set_grad(const Tensor& grad) {
   if (grad.defined()) {
     FASTNN_CHECK(grad.shape() == shape(), Value, "grad: expected shape ", shape_str(shape()),
@@ -139,10 +156,18 @@ void Tensor::set_grad(const Tensor& grad) {
   }
   impl_->grad = grad.impl_ptr();
 }
-const std::shared_ptr<Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
-void Tensor::set_grad_fn(std::shared_ptr<Node> node) { impl_->grad_fn = std::move(node); }
-const std::string& Tensor::name() const { return impl_->name; }
-void Tensor::set_name(const std::string& name) { impl_->name = name; }
+const std::shared_ptr<Node>& Tensor::grad_fn() const {
+  return impl_->grad_fn;
+}
+void Tensor::set_grad_fn(std::shared_ptr<Node> node) {
+  impl_->grad_fn = std::move(node);
+}
+const std::string& Tensor::name() const {
+  return impl_->name;
+}
+void Tensor::set_name(const std::string& name) {
+  impl_->name = name;
+}
 
 void check_defined(const Tensor& t, const char* who, const char* arg) {
   FASTNN_CHECK(t.defined(), Value, who, ": argument '", arg, "' is missing (got None)");

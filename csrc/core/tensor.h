@@ -56,7 +56,9 @@ class Tensor {
 
   void* raw() const;
   template <class T>
-  T* data() const { return static_cast<T*>(raw()); }
+  T* data() const {
+    return static_cast<T*>(raw());
+  }
 
   // Same storage, new shape (numel must match): reshape without a copy.
   Tensor view(const Shape& shape) const;

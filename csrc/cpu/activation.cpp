@@ -1,11 +1,12 @@
 // Activations, the dense epilogue (bias + activation in one pass) and softmax.
 // N = rows (all leading dims), C = the last axis.
+#include "math/activation.h"
+
 #include <cmath>
 #include <vector>
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
-#include "math/activation.h"
 #include "math/exp.h"
 
 namespace fastnn {
@@ -16,12 +17,18 @@ namespace {
 template <class T, class Body>
 void with_activation(Activation act, T alpha, Body&& body) {
   switch (act) {
-    case Activation::Linear: return body([](T x) { return x; });
-    case Activation::ReLU: return body([](T x) { return math::relu(x); });
-    case Activation::LeakyReLU: return body([alpha](T x) { return math::leaky_relu(x, alpha); });
-    case Activation::Sigmoid: return body([](T x) { return math::sigmoid(x); });
-    case Activation::Tanh: return body([](T x) { return math::tanh_act(x); });
-    case Activation::GELU: return body([](T x) { return math::gelu(x); });
+    case Activation::Linear:
+      return body([](T x) { return x; });
+    case Activation::ReLU:
+      return body([](T x) { return math::relu(x); });
+    case Activation::LeakyReLU:
+      return body([alpha](T x) { return math::leaky_relu(x, alpha); });
+    case Activation::Sigmoid:
+      return body([](T x) { return math::sigmoid(x); });
+    case Activation::Tanh:
+      return body([](T x) { return math::tanh_act(x); });
+    case Activation::GELU:
+      return body([](T x) { return math::gelu(x); });
   }
 }
 
@@ -29,13 +36,18 @@ void with_activation(Activation act, T alpha, Body&& body) {
 template <class T, class Body>
 void with_activation_grad(Activation act, T alpha, Body&& body) {
   switch (act) {
-    case Activation::Linear: return body([](T, T) { return T(1); });
-    case Activation::ReLU: return body([](T, T y) { return math::relu_grad_from_y(y); });
+    case Activation::Linear:
+      return body([](T, T) { return T(1); });
+    case Activation::ReLU:
+      return body([](T, T y) { return math::relu_grad_from_y(y); });
     case Activation::LeakyReLU:
       return body([alpha](T, T y) { return math::leaky_relu_grad_from_y(y, alpha); });
-    case Activation::Sigmoid: return body([](T, T y) { return math::sigmoid_grad_from_y(y); });
-    case Activation::Tanh: return body([](T, T y) { return math::tanh_grad_from_y(y); });
-    case Activation::GELU: return body([](T x, T) { return math::gelu_grad(x); });
+    case Activation::Sigmoid:
+      return body([](T, T y) { return math::sigmoid_grad_from_y(y); });
+    case Activation::Tanh:
+      return body([](T, T y) { return math::tanh_grad_from_y(y); });
+    case Activation::GELU:
+      return body([](T x, T) { return math::gelu_grad(x); });
   }
 }
 
@@ -54,8 +66,8 @@ void CpuBackend::activation_forward(Activation act, double alpha, const Tensor& 
   });
 }
 
-void CpuBackend::activation_backward(Activation act, double alpha, const Tensor& x,
-                                     const Tensor& y, const Tensor& gy, Tensor& gx) {
+void CpuBackend::activation_backward(Activation act, double alpha, const Tensor& x, const Tensor& y,
+                                     const Tensor& gy, Tensor& gx) {
   dispatch_float(gy.dtype(), "activation backward", [&](auto zero) {
     using T = decltype(zero);
     // Only GELU reads x and only the others read y; point the unused one at gy.

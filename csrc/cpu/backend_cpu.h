@@ -42,17 +42,16 @@ class CpuBackend final : public Backend {
   void scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& out) override;
   int64_t find_index_out_of_range(const Tensor& index, int64_t limit) override;
 
-  void loss_forward(LossKind kind, const Tensor& pred, const Tensor& target,
-                    Tensor& loss) override;
-  void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target,
-                     const Tensor& gloss, Tensor& gpred) override;
+  void loss_forward(LossKind kind, const Tensor& pred, const Tensor& target, Tensor& loss) override;
+  void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target, const Tensor& gloss,
+                     Tensor& gpred) override;
 
   void sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,
                   Tensor& momentum) override;
-  void adam_update(const AdamConfig& c, int64_t step, Tensor& param, const Tensor& grad,
-                   Tensor& m, Tensor& v, Tensor& v_max) override;
-  void rmsprop_update(const RMSpropConfig& c, Tensor& param, const Tensor& grad,
-                      Tensor& square_avg, Tensor& momentum, Tensor& grad_avg) override;
+  void adam_update(const AdamConfig& c, int64_t step, Tensor& param, const Tensor& grad, Tensor& m,
+                   Tensor& v, Tensor& v_max) override;
+  void rmsprop_update(const RMSpropConfig& c, Tensor& param, const Tensor& grad, Tensor& square_avg,
+                      Tensor& momentum, Tensor& grad_avg) override;
   void adagrad_update(const AdagradConfig& c, int64_t step, Tensor& param, const Tensor& grad,
                       Tensor& sum) override;
 
@@ -67,7 +66,9 @@ class CpuBackend final : public Backend {
 constexpr int64_t kElementwiseGrain = 1 << 18;
 
 // Rows and columns of a tensor viewed as a matrix over its last axis.
-inline int64_t last_dim(const Tensor& t) { return t.dim() == 0 ? 1 : t.shape().back(); }
+inline int64_t last_dim(const Tensor& t) {
+  return t.dim() == 0 ? 1 : t.shape().back();
+}
 inline int64_t leading_rows(const Tensor& t) {
   int64_t c = last_dim(t);
   return c == 0 ? 0 : t.numel() / c;

@@ -26,17 +26,25 @@ void blas_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
 }
 
 void blas_dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
-                const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
-                double* c, int64_t ldc) {
+                const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+                int64_t ldc) {
   check_blas_size(m, n, k);
   scipy_cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
                     ldc);
 }
 
-int blas_get_num_threads() { return scipy_openblas_get_num_threads(); }
-void blas_set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
-std::string blas_config() { return scipy_openblas_get_config(); }
-std::string blas_corename() { return scipy_openblas_get_corename(); }
+int blas_get_num_threads() {
+  return scipy_openblas_get_num_threads();
+}
+void blas_set_num_threads(int n) {
+  scipy_openblas_set_num_threads(n);
+}
+std::string blas_config() {
+  return scipy_openblas_get_config();
+}
+std::string blas_corename() {
+  return scipy_openblas_get_corename();
+}
 
 }  // namespace fastnn

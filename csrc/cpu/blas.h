@@ -11,8 +11,8 @@ void blas_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                 int64_t ldc);
 void blas_dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
-                const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
-                double* c, int64_t ldc);
+                const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+                int64_t ldc);
 int blas_get_num_threads();
 void blas_set_num_threads(int n);
 std::string blas_config();    // e.g. "OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY Haswell ..."

@@ -74,7 +74,9 @@ void for_each_run(const Layout& L, int64_t r0, int64_t r1, Inner&& inner) {
   }
 }
 
-int64_t outer_rows(const Layout& L) { return shape_numel(L.shape) / L.shape.back(); }
+int64_t outer_rows(const Layout& L) {
+  return shape_numel(L.shape) / L.shape.back();
+}
 
 template <class T, class F>
 void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
@@ -84,27 +86,26 @@ void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   T* op = out.data<T>();
   Layout L = broadcast_layout(out.shape(), a.shape(), b.shape());
   int64_t C = L.shape.back();
-  parallel_for(outer_rows(L), std::max<int64_t>(1, kElementwiseGrain / C),
-               [&](int64_t r0, int64_t r1) {
-                 for_each_run(L, r0, r1,
-                              [&](int64_t oa, int64_t ob, int64_t oo, int64_t n, int64_t sa,
-                                  int64_t sb) {
-                                const T* x = ap + oa;
-                                const T* y = bp + ob;
-                                T* o = op + oo;
-                                if (sa == 1 && sb == 1) {
-                                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-                                } else if (sa == 1 && sb == 0) {
-                                  T yv = *y;
-                                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
-                                } else if (sa == 0 && sb == 1) {
-                                  T xv = *x;
-                                  for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
-                                } else {
-                                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i * sa], y[i * sb]);
-                                }
-                              });
-               });
+  parallel_for(
+      outer_rows(L), std::max<int64_t>(1, kElementwiseGrain / C), [&](int64_t r0, int64_t r1) {
+        for_each_run(L, r0, r1,
+                     [&](int64_t oa, int64_t ob, int64_t oo, int64_t n, int64_t sa, int64_t sb) {
+                       const T* x = ap + oa;
+                       const T* y = bp + ob;
+                       T* o = op + oo;
+                       if (sa == 1 && sb == 1) {
+                         for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+                       } else if (sa == 1 && sb == 0) {
+                         T yv = *y;
+                         for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+                       } else if (sa == 0 && sb == 1) {
+                         T xv = *x;
+                         for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                       } else {
+                         for (int64_t i = 0; i < n; ++i) o[i] = f(x[i * sa], y[i * sb]);
+                       }
+                     });
+      });
 }
 
 }  // namespace
@@ -113,10 +114,14 @@ void CpuBackend::binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, T
   dispatch_float(out.dtype(), "binary op", [&](auto zero) {
     using T = decltype(zero);
     switch (op) {
-      case BinaryOp::Add: return binary_loop<T>(a, b, out, [](T x, T y) { return x + y; });
-      case BinaryOp::Sub: return binary_loop<T>(a, b, out, [](T x, T y) { return x - y; });
-      case BinaryOp::Mul: return binary_loop<T>(a, b, out, [](T x, T y) { return x * y; });
-      case BinaryOp::Div: return binary_loop<T>(a, b, out, [](T x, T y) { return x / y; });
+      case BinaryOp::Add:
+        return binary_loop<T>(a, b, out, [](T x, T y) { return x + y; });
+      case BinaryOp::Sub:
+        return binary_loop<T>(a, b, out, [](T x, T y) { return x - y; });
+      case BinaryOp::Mul:
+        return binary_loop<T>(a, b, out, [](T x, T y) { return x * y; });
+      case BinaryOp::Div:
+        return binary_loop<T>(a, b, out, [](T x, T y) { return x / y; });
     }
   });
 }

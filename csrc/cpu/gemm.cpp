@@ -22,8 +22,8 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
     blas_sgemm(trans_a, trans_b, m, n, k, static_cast<float>(alpha), a.data<float>(), lda,
                b.data<float>(), ldb, static_cast<float>(beta), c.data<float>(), n);
   } else {
-    blas_dgemm(trans_a, trans_b, m, n, k, alpha, a.data<double>(), lda, b.data<double>(), ldb,
-               beta, c.data<double>(), n);
+    blas_dgemm(trans_a, trans_b, m, n, k, alpha, a.data<double>(), lda, b.data<double>(), ldb, beta,
+               c.data<double>(), n);
   }
 }
 

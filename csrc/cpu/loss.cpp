@@ -1,13 +1,14 @@
 // Losses, per sample: pred (N, C) with N all leading dims; the loss of row r is written to
 // loss[r]. Elementwise losses average over C as Keras does; cross-entropies sum over
 // classes. Backward scales each row's gradient by gloss[r].
+#include "math/loss.h"
+
 #include <algorithm>
 #include <cmath>
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
 #include "math/exp.h"
-#include "math/loss.h"
 
 namespace fastnn {
 namespace {
@@ -35,10 +36,14 @@ T log_sum_exp_shifted(const T* x, int64_t C, T m) {
 template <class T>
 int64_t label_at(const Tensor& target, int64_t r) {
   switch (target.dtype()) {
-    case DType::Int32: return target.data<int32_t>()[r];
-    case DType::Int64: return target.data<int64_t>()[r];
-    case DType::Float32: return static_cast<int64_t>(target.data<float>()[r]);
-    case DType::Float64: return static_cast<int64_t>(target.data<double>()[r]);
+    case DType::Int32:
+      return target.data<int32_t>()[r];
+    case DType::Int64:
+      return target.data<int64_t>()[r];
+    case DType::Float32:
+      return static_cast<int64_t>(target.data<float>()[r]);
+    case DType::Float64:
+      return static_cast<int64_t>(target.data<double>()[r]);
   }
   return 0;
 }
@@ -105,14 +110,19 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
   const T* t = sparse ? nullptr : target.data<T>();
   switch (kind) {
     case LossKind::MeanSquared:
-      return elementwise_loss_forward(p, t, l, N, C, [](T a, T b) { return math::squared_error(a, b); });
+      return elementwise_loss_forward(p, t, l, N, C,
+                                      [](T a, T b) { return math::squared_error(a, b); });
     case LossKind::MeanAbsolute:
-      return elementwise_loss_forward(p, t, l, N, C, [](T a, T b) { return math::absolute_error(a, b); });
+      return elementwise_loss_forward(p, t, l, N, C,
+                                      [](T a, T b) { return math::absolute_error(a, b); });
     case LossKind::BinaryCrossentropy:
-      return elementwise_loss_forward(p, t, l, N, C, [](T a, T b) { return math::binary_crossentropy(a, b); });
+      return elementwise_loss_forward(p, t, l, N, C,
+                                      [](T a, T b) { return math::binary_crossentropy(a, b); });
     case LossKind::BinaryCrossentropyLogits:
-      return elementwise_loss_forward(p, t, l, N, C, [](T a, T b) { return math::binary_crossentropy_logits(a, b); });
-    default: break;
+      return elementwise_loss_forward(
+          p, t, l, N, C, [](T a, T b) { return math::binary_crossentropy_logits(a, b); });
+    default:
+      break;
   }
   parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -140,7 +150,8 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
           l[r] = probability_ce_row(x, C, [y](int64_t c) { return c == y ? T(1) : T(0); });
           break;
         }
-        default: break;
+        default:
+          break;
       }
     }
   });
@@ -158,15 +169,19 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
   const T* t = sparse ? nullptr : target.data<T>();
   switch (kind) {
     case LossKind::MeanSquared:
-      return elementwise_loss_backward(p, t, gl, gp, N, C, [](T a, T b) { return math::squared_error_grad(a, b); });
-    case LossKind::MeanAbsolute:
-      return elementwise_loss_backward(p, t, gl, gp, N, C, [](T a, T b) { return math::absolute_error_grad(a, b); });
-    case LossKind::BinaryCrossentropy:
-      return elementwise_loss_backward(p, t, gl, gp, N, C, [](T a, T b) { return math::binary_crossentropy_grad(a, b); });
-    case LossKind::BinaryCrossentropyLogits:
       return elementwise_loss_backward(p, t, gl, gp, N, C,
-                                       [](T a, T b) { return math::binary_crossentropy_logits_grad(a, b); });
-    default: break;
+                                       [](T a, T b) { return math::squared_error_grad(a, b); });
+    case LossKind::MeanAbsolute:
+      return elementwise_loss_backward(p, t, gl, gp, N, C,
+                                       [](T a, T b) { return math::absolute_error_grad(a, b); });
+    case LossKind::BinaryCrossentropy:
+      return elementwise_loss_backward(
+          p, t, gl, gp, N, C, [](T a, T b) { return math::binary_crossentropy_grad(a, b); });
+    case LossKind::BinaryCrossentropyLogits:
+      return elementwise_loss_backward(
+          p, t, gl, gp, N, C, [](T a, T b) { return math::binary_crossentropy_logits_grad(a, b); });
+    default:
+      break;
   }
   parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -194,11 +209,12 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
         }
         case LossKind::SparseCategoricalCrossentropy: {
           int64_t y = label_at<T>(target, r);
-          probability_ce_row_backward(x, C, [y](int64_t c) { return c == y ? T(1) : T(0); },
-                                      scale, g);
+          probability_ce_row_backward(
+              x, C, [y](int64_t c) { return c == y ? T(1) : T(0); }, scale, g);
           break;
         }
-        default: break;
+        default:
+          break;
       }
     }
   });
@@ -208,9 +224,8 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
 
 void CpuBackend::loss_forward(LossKind kind, const Tensor& pred, const Tensor& target,
                               Tensor& loss) {
-  dispatch_float(pred.dtype(), "loss", [&](auto zero) {
-    loss_forward_typed<decltype(zero)>(kind, pred, target, loss);
-  });
+  dispatch_float(pred.dtype(), "loss",
+                 [&](auto zero) { loss_forward_typed<decltype(zero)>(kind, pred, target, loss); });
 }
 
 void CpuBackend::loss_backward(LossKind kind, const Tensor& pred, const Tensor& target,

@@ -39,20 +39,36 @@ static void cast_loop(const From* s, To* d, int64_t n) {
 template <class From>
 static void cast_from(const From* s, const Tensor& dst, int64_t n) {
   switch (dst.dtype()) {
-    case DType::Float32: cast_loop(s, dst.data<float>(), n); break;
-    case DType::Float64: cast_loop(s, dst.data<double>(), n); break;
-    case DType::Int32: cast_loop(s, dst.data<int32_t>(), n); break;
-    case DType::Int64: cast_loop(s, dst.data<int64_t>(), n); break;
+    case DType::Float32:
+      cast_loop(s, dst.data<float>(), n);
+      break;
+    case DType::Float64:
+      cast_loop(s, dst.data<double>(), n);
+      break;
+    case DType::Int32:
+      cast_loop(s, dst.data<int32_t>(), n);
+      break;
+    case DType::Int64:
+      cast_loop(s, dst.data<int64_t>(), n);
+      break;
   }
 }
 
 void CpuBackend::cast(const Tensor& src, Tensor& dst) {
   int64_t n = src.numel();
   switch (src.dtype()) {
-    case DType::Float32: cast_from(src.data<float>(), dst, n); break;
-    case DType::Float64: cast_from(src.data<double>(), dst, n); break;
-    case DType::Int32: cast_from(src.data<int32_t>(), dst, n); break;
-    case DType::Int64: cast_from(src.data<int64_t>(), dst, n); break;
+    case DType::Float32:
+      cast_from(src.data<float>(), dst, n);
+      break;
+    case DType::Float64:
+      cast_from(src.data<double>(), dst, n);
+      break;
+    case DType::Int32:
+      cast_from(src.data<int32_t>(), dst, n);
+      break;
+    case DType::Int64:
+      cast_from(src.data<int64_t>(), dst, n);
+      break;
   }
 }
 
@@ -64,10 +80,18 @@ void CpuBackend::fill(Tensor& out, double value) {
     for (int64_t i = 0; i < n; ++i) p[i] = v;
   };
   switch (out.dtype()) {
-    case DType::Float32: fill_as(out.data<float>()); break;
-    case DType::Float64: fill_as(out.data<double>()); break;
-    case DType::Int32: fill_as(out.data<int32_t>()); break;
-    case DType::Int64: fill_as(out.data<int64_t>()); break;
+    case DType::Float32:
+      fill_as(out.data<float>());
+      break;
+    case DType::Float64:
+      fill_as(out.data<double>());
+      break;
+    case DType::Int32:
+      fill_as(out.data<int32_t>());
+      break;
+    case DType::Int64:
+      fill_as(out.data<int64_t>());
+      break;
   }
 }
 

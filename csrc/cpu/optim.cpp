@@ -3,12 +3,13 @@
 // template arguments here (with_flags), so every loop is branch-free and vectorises. The
 // loop bodies capture by value: a float hyperparameter captured by reference could alias
 // the parameters being written, and the compiler would reload it every element.
+#include "math/optim.h"
+
 #include <cmath>
 #include <type_traits>
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
-#include "math/optim.h"
 
 namespace fastnn {
 namespace {
@@ -81,9 +82,8 @@ void CpuBackend::adam_update(const AdamConfig& c, int64_t step, Tensor& param, c
           parallel_for(param.numel(), kOptimizerGrain, [=](int64_t b, int64_t e) {
             T scratch = 0;
             for (int64_t i = b; i < e; ++i)
-              math::adam_update<amsgrad.value>(p[i], g[i], mp[i], vp[i],
-                                               amsgrad ? vm[i] : scratch, beta1, beta2, eps,
-                                               decay, step_size, inv_bias2_sqrt);
+              math::adam_update<amsgrad.value>(p[i], g[i], mp[i], vp[i], amsgrad ? vm[i] : scratch,
+                                               beta1, beta2, eps, decay, step_size, inv_bias2_sqrt);
           });
         },
         vm != nullptr && c.amsgrad);

@@ -1,7 +1,8 @@
 // Random fills from Philox: element i uses counter offset + i.
+#include "math/random.h"
+
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
-#include "math/random.h"
 
 namespace fastnn {
 

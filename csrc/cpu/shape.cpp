@@ -92,10 +92,14 @@ int64_t CpuBackend::find_index_out_of_range(const Tensor& index, int64_t limit) 
     return -1;
   };
   switch (index.dtype()) {
-    case DType::Int32: return scan(index.data<int32_t>());
-    case DType::Int64: return scan(index.data<int64_t>());
-    case DType::Float32: return scan(index.data<float>());
-    case DType::Float64: return scan(index.data<double>());
+    case DType::Int32:
+      return scan(index.data<int32_t>());
+    case DType::Int64:
+      return scan(index.data<int64_t>());
+    case DType::Float32:
+      return scan(index.data<float>());
+    case DType::Float64:
+      return scan(index.data<double>());
   }
   return -1;
 }

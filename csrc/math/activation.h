@@ -8,15 +8,23 @@
 namespace fastnn::math {
 
 template <class T>
-FASTNN_HOST_DEVICE T relu(T x) { return x > T(0) ? x : T(0); }
+FASTNN_HOST_DEVICE T relu(T x) {
+  return x > T(0) ? x : T(0);
+}
 template <class T>
-FASTNN_HOST_DEVICE T relu_grad_from_y(T y) { return y > T(0) ? T(1) : T(0); }
+FASTNN_HOST_DEVICE T relu_grad_from_y(T y) {
+  return y > T(0) ? T(1) : T(0);
+}
 
 // alpha >= 0, so y > 0 exactly when x > 0.
 template <class T>
-FASTNN_HOST_DEVICE T leaky_relu(T x, T alpha) { return x > T(0) ? x : alpha * x; }
+FASTNN_HOST_DEVICE T leaky_relu(T x, T alpha) {
+  return x > T(0) ? x : alpha * x;
+}
 template <class T>
-FASTNN_HOST_DEVICE T leaky_relu_grad_from_y(T y, T alpha) { return y > T(0) ? T(1) : alpha; }
+FASTNN_HOST_DEVICE T leaky_relu_grad_from_y(T y, T alpha) {
+  return y > T(0) ? T(1) : alpha;
+}
 
 // exp of a non-positive number only, so large |x| neither overflows nor loses y near 0/1;
 // branch-free so the loop vectorises.
@@ -27,16 +35,24 @@ FASTNN_HOST_DEVICE T sigmoid(T x) {
   return x >= T(0) ? s : e * s;
 }
 template <class T>
-FASTNN_HOST_DEVICE T sigmoid_grad_from_y(T y) { return y * (T(1) - y); }
+FASTNN_HOST_DEVICE T sigmoid_grad_from_y(T y) {
+  return y * (T(1) - y);
+}
 
 template <class T>
-FASTNN_HOST_DEVICE T tanh_act(T x) { return tanh(x); }
+FASTNN_HOST_DEVICE T tanh_act(T x) {
+  return tanh(x);
+}
 template <class T>
-FASTNN_HOST_DEVICE T tanh_grad_from_y(T y) { return T(1) - y * y; }
+FASTNN_HOST_DEVICE T tanh_grad_from_y(T y) {
+  return T(1) - y * y;
+}
 
 // Exact GELU (PyTorch's and Keras's default, approximate=False).
 template <class T>
-FASTNN_HOST_DEVICE T gelu(T x) { return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440))); }
+FASTNN_HOST_DEVICE T gelu(T x) {
+  return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440)));
+}
 template <class T>
 FASTNN_HOST_DEVICE T gelu_grad(T x) {
   T cdf = T(0.5) * (T(1) + erf(x * T(0.70710678118654752440)));

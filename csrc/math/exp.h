@@ -46,8 +46,10 @@ FASTNN_HOST_DEVICE float exp_float(float x) {
 // exp in T: the vectorisable version for float, the library's for double.
 template <class T>
 FASTNN_HOST_DEVICE T vexp(T x) {
-  if constexpr (sizeof(T) == 4) return exp_float(x);
-  else return exp(x);
+  if constexpr (sizeof(T) == 4)
+    return exp_float(x);
+  else
+    return exp(x);
 }
 
 }  // namespace fastnn::math

@@ -10,14 +10,22 @@ namespace fastnn::math {
 constexpr double kProbEpsilon = 1e-7;
 
 template <class T>
-FASTNN_HOST_DEVICE T squared_error(T p, T t) { return (p - t) * (p - t); }
+FASTNN_HOST_DEVICE T squared_error(T p, T t) {
+  return (p - t) * (p - t);
+}
 template <class T>
-FASTNN_HOST_DEVICE T squared_error_grad(T p, T t) { return T(2) * (p - t); }
+FASTNN_HOST_DEVICE T squared_error_grad(T p, T t) {
+  return T(2) * (p - t);
+}
 
 template <class T>
-FASTNN_HOST_DEVICE T absolute_error(T p, T t) { return p > t ? p - t : t - p; }
+FASTNN_HOST_DEVICE T absolute_error(T p, T t) {
+  return p > t ? p - t : t - p;
+}
 template <class T>
-FASTNN_HOST_DEVICE T absolute_error_grad(T p, T t) { return p > t ? T(1) : (p < t ? T(-1) : T(0)); }
+FASTNN_HOST_DEVICE T absolute_error_grad(T p, T t) {
+  return p > t ? T(1) : (p < t ? T(-1) : T(0));
+}
 
 template <class T>
 FASTNN_HOST_DEVICE T clip_probability(T p) {

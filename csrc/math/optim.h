@@ -30,8 +30,10 @@ FASTNN_HOST_DEVICE T decay_weight(T& p, T g, Decay<T> d) {
 
 template <bool EpsInsideSqrt, class T>
 FASTNN_HOST_DEVICE T root_plus_eps(T v, T eps) {
-  if constexpr (EpsInsideSqrt) return sqrt(v + eps);
-  else return sqrt(v) + eps;
+  if constexpr (EpsInsideSqrt)
+    return sqrt(v + eps);
+  else
+    return sqrt(v) + eps;
 }
 
 // SGD with momentum and Nesterov. On the first step the momentum buffer starts at the
@@ -65,8 +67,8 @@ FASTNN_HOST_DEVICE void adam_update(T& p, T g, T& m, T& v, T& v_max, T beta1, T 
 }
 
 template <bool Momentum, bool Centered, bool EpsInsideSqrt, class T>
-FASTNN_HOST_DEVICE void rmsprop_update(T& p, T g, T& square_avg, T& buf, T& grad_avg, T lr,
-                                       T alpha, T eps, Decay<T> decay, T momentum) {
+FASTNN_HOST_DEVICE void rmsprop_update(T& p, T g, T& square_avg, T& buf, T& grad_avg, T lr, T alpha,
+                                       T eps, Decay<T> decay, T momentum) {
   g = decay_weight(p, g, decay);
   square_avg = alpha * square_avg + (T(1) - alpha) * g * g;
   T v = square_avg;

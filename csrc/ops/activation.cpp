@@ -44,7 +44,11 @@ Tensor softmax_impl(const Tensor& x, int64_t axis, bool log) {
 }
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t axis) { return softmax_impl(x, axis, false); }
-Tensor log_softmax(const Tensor& x, int64_t axis) { return softmax_impl(x, axis, true); }
+Tensor softmax(const Tensor& x, int64_t axis) {
+  return softmax_impl(x, axis, false);
+}
+Tensor log_softmax(const Tensor& x, int64_t axis) {
+  return softmax_impl(x, axis, true);
+}
 
 }  // namespace fastnn

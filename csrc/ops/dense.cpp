@@ -31,8 +31,8 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
   if (bias.defined()) {
     check_same_dtype(x, bias, who, "bias");
     check_same_device(x, bias, who, "bias");
-    FASTNN_CHECK(bias.dim() == 1 && bias.shape()[0] == O, Value, who,
-                 ": expected bias of shape (", O, ",), got ", shape_str(bias.shape()));
+    FASTNN_CHECK(bias.dim() == 1 && bias.shape()[0] == O, Value, who, ": expected bias of shape (",
+                 O, ",), got ", shape_str(bias.shape()));
   }
   FASTNN_CHECK(act != Activation::LeakyReLU || alpha >= 0, Value, who,
                ": expected leaky_relu alpha >= 0, got ", alpha);
@@ -41,7 +41,8 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
   Tensor y = Tensor::empty(with_last(x.shape(), O), x.dtype(), x.device());
   const bool grad = needs_grad({&x, &kernel, &bias});
   Tensor z;  // pre-activation, kept only when the backward needs it
-  if (grad && !activation_grad_from_output(act)) z = Tensor::empty(y.shape(), y.dtype(), y.device());
+  if (grad && !activation_grad_from_output(act))
+    z = Tensor::empty(y.shape(), y.dtype(), y.device());
   be.gemm(false, false, B, O, I, 1.0, x, kernel, 0.0, y);
   if (bias.defined() || act != Activation::Linear || z.defined())
     be.bias_activation_forward(act, alpha, bias, y, z);
@@ -86,27 +87,27 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                ": expected a (..., K) @ b (K, N), got shapes ", shape_str(a.shape()), " and ",
                shape_str(b.shape()));
   const int64_t K = b.shape()[0], N = b.shape()[1];
-  FASTNN_CHECK(a.shape().back() == K, Value, who, ": inner dimensions differ: ",
-               shape_str(a.shape()), " @ ", shape_str(b.shape()));
+  FASTNN_CHECK(a.shape().back() == K, Value, who,
+               ": inner dimensions differ: ", shape_str(a.shape()), " @ ", shape_str(b.shape()));
   const int64_t M = shape_numel(Shape(a.shape().begin(), a.shape().end() - 1));  // K may be 0
   Tensor y = Tensor::empty(with_last(a.shape(), N), a.dtype(), a.device());
   backend_of(a).gemm(false, false, M, N, K, 1.0, a, b, 0.0, y);
   if (!needs_grad({&a, &b})) return y;
-  record(who, y, {a, b},
-         [a = a.detach(), b = b.detach(), M, N, K](const Tensor& gy,
-                                                   const std::vector<bool>& needs) {
-           Backend& be = backend_of(gy);
-           std::vector<Tensor> grads(2);
-           if (needs[0]) {
-             grads[0] = Tensor::empty(a.shape(), a.dtype(), a.device());
-             be.gemm(false, true, M, K, N, 1.0, gy, b, 0.0, grads[0]);
-           }
-           if (needs[1]) {
-             grads[1] = Tensor::empty({K, N}, a.dtype(), a.device());
-             be.gemm(true, false, K, N, M, 1.0, a, gy, 0.0, grads[1]);
-           }
-           return grads;
-         });
+  record(
+      who, y, {a, b},
+      [a = a.detach(), b = b.detach(), M, N, K](const Tensor& gy, const std::vector<bool>& needs) {
+        Backend& be = backend_of(gy);
+        std::vector<Tensor> grads(2);
+        if (needs[0]) {
+          grads[0] = Tensor::empty(a.shape(), a.dtype(), a.device());
+          be.gemm(false, true, M, K, N, 1.0, gy, b, 0.0, grads[0]);
+        }
+        if (needs[1]) {
+          grads[1] = Tensor::empty({K, N}, a.dtype(), a.device());
+          be.gemm(true, false, K, N, M, 1.0, a, gy, 0.0, grads[1]);
+        }
+        return grads;
+      });
   return y;
 }
 

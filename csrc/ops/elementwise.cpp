@@ -9,10 +9,14 @@ namespace {
 
 const char* binary_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Add: return "add";
-    case BinaryOp::Sub: return "sub";
-    case BinaryOp::Mul: return "mul";
-    case BinaryOp::Div: return "div";
+    case BinaryOp::Add:
+      return "add";
+    case BinaryOp::Sub:
+      return "sub";
+    case BinaryOp::Mul:
+      return "mul";
+    case BinaryOp::Div:
+      return "div";
   }
   return "?";
 }
@@ -28,8 +32,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* who) {
   size_t n = std::max(a.size(), b.size());
   Shape pa = pad_left(a, n), pb = pad_left(b, n), out(n);
   for (size_t i = 0; i < n; ++i) {
-    FASTNN_CHECK(pa[i] == pb[i] || pa[i] == 1 || pb[i] == 1, Value, who,
-                 ": shapes ", shape_str(a), " and ", shape_str(b), " cannot be broadcast together");
+    FASTNN_CHECK(pa[i] == pb[i] || pa[i] == 1 || pb[i] == 1, Value, who, ": shapes ", shape_str(a),
+                 " and ", shape_str(b), " cannot be broadcast together");
     out[i] = pa[i] == 1 ? pb[i] : pa[i];
   }
   return out;
@@ -72,8 +76,8 @@ std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t di
 }
 
 // Sum (scaled by `alpha`) over `axes`; backward broadcasts the gradient back, times alpha.
-Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdims,
-                  bool average, const char* who) {
+Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdims, bool average,
+                  const char* who) {
   check_float(x, who, "x");
   std::vector<int64_t> axes = normalize_axes(axes_in, x.dim(), who);
   Shape kept = x.shape(), squeezed;
@@ -84,8 +88,9 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool kee
   }
   for (int64_t i = 0; i < x.dim(); ++i)
     if (std::find(axes.begin(), axes.end(), i) == axes.end()) squeezed.push_back(x.shape()[i]);
-  if (average) FASTNN_CHECK(count > 0, Value, who, ": mean over an empty axis of shape ",
-                            shape_str(x.shape()));
+  if (average)
+    FASTNN_CHECK(count > 0, Value, who, ": mean over an empty axis of shape ",
+                 shape_str(x.shape()));
   double alpha = average ? 1.0 / static_cast<double>(count) : 1.0;
   Backend& be = backend_of(x);
   Tensor out = Tensor::empty(kept, x.dtype(), x.device());
@@ -97,12 +102,12 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool kee
   if (average) be.axpby(alpha, out, 0.0, out);
   out = out.view(keepdims ? kept : squeezed);
   if (!needs_grad({&x})) return out;
-  record(who, out, {x}, [xshape = x.shape(), kept, alpha](const Tensor& gy,
-                                                          const std::vector<bool>&) {
-    Tensor gx = Tensor::empty(xshape, gy.dtype(), gy.device());
-    if (gx.numel() > 0) backend_of(gy).broadcast_to(gy.view(kept), alpha, gx);
-    return std::vector<Tensor>{gx};
-  });
+  record(who, out, {x},
+         [xshape = x.shape(), kept, alpha](const Tensor& gy, const std::vector<bool>&) {
+           Tensor gx = Tensor::empty(xshape, gy.dtype(), gy.device());
+           if (gx.numel() > 0) backend_of(gy).broadcast_to(gy.view(kept), alpha, gx);
+           return std::vector<Tensor>{gx};
+         });
   return out;
 }
 
@@ -122,7 +127,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Tensor saved_out = op == BinaryOp::Div ? out.detach() : Tensor();
   record(who, out, {a, b},
          [op, a = a.detach(), b = b.detach(), saved_out](const Tensor& gy,
-                                                          const std::vector<bool>& needs) {
+                                                         const std::vector<bool>& needs) {
            std::vector<Tensor> grads(2);
            const Shape& s = gy.shape();
            switch (op) {
@@ -135,11 +140,14 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
                if (needs[1]) grads[1] = reduce_to_shape(scale(gy, -1.0), b.shape());
                break;
              case BinaryOp::Mul:
-               if (needs[0]) grads[0] = reduce_to_shape(binary_raw(BinaryOp::Mul, gy, b, s), a.shape());
-               if (needs[1]) grads[1] = reduce_to_shape(binary_raw(BinaryOp::Mul, gy, a, s), b.shape());
+               if (needs[0])
+                 grads[0] = reduce_to_shape(binary_raw(BinaryOp::Mul, gy, b, s), a.shape());
+               if (needs[1])
+                 grads[1] = reduce_to_shape(binary_raw(BinaryOp::Mul, gy, a, s), b.shape());
                break;
              case BinaryOp::Div:
-               if (needs[0]) grads[0] = reduce_to_shape(binary_raw(BinaryOp::Div, gy, b, s), a.shape());
+               if (needs[0])
+                 grads[0] = reduce_to_shape(binary_raw(BinaryOp::Div, gy, b, s), a.shape());
                if (needs[1]) {
                  Tensor t = binary_raw(BinaryOp::Mul, gy, saved_out, s);
                  t = binary_raw(BinaryOp::Div, t, b, s);

@@ -9,8 +9,7 @@ Reduction reduction_from_name(const std::string& name, const char* who) {
   if (name == "mean" || name == "sum_over_batch_size" || name == "auto") return Reduction::Mean;
   if (name == "sum") return Reduction::Sum;
   if (name == "none" || name.empty()) return Reduction::None;
-  fail(ErrorKind::Value, who, ": unknown reduction '", name,
-       "'; expected 'mean', 'sum' or 'none'");
+  fail(ErrorKind::Value, who, ": unknown reduction '", name, "'; expected 'mean', 'sum' or 'none'");
 }
 
 LossKind loss_kind_from_name(const std::string& name, bool from_logits, const char* who) {
@@ -50,17 +49,15 @@ Tensor checked_target(LossKind kind, const Tensor& pred, const Tensor& target, c
   if (is_sparse(kind)) {
     Shape ts = target.shape();
     if (ts.size() == rows.size() + 1 && ts.back() == 1) ts.pop_back();
-    FASTNN_CHECK(ts == rows, Value, who, ": expected integer labels y_true of shape ",
-                 shape_str(rows), " for predictions of shape ", shape_str(ps), ", got ",
-                 shape_str(target.shape()),
-                 ts.size() == ps.size() && ts == ps
-                     ? " (one-hot targets need CategoricalCrossentropy)"
-                     : "");
+    FASTNN_CHECK(
+        ts == rows, Value, who, ": expected integer labels y_true of shape ", shape_str(rows),
+        " for predictions of shape ", shape_str(ps), ", got ", shape_str(target.shape()),
+        ts.size() == ps.size() && ts == ps ? " (one-hot targets need CategoricalCrossentropy)"
+                                           : "");
     int64_t C = ps.back();
     int64_t bad = backend_of(target).find_index_out_of_range(target, C);
     FASTNN_CHECK(bad < 0, Index, who, ": labels must be integers in [0, ", C,
-                 ") for predictions with ", C, " classes; the label at position ", bad,
-                 " is not");
+                 ") for predictions with ", C, " classes; the label at position ", bad, " is not");
     return target.view(rows);
   }
   Shape ts = target.shape();
@@ -86,7 +83,8 @@ Tensor loss(LossKind kind, const Tensor& pred_in, const Tensor& target_in, Reduc
   FASTNN_CHECK(pred_in.dim() >= 2 || !is_categorical(kind), Value, who,
                ": expected predictions of shape (batch, classes), got ",
                shape_str(pred_in.shape()));
-  FASTNN_CHECK(pred.dim() >= 1, Value, who, ": expected predictions with a batch axis, got a scalar");
+  FASTNN_CHECK(pred.dim() >= 1, Value, who,
+               ": expected predictions with a batch axis, got a scalar");
   Tensor target = checked_target(kind, pred, target_in, who);
   Backend& be = backend_of(pred);
   Shape rows(pred.shape().begin(), pred.shape().end() - 1);
@@ -109,8 +107,9 @@ Tensor loss(LossKind kind, const Tensor& pred_in, const Tensor& target_in, Reduc
     bool pred_ok = be.all_finite(pred);
     fail(ErrorKind::Value, who, ": the loss is NaN or infinite because ",
          !pred_ok ? "the predictions y_pred contain NaN or inf"
-                  : (is_floating(target.dtype()) && !be.all_finite(target) ? "the targets y_true contain NaN or inf"
-                                            : "the predictions are out of the loss's range"),
+                  : (is_floating(target.dtype()) && !be.all_finite(target)
+                         ? "the targets y_true contain NaN or inf"
+                         : "the predictions are out of the loss's range"),
          " (shape ", shape_str(pred_in.shape()), ")");
   }
   if (!needs_grad({&pred})) return out;

@@ -25,7 +25,7 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // --- elementwise.cpp ---
 // numpy broadcasting; both operands of one float dtype.
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
-Tensor scale(const Tensor& x, double alpha);  // alpha * x
+Tensor scale(const Tensor& x, double alpha);                                   // alpha * x
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);  // {} = all
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
 // l1 * sum(|w|) + l2 * sum(w^2), a scalar.

@@ -84,13 +84,13 @@ Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end) {
   check_defined(x, "slice", "x");
   Tensor y = x.rows(begin, end);
   if (!needs_grad({&x})) return y;
-  record("slice", y, {x}, [xshape = x.shape(), begin, end](const Tensor& gy,
-                                                         const std::vector<bool>&) {
-    Tensor gx = Tensor::zeros(xshape, gy.dtype(), gy.device());
-    Tensor dst = gx.rows(begin, end);
-    backend_of(gy).copy(gy, dst);
-    return std::vector<Tensor>{gx};
-  });
+  record("slice", y, {x},
+         [xshape = x.shape(), begin, end](const Tensor& gy, const std::vector<bool>&) {
+           Tensor gx = Tensor::zeros(xshape, gy.dtype(), gy.device());
+           Tensor dst = gx.rows(begin, end);
+           backend_of(gy).copy(gy, dst);
+           return std::vector<Tensor>{gx};
+         });
   return y;
 }
 

@@ -6,18 +6,21 @@
 
 namespace fastnn::python {
 
-static Tensor optional_tensor(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
+static Tensor optional_tensor(const std::optional<Tensor>& t) {
+  return t ? *t : Tensor();
+}
 
 void bind_ops(py::module_& m) {
-  m.def("dense",
-        [](const Tensor& x, const Tensor& kernel, const std::optional<Tensor>& bias,
-           const std::string& activation, double alpha, const std::string& who) {
-          return dense(x, kernel, optional_tensor(bias),
-                       activation_from_name(activation, who.c_str()), alpha, who.c_str());
-        },
-        py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(),
-        py::arg("activation") = "linear", py::arg("alpha") = 0.0, py::arg("who") = "Dense",
-        "act(x @ kernel + bias) as one op: x (..., in), kernel (in, out), bias (out,).");
+  m.def(
+      "dense",
+      [](const Tensor& x, const Tensor& kernel, const std::optional<Tensor>& bias,
+         const std::string& activation, double alpha, const std::string& who) {
+        return dense(x, kernel, optional_tensor(bias),
+                     activation_from_name(activation, who.c_str()), alpha, who.c_str());
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(),
+      py::arg("activation") = "linear", py::arg("alpha") = 0.0, py::arg("who") = "Dense",
+      "act(x @ kernel + bias) as one op: x (..., in), kernel (in, out), bias (out,).");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"));
   m.def("add", [](const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); });
   m.def("sub", [](const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); });
@@ -30,11 +33,12 @@ void bind_ops(py::module_& m) {
         py::arg("keepdims") = false);
   m.def("weight_penalty", &weight_penalty, py::arg("w"), py::arg("l1"), py::arg("l2"),
         "l1 * sum|w| + l2 * sum w^2.");
-  m.def("activation",
-        [](const Tensor& x, const std::string& name, double alpha) {
-          return activation(activation_from_name(name, "activation"), x, alpha);
-        },
-        py::arg("x"), py::arg("name"), py::arg("alpha") = 0.0);
+  m.def(
+      "activation",
+      [](const Tensor& x, const std::string& name, double alpha) {
+        return activation(activation_from_name(name, "activation"), x, alpha);
+      },
+      py::arg("x"), py::arg("name"), py::arg("alpha") = 0.0);
   m.def("softmax", &softmax, py::arg("x"), py::arg("axis") = -1);
   m.def("log_softmax", &log_softmax, py::arg("x"), py::arg("axis") = -1);
   m.def("reshape", &reshape, py::arg("x"), py::arg("shape"));
@@ -42,17 +46,19 @@ void bind_ops(py::module_& m) {
   m.def("concat", &concat, py::arg("tensors"), py::arg("axis") = 0);
   m.def("slice_rows", &slice_rows, py::arg("x"), py::arg("begin"), py::arg("end"));
   m.def("take_rows", &take_rows, py::arg("x"), py::arg("index"));
-  m.def("to_dtype",
-        [](const Tensor& x, const py::object& dtype) { return to_dtype(x, parse_dtype(dtype)); },
-        py::arg("x"), py::arg("dtype"));
-  m.def("loss",
-        [](const Tensor& y_pred, const Tensor& y_true, const std::string& name, bool from_logits,
-           const std::string& reduction, const std::string& who) {
-          return loss(loss_kind_from_name(name, from_logits, who.c_str()), y_pred, y_true,
-                      reduction_from_name(reduction, who.c_str()), who.c_str());
-        },
-        py::arg("y_pred"), py::arg("y_true"), py::arg("name"), py::arg("from_logits") = false,
-        py::arg("reduction") = "mean", py::arg("who") = "loss");
+  m.def(
+      "to_dtype",
+      [](const Tensor& x, const py::object& dtype) { return to_dtype(x, parse_dtype(dtype)); },
+      py::arg("x"), py::arg("dtype"));
+  m.def(
+      "loss",
+      [](const Tensor& y_pred, const Tensor& y_true, const std::string& name, bool from_logits,
+         const std::string& reduction, const std::string& who) {
+        return loss(loss_kind_from_name(name, from_logits, who.c_str()), y_pred, y_true,
+                    reduction_from_name(reduction, who.c_str()), who.c_str());
+      },
+      py::arg("y_pred"), py::arg("y_true"), py::arg("name"), py::arg("from_logits") = false,
+      py::arg("reduction") = "mean", py::arg("who") = "loss");
 }
 
 }  // namespace fastnn::python

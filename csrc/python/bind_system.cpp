@@ -15,8 +15,8 @@
 
 namespace fastnn::python {
 
-static Tensor random_tensor(const std::vector<int64_t>& shape, const py::object& dtype,
-                            bool normal, double a, double b) {
+static Tensor random_tensor(const std::vector<int64_t>& shape, const py::object& dtype, bool normal,
+                            double a, double b) {
   // Draws from Python (weight initialisation) are not part of a recorded step.
   CaptureSuspend unrecorded;
   Tensor t = Tensor::empty(shape, parse_dtype(dtype));
@@ -37,18 +37,18 @@ void bind_system(py::module_& m) {
   m.def("get_num_threads", &get_num_threads);
   m.def("set_grad_enabled", &set_grad_enabled, py::arg("enabled"));
   m.def("is_grad_enabled", &grad_enabled);
-  m.def("uniform",
-        [](const std::vector<int64_t>& shape, double low, double high, const py::object& dtype) {
-          return random_tensor(shape, dtype, false, low, high);
-        },
-        py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0,
-        py::arg("dtype") = "float32");
-  m.def("normal",
-        [](const std::vector<int64_t>& shape, double mean, double std, const py::object& dtype) {
-          return random_tensor(shape, dtype, true, mean, std);
-        },
-        py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0,
-        py::arg("dtype") = "float32");
+  m.def(
+      "uniform",
+      [](const std::vector<int64_t>& shape, double low, double high, const py::object& dtype) {
+        return random_tensor(shape, dtype, false, low, high);
+      },
+      py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0, py::arg("dtype") = "float32");
+  m.def(
+      "normal",
+      [](const std::vector<int64_t>& shape, double mean, double std, const py::object& dtype) {
+        return random_tensor(shape, dtype, true, mean, std);
+      },
+      py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::arg("dtype") = "float32");
   m.def("has_cuda_backend", [] { return has_backend(DeviceKind::CUDA); });
   m.def("build_info", [] {
     py::dict info;

@@ -78,20 +78,22 @@ void bind_tensor(py::module_& m) {
           "Accumulates d(self)/d(leaf) into .grad of every leaf that requires grad.")
       .def("_same_storage", &Tensor::same_storage);
 
-  m.def("from_numpy",
-        [](const py::array& a, const py::object& dtype) {
-          std::optional<DType> dt;
-          if (!dtype.is_none()) dt = parse_dtype(dtype);
-          return tensor_from_numpy(a, dt);
-        },
-        py::arg("array"), py::arg("dtype") = py::none(),
-        "A tensor over the array's memory where the layout allows, else over a converted copy.");
-  m.def("full",
-        [](const std::vector<int64_t>& shape, double value, const py::object& dtype) {
-          CaptureSuspend unrecorded;
-          return Tensor::full(shape, value, parse_dtype(dtype));
-        },
-        py::arg("shape"), py::arg("value"), py::arg("dtype") = "float32");
+  m.def(
+      "from_numpy",
+      [](const py::array& a, const py::object& dtype) {
+        std::optional<DType> dt;
+        if (!dtype.is_none()) dt = parse_dtype(dtype);
+        return tensor_from_numpy(a, dt);
+      },
+      py::arg("array"), py::arg("dtype") = py::none(),
+      "A tensor over the array's memory where the layout allows, else over a converted copy.");
+  m.def(
+      "full",
+      [](const std::vector<int64_t>& shape, double value, const py::object& dtype) {
+        CaptureSuspend unrecorded;
+        return Tensor::full(shape, value, parse_dtype(dtype));
+      },
+      py::arg("shape"), py::arg("value"), py::arg("dtype") = "float32");
 }
 
 }  // namespace fastnn::python

@@ -22,11 +22,21 @@ PYBIND11_MODULE(_C, m) {
     } catch (const Error& e) {
       PyObject* type = PyExc_RuntimeError;
       switch (e.kind()) {
-        case ErrorKind::Value: type = PyExc_ValueError; break;
-        case ErrorKind::Type: type = PyExc_TypeError; break;
-        case ErrorKind::Index: type = PyExc_IndexError; break;
-        case ErrorKind::Memory: type = PyExc_MemoryError; break;
-        case ErrorKind::Runtime: type = PyExc_RuntimeError; break;
+        case ErrorKind::Value:
+          type = PyExc_ValueError;
+          break;
+        case ErrorKind::Type:
+          type = PyExc_TypeError;
+          break;
+        case ErrorKind::Index:
+          type = PyExc_IndexError;
+          break;
+        case ErrorKind::Memory:
+          type = PyExc_MemoryError;
+          break;
+        case ErrorKind::Runtime:
+          type = PyExc_RuntimeError;
+          break;
       }
       PyErr_SetString(type, e.what());
     } catch (const std::bad_alloc&) {
