@@ -182,6 +182,8 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
                      double s = 0;
                      for (int64_t i = 0; i < cnt; ++i) s += src[i * sa];
                      *dst += s;
+                   } else if (sa == 1 && sb == 1) {  // column sums (bias gradients): vectorises
+                     for (int64_t i = 0; i < cnt; ++i) dst[i] += src[i];
                    } else {
                      for (int64_t i = 0; i < cnt; ++i) dst[i * sb] += src[i * sa];
                    }

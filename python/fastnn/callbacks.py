@@ -45,6 +45,10 @@ class _Callbacks:
             if hasattr(cb, "set_params"):
                 cb.set_params(params)
 
+    def wants(self, hook):
+        """Whether any callback defines ``hook`` (fit skips building per-batch logs if not)."""
+        return any(getattr(cb, hook, None) is not None for cb in self.callbacks)
+
     def __call__(self, hook, *args):
         for cb in self.callbacks:
             method = getattr(cb, hook, None)

@@ -573,15 +573,19 @@ class TrainingMixin:
         out = sys.stdout
         cbs("on_train_begin", {})
         logs = {}
+        batch_begin = cbs.wants("on_train_batch_begin")
+        batch_end = cbs.wants("on_train_batch_end")
         for epoch in range(initial_epoch, epochs):
             cbs("on_epoch_begin", epoch, {})
             start = time.perf_counter()
             acc = _Accumulator(self._metric_specs)
             for step, (xb, yb) in enumerate(self._batches(source, steps=steps_per_epoch, who=who)):
-                cbs("on_train_batch_begin", step, {})
+                if batch_begin:
+                    cbs("on_train_batch_begin", step, {})
                 loss, y_pred = self._train_step(xb, yb)
                 acc.update(loss, y_pred, yb)
-                cbs("on_train_batch_end", step, acc.result())
+                if batch_end:
+                    cbs("on_train_batch_end", step, acc.result())
             if acc.samples == 0:
                 if epoch == initial_epoch:
                     raise ValueError("fit: x yielded no batches (an empty or used-up iterable)")
