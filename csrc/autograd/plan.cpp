@@ -1,5 +1,8 @@
 #include "autograd/plan.h"
 
+#include <algorithm>
+#include <chrono>
+
 namespace fastnn {
 
 namespace {
@@ -20,103 +23,110 @@ class RecordingBackend final : public Backend {
   }
 
   void copy(const Tensor& src, Tensor& dst) override {
-    run([=, &b = inner_]() mutable { b.copy(src, dst); });
+    run("copy", [=, &b = inner_]() mutable { b.copy(src, dst); });
   }
   void cast(const Tensor& src, Tensor& dst) override {
-    run([=, &b = inner_]() mutable { b.cast(src, dst); });
+    run("cast", [=, &b = inner_]() mutable { b.cast(src, dst); });
   }
   void fill(Tensor& out, double value) override {
-    run([=, &b = inner_]() mutable { b.fill(out, value); });
+    run("fill", [=, &b = inner_]() mutable { b.fill(out, value); });
   }
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const Tensor& a,
             const Tensor& b, double beta, Tensor& c) override {
-    run([=, &be = inner_]() mutable { be.gemm(ta, tb, m, n, k, alpha, a, b, beta, c); });
+    run("gemm", [=, &be = inner_]() mutable { be.gemm(ta, tb, m, n, k, alpha, a, b, beta, c); });
   }
   void activation_forward(Activation act, double alpha, const Tensor& x, Tensor& y) override {
-    run([=, &b = inner_]() mutable { b.activation_forward(act, alpha, x, y); });
+    run("activation_forward",
+        [=, &b = inner_]() mutable { b.activation_forward(act, alpha, x, y); });
   }
   void activation_backward(Activation act, double alpha, const Tensor& x, const Tensor& y,
                            const Tensor& gy, Tensor& gx) override {
-    run([=, &b = inner_]() mutable { b.activation_backward(act, alpha, x, y, gy, gx); });
+    run("activation_backward",
+        [=, &b = inner_]() mutable { b.activation_backward(act, alpha, x, y, gy, gx); });
   }
   void bias_activation_forward(Activation act, double alpha, const Tensor& bias, Tensor& y,
                                Tensor& z) override {
-    run([=, &b = inner_]() mutable { b.bias_activation_forward(act, alpha, bias, y, z); });
+    run("bias_activation_forward",
+        [=, &b = inner_]() mutable { b.bias_activation_forward(act, alpha, bias, y, z); });
   }
   void softmax_forward(bool log, const Tensor& x, Tensor& y) override {
-    run([=, &b = inner_]() mutable { b.softmax_forward(log, x, y); });
+    run("softmax_forward", [=, &b = inner_]() mutable { b.softmax_forward(log, x, y); });
   }
   void softmax_backward(bool log, const Tensor& y, const Tensor& gy, Tensor& gx) override {
-    run([=, &b = inner_]() mutable { b.softmax_backward(log, y, gy, gx); });
+    run("softmax_backward", [=, &b = inner_]() mutable { b.softmax_backward(log, y, gy, gx); });
   }
   void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) override {
-    run([=, &be = inner_]() mutable { be.binary_forward(op, a, b, out); });
+    run("binary_forward", [=, &be = inner_]() mutable { be.binary_forward(op, a, b, out); });
   }
   void axpby(double alpha, const Tensor& x, double beta, Tensor& out) override {
-    run([=, &b = inner_]() mutable { b.axpby(alpha, x, beta, out); });
+    run("axpby", [=, &b = inner_]() mutable { b.axpby(alpha, x, beta, out); });
   }
   void sum_to(const Tensor& x, Tensor& out) override {
-    run([=, &b = inner_]() mutable { b.sum_to(x, out); });
+    run("sum_to", [=, &b = inner_]() mutable { b.sum_to(x, out); });
   }
   void broadcast_to(const Tensor& x, double alpha, Tensor& out) override {
-    run([=, &b = inner_]() mutable { b.broadcast_to(x, alpha, out); });
+    run("broadcast_to", [=, &b = inner_]() mutable { b.broadcast_to(x, alpha, out); });
   }
   void penalty_forward(const Tensor& w, double l1, double l2, Tensor& out) override {
-    run([=, &b = inner_]() mutable { b.penalty_forward(w, l1, l2, out); });
+    run("penalty_forward", [=, &b = inner_]() mutable { b.penalty_forward(w, l1, l2, out); });
   }
   void penalty_backward(const Tensor& w, double l1, double l2, const Tensor& gout,
                         Tensor& gw) override {
-    run([=, &b = inner_]() mutable { b.penalty_backward(w, l1, l2, gout, gw); });
+    run("penalty_backward",
+        [=, &b = inner_]() mutable { b.penalty_backward(w, l1, l2, gout, gw); });
   }
   void concat(const std::vector<Tensor>& inputs, int64_t axis, Tensor& out) override {
-    run([=, &b = inner_]() mutable { b.concat(inputs, axis, out); });
+    run("concat", [=, &b = inner_]() mutable { b.concat(inputs, axis, out); });
   }
   void slice_axis(const Tensor& x, int64_t axis, int64_t begin, Tensor& out) override {
-    run([=, &b = inner_]() mutable { b.slice_axis(x, axis, begin, out); });
+    run("slice_axis", [=, &b = inner_]() mutable { b.slice_axis(x, axis, begin, out); });
   }
   void take_rows(const Tensor& x, const Tensor& index, Tensor& out) override {
-    run([=, &b = inner_]() mutable { b.take_rows(x, index, out); });
+    run("take_rows", [=, &b = inner_]() mutable { b.take_rows(x, index, out); });
   }
   void scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& out) override {
-    run([=, &b = inner_]() mutable { b.scatter_add_rows(g, index, out); });
+    run("scatter_add_rows", [=, &b = inner_]() mutable { b.scatter_add_rows(g, index, out); });
   }
   void loss_forward(LossKind kind, const Tensor& pred, const Tensor& target,
                     Tensor& loss) override {
-    run([=, &b = inner_]() mutable { b.loss_forward(kind, pred, target, loss); });
+    run("loss_forward", [=, &b = inner_]() mutable { b.loss_forward(kind, pred, target, loss); });
   }
   void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target, const Tensor& gloss,
                      Tensor& gpred) override {
-    run([=, &b = inner_]() mutable { b.loss_backward(kind, pred, target, gloss, gpred); });
+    run("loss_backward",
+        [=, &b = inner_]() mutable { b.loss_backward(kind, pred, target, gloss, gpred); });
   }
   void sgd_update(const SGDConfig& c, bool first, Tensor& p, const Tensor& g, Tensor& m) override {
-    run([=, &b = inner_]() mutable { b.sgd_update(c, first, p, g, m); });
+    run("sgd_update", [=, &b = inner_]() mutable { b.sgd_update(c, first, p, g, m); });
   }
   void adam_update(const AdamConfig& c, int64_t step, Tensor& p, const Tensor& g, Tensor& m,
                    Tensor& v, Tensor& vmax) override {
-    run([=, &b = inner_]() mutable { b.adam_update(c, step, p, g, m, v, vmax); });
+    run("adam_update", [=, &b = inner_]() mutable { b.adam_update(c, step, p, g, m, v, vmax); });
   }
   void rmsprop_update(const RMSpropConfig& c, Tensor& p, const Tensor& g, Tensor& sq, Tensor& m,
                       Tensor& ga) override {
-    run([=, &b = inner_]() mutable { b.rmsprop_update(c, p, g, sq, m, ga); });
+    run("rmsprop_update", [=, &b = inner_]() mutable { b.rmsprop_update(c, p, g, sq, m, ga); });
   }
   void adagrad_update(const AdagradConfig& c, int64_t step, Tensor& p, const Tensor& g,
                       Tensor& s) override {
-    run([=, &b = inner_]() mutable { b.adagrad_update(c, step, p, g, s); });
+    run("adagrad_update", [=, &b = inner_]() mutable { b.adagrad_update(c, step, p, g, s); });
   }
   void random_uniform(Tensor& out, double low, double high, uint64_t seed,
                       uint64_t offset) override {
-    run([=, &b = inner_]() mutable { b.random_uniform(out, low, high, seed, offset); });
+    run("random_uniform",
+        [=, &b = inner_]() mutable { b.random_uniform(out, low, high, seed, offset); });
   }
   void random_normal(Tensor& out, double mean, double stddev, uint64_t seed,
                      uint64_t offset) override {
-    run([=, &b = inner_]() mutable { b.random_normal(out, mean, stddev, seed, offset); });
+    run("random_normal",
+        [=, &b = inner_]() mutable { b.random_normal(out, mean, stddev, seed, offset); });
   }
 
  private:
   template <class F>
-  void run(F&& kernel) {
+  void run(const char* name, F&& kernel) {
     kernel();
-    plan_.append(std::forward<F>(kernel));
+    plan_.append(name, std::forward<F>(kernel));
   }
 
   Backend& inner_;
@@ -160,7 +170,29 @@ void Plan::abort_capture() {
   }
   capturing_ = false;
   steps_.clear();
+  names_.clear();
   grads_.clear();
+}
+
+std::vector<std::pair<std::string, double>> Plan::profile(int repeats) {
+  FASTNN_CHECK(captured_, Runtime, "Plan: profile before a completed capture");
+  FASTNN_CHECK(repeats > 0, Value, "Plan.profile: expected repeats > 0, got ", repeats);
+  for (auto& [param, grad] : grads_)
+    if (grad.defined()) param.set_grad(grad);
+  std::vector<double> best(steps_.size(), 1e30);
+  for (int r = 0; r < repeats; ++r) {
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      auto start = std::chrono::steady_clock::now();
+      steps_[i]();
+      double us =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count();
+      best[i] = std::min(best[i], us);
+    }
+  }
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < steps_.size(); ++i) out.push_back({names_[i], best[i]});
+  return out;
 }
 
 void Plan::replay() {

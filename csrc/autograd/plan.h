@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -38,12 +39,20 @@ class Plan {
   void replay();
   size_t size() const { return steps_.size(); }
 
+  // Runs the plan `repeats` times, timing each recorded kernel: (kernel, best microseconds),
+  // in order. For finding where a step's time goes; the parameters are updated as in replay.
+  std::vector<std::pair<std::string, double>> profile(int repeats);
+
   // Used by the recording backend and by ops recorded whole (optimizer steps).
-  void append(std::function<void()> step) { steps_.push_back(std::move(step)); }
+  void append(const char* name, std::function<void()> step) {
+    names_.push_back(name);
+    steps_.push_back(std::move(step));
+  }
 
  private:
   Device device_;
   std::vector<std::function<void()>> steps_;
+  std::vector<const char*> names_;                // the kernel each step launches, for profile()
   std::vector<std::pair<Tensor, Tensor>> grads_;  // (param, its gradient buffer)
   std::unique_ptr<Backend> recorder_;
   bool capturing_ = false, captured_ = false;

@@ -31,7 +31,7 @@ void Optimizer::step() {
   if (Plan* plan = capturing_plan()) {
     CaptureSuspend unrecorded;  // first-step state (zeros) must not be re-filled by replays
     step_now();
-    plan->append([self = shared_from_this()] { self->step_now(); });
+    plan->append(name_, [self = shared_from_this()] { self->step_now(); });
     return;
   }
   step_now();

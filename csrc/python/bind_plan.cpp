@@ -14,6 +14,8 @@ void bind_plan(py::module_& m) {
            "Stops recording; params' gradient buffers are re-attached before each replay.")
       .def("abort_capture", &Plan::abort_capture)
       .def("replay", &Plan::replay)
+      .def("profile", &Plan::profile, py::arg("repeats") = 10,
+           "Replays `repeats` times, timing each kernel: [(kernel, best microseconds)].")
       .def_property_readonly("captured", &Plan::captured)
       .def_property_readonly("capturing", &Plan::capturing)
       .def("__len__", &Plan::size);
