@@ -1,0 +1,133 @@
+"""Step capture: a replayed plan must give exactly what running the step op by op gives,
+for every optimizer (their state is created once, not re-filled by replays), with
+regularizers, learning-rate changes between epochs, and eager work in between."""
+
+import numpy as np
+import pytest
+
+import fastnn as fn
+from fastnn import layers, optim, optimizers, regularizers
+
+
+def data(n=70, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5)).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    return x, y
+
+
+def model(regularizer=None):
+    return fn.Sequential([layers.Dense(8, activation="tanh", kernel_regularizer=regularizer),
+                          layers.Dense(3)], input_shape=(5,))
+
+
+def train(capture, make_optimizer, epochs=3, regularizer=None, callbacks=None):
+    fn.manual_seed(7)
+    m = model(regularizer)
+    m.compile(optimizer=make_optimizer(m),
+              loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True), capture=capture)
+    x, y = data()
+    h = m.fit(x, y, batch_size=16, epochs=epochs, verbose=0, callbacks=callbacks)  # 16*4 + 6
+    return m, h.history["loss"]
+
+
+OPTIMIZERS = {
+    "adam": lambda m: "adam",
+    "sgd_momentum": lambda m: optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "rmsprop_centered": lambda m: optimizers.RMSprop(0.01, momentum=0.5, centered=True,
+                                                     weight_decay=0.01),
+    "adagrad": lambda m: optimizers.Adagrad(0.1, weight_decay=0.001),
+    "adamw_amsgrad": lambda m: optimizers.AdamW(0.01, amsgrad=True),
+    "torch_sgd": lambda m: optim.SGD(m.parameters(), lr=0.05, momentum=0.9, dampening=0.1),
+    "torch_adagrad": lambda m: optim.Adagrad(m.parameters(), lr=0.1,
+                                             initial_accumulator_value=0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_captured_training_is_bitwise_identical_to_eager(name):
+    captured, loss_c = train(True, OPTIMIZERS[name])
+    eager, loss_e = train(False, OPTIMIZERS[name])
+    assert len(captured._captured) >= 2  # full batches and the last, smaller one
+    assert len(eager._captured) == 0
+    assert loss_c == loss_e
+    for a, b in zip(captured.get_weights(), eager.get_weights()):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_regularizer_terms_are_part_of_the_plan():
+    reg = regularizers.L1L2(l1=0.01, l2=0.02)
+    captured, loss_c = train(True, OPTIMIZERS["adam"], regularizer=reg)
+    eager, loss_e = train(False, OPTIMIZERS["adam"], regularizer=reg)
+    _, plain = train(True, OPTIMIZERS["adam"])
+    assert loss_c == loss_e and loss_c != plain
+
+
+class HalveLearningRate:
+    def set_model(self, model):
+        self.model = model
+
+    def on_epoch_end(self, epoch, logs=None):
+        opt = self.model.optimizer
+        opt.learning_rate = opt.learning_rate * 0.5
+
+
+def test_learning_rate_changes_between_epochs_reach_the_replayed_step():
+    captured, loss_c = train(True, OPTIMIZERS["adam"], epochs=4, callbacks=[HalveLearningRate()])
+    eager, loss_e = train(False, OPTIMIZERS["adam"], epochs=4, callbacks=[HalveLearningRate()])
+    _, constant = train(True, OPTIMIZERS["adam"], epochs=4)
+    assert loss_c == loss_e and loss_c != constant
+
+
+def test_eager_steps_between_fits_do_not_confuse_the_plan():
+    """A PyTorch-style step between two fits replaces the parameters' .grad; the plan
+    re-attaches its own gradient buffers before replaying."""
+    results = []
+    for capture in (True, False):
+        fn.manual_seed(3)
+        m = model()
+        m.compile(optimizer="sgd", loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  capture=capture)
+        x, y = data()
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        loss = m.loss(y_pred=m(x[:9], training=True), y_true=y[:9])
+        m.optimizer.zero_grad()
+        loss.backward()  # grads now live in new buffers; no step taken
+        h = m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        results.append((h.history["loss"], m.get_weights()))
+    assert results[0][0] == results[1][0]
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(results[0][1], results[1][1]))
+
+
+def test_clipping_optimizers_run_eagerly():
+    m, _ = train(True, lambda m: optimizers.SGD(0.05, clipnorm=1.0), epochs=1)
+    assert len(m._captured) == 0
+
+
+def test_nan_loss_raises_in_a_replayed_step_too():
+    fn.manual_seed(0)
+    m = model()
+    m.compile(optimizer=optimizers.SGD(1e30), loss="mse")
+    x = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32) * 1e10
+    y = np.ones((64, 3), np.float32)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        m.fit(x, y, batch_size=8, epochs=5, verbose=0)
+
+
+def test_evaluate_and_predict_replay_and_agree_with_eager():
+    captured, _ = train(True, OPTIMIZERS["adam"])
+    eager, _ = train(False, OPTIMIZERS["adam"])
+    x, y = data(45, seed=1)
+    for _ in range(2):  # the second call replays
+        assert captured.evaluate(x, y, batch_size=16) == eager.evaluate(x, y, batch_size=16)
+        np.testing.assert_array_equal(captured.predict(x, batch_size=16),
+                                      eager.predict(x, batch_size=16))
+
+
+def test_plan_profile_names_every_kernel():
+    m, _ = train(True, OPTIMIZERS["adam"], epochs=1)
+    plan = [e for k, e in m._captured._entries.items() if k[0] == "train"][0].plan
+    profile = plan.profile(2)
+    names = [name for name, _ in profile]
+    assert len(profile) == len(plan) and names.count("gemm") >= 4 and names[-1] == "Adam"
+    assert all(us >= 0 for _, us in profile)
