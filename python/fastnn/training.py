@@ -44,6 +44,7 @@ from .callbacks import History, _Callbacks
 from .capture import Rows, StepCapture
 from .data import DataLoader, permutation
 from .metrics import _Accumulator, _Metric
+from .summary import _shape_str, last_output_shapes, print_summary
 from .tensor import Tensor, no_grad, numeric_array
 
 _DEFAULT_BATCH = 32
@@ -83,15 +84,20 @@ def _describe(x):
     return f"{type(x).__name__} of shape {np.shape(x)}" if hasattr(x, "shape") else type(x).__name__
 
 
-def _shape_str(shape):
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")")
-
-
 def _position(flat_index, shape):
     if len(shape) <= 1:
         return f"[{flat_index}]"
     return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat_index, shape)) + "]"
+
+
+def _unpack_batch(items, who, what):
+    """(x, y) from an (x,), (x, y) or (x, y, None) tuple; sample weights are not supported."""
+    if len(items) == 3 and items[2] is not None:
+        raise NotImplementedError(f"{who}: sample weights are not supported yet")
+    if len(items) not in (1, 2, 3):
+        raise ValueError(f"{who}: {what} must be (x, y), got a {type(items).__name__} of "
+                         f"{len(items)} items")
+    return items[0], (items[1] if len(items) > 1 else None)
 
 
 def _check_int(who, arg, value, minimum, allow_none=False):
@@ -118,15 +124,6 @@ def _format_time(seconds):
 
 def _format_logs(logs):
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-
-
-def _human_bytes(n):
-    units = ["B", "KB", "MB", "GB", "TB"]
-    value, unit = float(n), 0
-    while value >= 1024 and unit < len(units) - 1:
-        value /= 1024
-        unit += 1
-    return f"{value:.2f} {units[unit]}"
 
 
 # --- the mixin -------------------------------------------------------------------------------
@@ -388,12 +385,7 @@ class TrainingMixin:
         if x is None:
             raise ValueError(f"{who}: x is required")
         if isinstance(x, tuple) and y is None and not isinstance(x, np.ndarray):
-            if len(x) == 3 and x[2] is not None:
-                raise NotImplementedError(f"{who}: sample weights are not supported yet")
-            if len(x) not in (1, 2, 3):
-                raise ValueError(f"{who}: x given as a tuple must be (x, y), got a tuple of "
-                                 f"{len(x)} items")
-            x, y = x[0], (x[1] if len(x) > 1 else None)
+            x, y = _unpack_batch(x, who, "x given as a tuple")
         iterable = isinstance(x, DataLoader) or (
             not _is_array_like(x) and hasattr(x, "__iter__")) or (
             isinstance(x, list) and x and isinstance(x[0], tuple))
@@ -473,12 +465,7 @@ class TrainingMixin:
         # islice: a one-shot generator gives exactly `steps` batches per pass, none lost.
         for k, batch in enumerate(itertools.islice(source.x, steps)):
             if isinstance(batch, (tuple, list)):
-                if len(batch) == 3 and batch[2] is not None:
-                    raise NotImplementedError(f"{who}: sample weights are not supported yet")
-                if len(batch) not in (1, 2, 3):
-                    raise ValueError(f"{who}: batch {k} is a {type(batch).__name__} of "
-                                     f"{len(batch)} items; expected (x, y)")
-                xb, yb = batch[0], (batch[1] if len(batch) > 1 else None)
+                xb, yb = _unpack_batch(batch, who, f"batch {k}")
             else:
                 xb, yb = batch, None
             where = f"{who} (batch {k})"
@@ -700,72 +687,12 @@ class TrainingMixin:
     # --- summary --------------------------------------------------------------------------------
 
     def _summary_output_shapes(self):
-        """Each top-level layer's output shape, from the input it last saw (None: unknown)."""
-        shapes = []
-        for layer in self.layers:
-            last = getattr(layer, "_last_input", None)
-            if last is None or not layer.built:
-                shapes.append(None)
-                continue
-            saved = (layer._last_input, layer._last_training)
-            try:
-                with no_grad():
-                    shape = tuple(layer.compute_output_shape((None,) + tuple(last.shape[1:])))
-                shapes.append((None,) + shape[1:])
-            except Exception:  # noqa: BLE001 - a summary never fails on one layer
-                shapes.append(None)
-            finally:
-                layer._last_input, layer._last_training = saved
-        return shapes
+        return last_output_shapes(self)
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Prints a Keras-like table: Layer (type), Output Shape, Param #, and the totals."""
-        layers = self.layers
-        shapes = self._summary_output_shapes()
-        rows = []
-        for layer, shape in zip(layers, shapes):
-            built = layer.built
-            params = f"{layer.count_params():,}" if built else "0 (unbuilt)"
-            row = [f"{layer.name} ({type(layer).__name__})",
-                   "?" if shape is None else _shape_str(shape), params]
-            if show_trainable:
-                row.append("Y" if layer.trainable else "N")
-            rows.append(row)
-        header = ["Layer (type)", "Output Shape", "Param #"]
-        header += ["Trainable"] if show_trainable else []
-        # Keras's column layout (positions .45, .85, 1.0 of 65 characters), widened to fit.
-        defaults = [29, 26, 10] + ([10] if show_trainable else [])
-        widths = [max([defaults[i], len(header[i]) + 3] + [len(r[i]) + 3 for r in rows])
-                  for i in range(len(header))]
-        total_width = max(line_length or 0, sum(widths))
-        widths[-1] += total_width - sum(widths)
-
-        def line(cells):
-            return "".join((" " + c).ljust(w) for c, w in zip(cells, widths)).rstrip()
-
-        weights = self.weights
-        itemsize = {"float32": 4, "float64": 8}
-        total = sum(int(np.prod(w.shape)) for w in weights)
-        total_bytes = sum(int(np.prod(w.shape)) * itemsize.get(w.dtype, 4) for w in weights)
-        trainable_ids = {id(w) for w in self.trainable_weights}
-        trainable = sum(int(np.prod(w.shape)) for w in weights if id(w) in trainable_ids)
-        trainable_bytes = sum(int(np.prod(w.shape)) * itemsize.get(w.dtype, 4)
-                              for w in weights if id(w) in trainable_ids)
-        text = [f'Model: "{self.name}"', "_" * total_width, line(header), "=" * total_width]
-        for i, row in enumerate(rows):
-            text.append(line(row))
-            text.append("_" * total_width if i < len(rows) - 1 else "=" * total_width)
-        if not rows:
-            text.append("=" * total_width)
-        text += [f"Total params: {total:,} ({_human_bytes(total_bytes)})",
-                 f"Trainable params: {trainable:,} ({_human_bytes(trainable_bytes)})",
-                 f"Non-trainable params: {total - trainable:,} "
-                 f"({_human_bytes(total_bytes - trainable_bytes)})",
-                 "_" * total_width]
-        emit = print_fn or print
-        for t in text:
-            emit(t)
+        print_summary(self, line_length, print_fn, show_trainable)
 
 
 __all__ = ["TrainingMixin", "History"]
