@@ -1,0 +1,281 @@
+"""How fit/evaluate/predict read their data: arrays, (x, y) tuples, DataLoaders and iterables
+of batches become a _Source; x and y are converted and checked against the loss once, before
+the first step; `_batches` cuts a _Source into numpy batches (Rows when shuffling)."""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+
+import numpy as np
+
+from . import losses as _losses
+from .capture import Rows
+from .data import DataLoader, permutation
+from .summary import _shape_str
+from .tensor import Tensor, numeric_array
+
+_DEFAULT_BATCH = 32
+
+
+class _Source:
+    """What fit/evaluate/predict iterate: arrays (x, y) cut into batches, or an iterable of
+    batches (DataLoader, generator, list of (x, y) tuples)."""
+
+    def __init__(self, kind, x, y=None, batch_size=None, shuffle=False):
+        self.kind, self.x, self.y = kind, x, y
+        self.batch_size, self.shuffle = batch_size, shuffle
+
+    @property
+    def arrays(self):
+        return self.kind == "arrays"
+
+    def num_batches(self):
+        if self.arrays:
+            return -(-len(self.x) // self.batch_size)
+        try:
+            return len(self.x)
+        except TypeError:
+            return None
+
+    def one_shot(self):
+        return not self.arrays and iter(self.x) is self.x
+
+
+def _is_array_like(x):
+    return isinstance(x, (np.ndarray, Tensor, list, numbers.Number)) or hasattr(x, "__array__")
+
+
+def _describe(x):
+    return f"{type(x).__name__} of shape {np.shape(x)}" if hasattr(x, "shape") else type(x).__name__
+
+
+def _position(flat_index, shape):
+    if len(shape) <= 1:
+        return f"[{flat_index}]"
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat_index, shape)) + "]"
+
+
+def _unpack_batch(items, who, what):
+    """(x, y) from an (x,), (x, y) or (x, y, None) tuple; sample weights are not supported."""
+    if len(items) == 3 and items[2] is not None:
+        raise NotImplementedError(f"{who}: sample weights are not supported yet")
+    if len(items) not in (1, 2, 3):
+        raise ValueError(f"{who}: {what} must be (x, y), got a {type(items).__name__} of "
+                         f"{len(items)} items")
+    return items[0], (items[1] if len(items) > 1 else None)
+
+
+def _check_int(who, arg, value, minimum, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{who}: expected {arg} to be {expected}"
+                         f"{' or None' if allow_none else ''}, got {value!r}")
+    return int(value)
+
+
+class FeedingMixin:
+    """The data side of :class:`fastnn.training.TrainingMixin`."""
+
+    def _np_dtype(self):
+        return np.float64 if getattr(self, "dtype", "float32") == "float64" else np.float32
+
+    def _prepare_x(self, who, x, arg="x"):
+        array = numeric_array(x, who, arg, batch_axis=True)
+        return np.ascontiguousarray(array, dtype=self._np_dtype())
+
+    def _loss_name(self):
+        loss = self.loss
+        return type(loss).__name__ if isinstance(loss, _losses.Loss) else getattr(
+            loss, "__name__", "the loss")
+
+    def _prepare_y(self, who, y, out_shape, arg="y"):
+        """y checked against the loss and converted for it. out_shape: the model's output
+        shape for one batch (only its non-batch axes are used)."""
+        y = numeric_array(y, who, arg, batch_axis=True)
+        loss = self.loss
+        if not isinstance(loss, _losses.Loss):
+            if y.dtype.kind in "iu":
+                return np.ascontiguousarray(y, dtype=np.int64)
+            return np.ascontiguousarray(y, dtype=self._np_dtype())
+        name = self._loss_name()
+        pred = (len(y),) + tuple(out_shape[1:])
+        if len(pred) == 1:
+            pred = pred + (1,)
+        if isinstance(loss, _losses.SparseCategoricalCrossentropy):
+            rows, classes = pred[:-1], pred[-1]
+            shape = y.shape[:-1] if (y.ndim == len(rows) + 1 and y.shape[-1] == 1) else y.shape
+            if shape != rows:
+                hint = (" — these look one-hot: use categorical_crossentropy, or integer labels "
+                        "(y.argmax(axis=-1))" if y.shape == pred else "")
+                raise ValueError(f"{who}: {name} expects integer class labels {arg} of shape "
+                                 f"{_shape_str(rows)} for a model whose output has shape "
+                                 f"{_shape_str((None,) + pred[1:])}, got {arg} of shape "
+                                 f"{_shape_str(y.shape)}{hint}")
+            flat = y.reshape(-1)
+            if y.dtype.kind == "f":
+                bad = ~np.isfinite(flat) | (flat != np.round(flat)) | (flat < 0) | (flat >= classes)
+            else:
+                bad = (flat < 0) | (flat >= classes)
+            if bad.any():
+                i = int(np.argmax(bad))
+                value = flat[i].item()
+                raise IndexError(f"{who}: {name} needs every label in {arg} to be an integer in "
+                                 f"[0, {classes}) (the model outputs {classes} classes), but "
+                                 f"{arg}{_position(i, y.shape)} = {value!r}")
+            return np.ascontiguousarray(y.reshape(rows), dtype=np.int64)
+        if y.shape != pred and not (y.shape == pred[:-1] and pred[-1] == 1):
+            hint = ""
+            if isinstance(loss, _losses.CategoricalCrossentropy) and y.shape == pred[:-1]:
+                hint = (" — these look like integer labels: use sparse_categorical_crossentropy "
+                        "or one-hot encode them with fn.utils.to_categorical(y)")
+            raise ValueError(f"{who}: {name} expects {arg} of shape "
+                             f"{_shape_str((len(y),) + pred[1:])} like the model's output, got "
+                             f"{arg} of shape {_shape_str(y.shape)}{hint}")
+        values = np.asarray(y, dtype=self._np_dtype())
+        flat = values.reshape(-1)
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{who}: {name} needs finite targets, but "
+                             f"{arg}{_position(i, y.shape)} = {flat[i].item()!r}")
+        if isinstance(loss, _losses.BinaryCrossentropy):
+            bad = (flat < 0) | (flat > 1)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(f"{who}: {name} needs targets in [0, 1], but "
+                                 f"{arg}{_position(i, y.shape)} = {flat[i].item()!r}")
+        return np.ascontiguousarray(values)
+
+    def _check_input_shape(self, who, shape):
+        """Raises when x cannot fit the model's declared input shape (Sequential knows it)."""
+
+    def _output_shape_for(self, x_sample):
+        """The model's output shape for a one-sample batch (builds lazy layers)."""
+        out = self._predict_step(x_sample)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{type(self).__name__}: fit/evaluate support models with one "
+                            f"tensor output, got a {type(out).__name__}")
+        return tuple(out.shape)
+
+    def _adapt(self, who, x, y, batch_size, need_y, shuffle=False):
+        """x, y as given to fit/evaluate/predict -> _Source (arrays checked, not converted)."""
+        if x is None:
+            raise ValueError(f"{who}: x is required")
+        if isinstance(x, tuple) and y is None and not isinstance(x, np.ndarray):
+            x, y = _unpack_batch(x, who, "x given as a tuple")
+        iterable = isinstance(x, DataLoader) or (
+            not _is_array_like(x) and hasattr(x, "__iter__")) or (
+            isinstance(x, list) and x and isinstance(x[0], tuple))
+        if iterable:
+            if y is not None:
+                raise ValueError(f"{who}: y must not be given when x is a DataLoader or an "
+                                 "iterable of batches (they yield (x, y) pairs)")
+            if batch_size is not None:
+                raise ValueError(f"{who}: batch_size applies to arrays; the "
+                                 f"{type(x).__name__} given as x makes its own batches")
+            return _Source("iterable", x)
+        batch_size = _check_int(who, "batch_size", batch_size, 1, allow_none=True) or _DEFAULT_BATCH
+        x = self._check_array(who, x, "x")
+        if y is None:
+            if need_y:
+                raise ValueError(f"{who}: y is required when x is an array (or pass x as "
+                                 "(x, y), a DataLoader or an iterable of (x, y) batches)")
+        else:
+            y = self._check_array(who, y, "y")
+            if len(y) != len(x):
+                raise ValueError(f"{who}: x and y must have the same number of samples, got "
+                                 f"{len(x)} in x and {len(y)} in y")
+        return _Source("arrays", x, y, batch_size, shuffle)
+
+    @staticmethod
+    def _check_array(who, value, arg):
+        if isinstance(value, Tensor):
+            value = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except Exception as exc:  # noqa: BLE001 - report what came
+            raise TypeError(f"{who}: expected {arg} to be an array, "
+                            f"got {_describe(value)}") from exc
+        if array.dtype == object or array.dtype.kind not in "biuf":
+            raise TypeError(f"{who}: expected {arg} to be a numeric array, got "
+                            f"{type(value).__name__} with dtype {array.dtype}")
+        if array.ndim == 0:
+            raise ValueError(f"{who}: expected {arg} with a batch axis, got a scalar")
+        if len(array) == 0:
+            raise ValueError(f"{who}: {arg} is empty (0 samples)")
+        return array
+
+    def _prepared(self, who, source, need_y=True):
+        """Arrays converted once (x to the model's dtype, y checked against the loss)."""
+        if not source.arrays:
+            return source
+        x = self._prepare_x(who, source.x)
+        self._check_input_shape(who, x.shape)
+        y = source.y
+        if y is not None and need_y:
+            y = self._prepare_y(who, y, self._output_shape_for(x[:1]))
+        return _Source("arrays", x, y, source.batch_size, source.shuffle)
+
+    def _batches(self, source, shuffle=None, steps=None, who="fit", need_y=True):
+        """Yields (x, y or None) numpy batches for one pass over ``source``.
+
+        Arrays (already prepared by ``_prepared``) are sliced, or, when shuffling, cut into
+        :class:`Rows` in a new order from fastnn's generator (gathered only where they go).
+        Batches of an iterable are checked and converted one by one.
+        """
+        if source.arrays:
+            x, y, b = source.x, source.y, source.batch_size
+            n = len(x)
+            shuffle = source.shuffle if shuffle is None else shuffle
+            order = permutation(n) if shuffle else None
+            count = -(-n // b) if steps is None else min(steps, -(-n // b))
+            for k in range(count):
+                lo, hi = k * b, min(n, (k + 1) * b)
+                if order is None:
+                    xb, yb = x[lo:hi], (None if y is None else y[lo:hi])
+                else:
+                    idx = order[lo:hi]
+                    xb, yb = Rows(x, idx), (None if y is None else Rows(y, idx))
+                yield xb, yb
+            return
+        out_shape = None
+        # islice: a one-shot generator gives exactly `steps` batches per pass, none lost.
+        for k, batch in enumerate(itertools.islice(source.x, steps)):
+            if isinstance(batch, (tuple, list)):
+                xb, yb = _unpack_batch(batch, who, f"batch {k}")
+            else:
+                xb, yb = batch, None
+            where = f"{who} (batch {k})"
+            xb = self._prepare_x(where, xb)
+            if len(xb) == 0:
+                raise ValueError(f"{where}: the batch is empty (0 samples)")
+            self._check_input_shape(where, xb.shape)
+            if need_y:
+                if yb is None:
+                    raise ValueError(f"{where}: expected (x, y) batches, got x alone")
+                if len(yb) != len(xb):
+                    raise ValueError(f"{where}: x and y must have the same number of samples, "
+                                     f"got {len(xb)} in x and {len(yb)} in y")
+                if out_shape is None:
+                    out_shape = self._output_shape_for(xb[:1])
+                yb = self._prepare_y(where, yb, out_shape)
+                yield xb, yb
+            else:
+                yield xb, None
+
+    def _validation_source(self, data, batch_size):
+        who = "fit: validation_data"
+        if isinstance(data, tuple):
+            if len(data) == 3 and data[2] is not None:
+                raise NotImplementedError(f"{who}: sample weights are not supported yet")
+            if len(data) not in (2, 3):
+                raise ValueError(f"{who}: expected (x_val, y_val), got a tuple of "
+                                 f"{len(data)} items")
+            return self._adapt(who, data[0], data[1], batch_size, need_y=True)
+        if isinstance(data, DataLoader) or (not _is_array_like(data) and hasattr(data, "__iter__")):
+            return self._adapt(who, data, None, batch_size, need_y=True)
+        raise ValueError(f"{who}: expected a tuple (x_val, y_val), a DataLoader or an iterable "
+                         f"of (x, y) batches, got {_describe(data)}")
