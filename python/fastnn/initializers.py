@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import _C
+from ._lookup import resolve
 
 # std of a standard normal truncated to [-2, 2]: Keras divides by it so the truncated draw
 # keeps the intended variance.
@@ -191,20 +192,7 @@ _BY_NAME = {
 
 def get(identifier, who="initializer"):
     """An initializer from a Keras name, an instance, a class or a callable(shape, dtype)."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _BY_NAME:
-            raise ValueError(f"{who}: unknown initializer {identifier!r}; expected one of "
-                             f"{', '.join(sorted(_BY_NAME))}")
-        return _BY_NAME[key]()
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"{who}: expected an initializer name, instance or callable, "
-                    f"got {type(identifier).__name__}")
+    return resolve(identifier, kind="initializer", base=Initializer, names=_BY_NAME, who=who)
 
 
 zeros, ones = Zeros, Ones

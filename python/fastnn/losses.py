@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C
+from ._lookup import resolve
 from .tensor import Tensor, as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
@@ -125,20 +126,8 @@ _BY_NAME = {
 
 
 def get(identifier, who="loss"):
-    """A loss from a Keras name, a Loss instance or class, or a callable(y_pred, y_true)."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _BY_NAME:
-            raise ValueError(f"{who}: unknown loss {identifier!r}; expected one of "
-                             f"{', '.join(sorted(_BY_NAME))} or a Loss")
-        return _BY_NAME[key]()
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"{who}: expected a loss name, Loss or callable, got {type(identifier).__name__}")
+    """A loss from a Keras name, a Loss instance or class, or a callable(y_true, y_pred)."""
+    return resolve(identifier, kind="loss", base=Loss, names=_BY_NAME, who=who)
 
 
 def mean_squared_error(y_true, y_pred):

@@ -39,6 +39,7 @@ import numbers
 import numpy as np
 
 from . import optim as _optim
+from ._lookup import resolve
 
 
 class Optimizer:
@@ -321,18 +322,10 @@ _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagr
 
 def get(identifier, who="optimizer"):
     """An optimizer from a Keras name, a Keras-style or fastnn.optim instance, or a class."""
-    if isinstance(identifier, (Optimizer, _optim.Optimizer)):
+    if isinstance(identifier, _optim.Optimizer):
         return identifier
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _BY_NAME:
-            raise ValueError(f"{who}: unknown optimizer {identifier!r}; expected one of "
-                             f"{', '.join(sorted(_BY_NAME))} or an optimizer object")
-        return _BY_NAME[key]()
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    raise TypeError(f"{who}: expected an optimizer name ('adam', 'sgd', ...) or an optimizer "
-                    f"object, got {type(identifier).__name__}")
+    return resolve(identifier, kind="optimizer", base=Optimizer, names=_BY_NAME, who=who,
+                   callables=False)
 
 
 def _flagged(optimizer, **flags):

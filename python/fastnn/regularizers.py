@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import _C
+from ._lookup import resolve
 
 
 class Regularizer:
@@ -41,15 +42,11 @@ class L2(L1L2):
 l1, l2, l1_l2 = L1, L2, L1L2
 
 
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+
+
 def get(identifier, who="regularizer"):
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        table = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-        if identifier.lower() not in table:
-            raise ValueError(f"{who}: unknown regularizer {identifier!r}; expected l1, l2 or l1_l2")
-        return table[identifier.lower()]()
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"{who}: expected a regularizer name, instance or callable, "
-                    f"got {type(identifier).__name__}")
+    """None, a regularizer, a Keras name (l1, l2, l1_l2) or a callable(weight)."""
+    if identifier is None:
+        return None
+    return resolve(identifier, kind="regularizer", base=Regularizer, names=_BY_NAME, who=who)
