@@ -1,0 +1,18 @@
+"""Every script in examples/ runs to the end (each takes about a second)."""
+
+import pathlib
+import runpy
+
+import pytest
+
+EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_runs(path, capsys):
+    runpy.run_path(str(path), run_name="__main__")
+    assert capsys.readouterr().out.strip()  # each prints its result
+
+
+def test_examples_exist():
+    assert len(EXAMPLES) >= 4
