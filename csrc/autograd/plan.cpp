@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 namespace fastnn {
 
@@ -200,6 +201,53 @@ void Plan::replay() {
   for (auto& [param, grad] : grads_)
     if (grad.defined()) param.set_grad(grad);
   for (auto& step : steps_) step();
+}
+
+double Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
+                            const Tensor& order, int64_t first, int64_t batches,
+                            const Tensor& loss) {
+  const char* who = "Plan.replay_batches";
+  FASTNN_CHECK(captured_, Runtime, who, ": replay before a completed capture");
+  FASTNN_CHECK(sources.size() == inputs.size() && !inputs.empty(), Value, who,
+               ": expected one source per input, got ", sources.size(), " and ", inputs.size());
+  FASTNN_CHECK(order.dtype() == DType::Int64 && order.dim() == 1, Type, who,
+               ": expected an int64 vector of row indices");
+  FASTNN_CHECK(
+      loss.numel() == 1 && is_floating(loss.dtype()) && loss.device().kind == DeviceKind::CPU,
+      Value, who, ": expected a one-element float loss on the CPU");
+  const int64_t rows = inputs[0].size(0);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Shape row_shape(inputs[i].shape().begin() + 1, inputs[i].shape().end());
+    Shape source_row(sources[i].shape().begin() + 1, sources[i].shape().end());
+    FASTNN_CHECK(inputs[i].size(0) == rows && row_shape == source_row &&
+                     sources[i].dtype() == inputs[i].dtype(),
+                 Value, who, ": source ", i, " of shape ", shape_str(sources[i].shape()),
+                 " does not fill input ", i, " of shape ", shape_str(inputs[i].shape()));
+  }
+  FASTNN_CHECK(first >= 0 && batches >= 0 && first + batches * rows <= order.numel(), Index, who,
+               ": ", batches, " batches of ", rows, " rows from row ", first, " run past the ",
+               order.numel(), " indices given");
+  const int64_t* index = order.data<int64_t>();
+  for (int64_t i = 0; i < order.numel(); ++i)
+    for (const Tensor& source : sources)
+      FASTNN_CHECK(index[i] >= 0 && index[i] < source.size(0), Index, who, ": row index ", index[i],
+                   " out of range for ", source.size(0), " rows");
+  double total = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    Tensor batch_index = order.rows(first + b * rows, first + (b + 1) * rows);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      Tensor input = inputs[i];
+      backend_of(input).take_rows(sources[i], batch_index, input);
+    }
+    replay();
+    double value =
+        loss.dtype() == DType::Float32 ? double(loss.data<float>()[0]) : loss.data<double>()[0];
+    FASTNN_CHECK(std::isfinite(value), Value, "fit: the loss is NaN or infinite at batch ", b,
+                 " of this run (the predictions or the targets contain NaN or inf, or training "
+                 "diverged)");
+    total += value;
+  }
+  return total;
 }
 
 CaptureSuspend::CaptureSuspend()

@@ -37,6 +37,15 @@ class Plan {
 
   // Runs the recorded kernels in order.
   void replay();
+
+  // Replays the plan once per batch, for `batches` batches of `inputs[i].size(0)` rows:
+  // before batch b, rows order[first + b * rows .. first + (b + 1) * rows) of each source are
+  // gathered into the matching input. Returns the sum of the one-element `loss` after each
+  // replay; raises ValueError at the first NaN or infinite loss. A whole epoch of a
+  // captured training step thus runs without returning to Python. (CPU tensors: the loss is
+  // read on the host.)
+  double replay_batches(const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
+                        const Tensor& order, int64_t first, int64_t batches, const Tensor& loss);
   size_t size() const { return steps_.size(); }
 
   // Runs the plan `repeats` times, timing each recorded kernel: (kernel, best microseconds),

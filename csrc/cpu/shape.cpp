@@ -60,7 +60,7 @@ void CpuBackend::take_rows(const Tensor& x, const Tensor& index, Tensor& out) {
   const char* xp = static_cast<const char*>(x.raw());
   char* op = static_cast<char*>(out.raw());
   int64_t n = index.numel();
-  parallel_for(n, std::max<int64_t>(1, 65536 / std::max<size_t>(row, 1)),
+  parallel_for(n, std::max<int64_t>(1, (int64_t(1) << 20) / std::max<size_t>(row, 1)),
                [&](int64_t b, int64_t e) {
                  for (int64_t i = b; i < e; ++i)
                    std::memcpy(op + i * row, xp + read_index(index, i) * row, row);

@@ -14,6 +14,10 @@ void bind_plan(py::module_& m) {
            "Stops recording; params' gradient buffers are re-attached before each replay.")
       .def("abort_capture", &Plan::abort_capture)
       .def("replay", &Plan::replay)
+      .def("replay_batches", &Plan::replay_batches, py::arg("sources"), py::arg("inputs"),
+           py::arg("order"), py::arg("first"), py::arg("batches"), py::arg("loss"),
+           "Replays once per batch of rows order[first:...] gathered from sources into inputs; "
+           "returns the sum of the losses.")
       .def("profile", &Plan::profile, py::arg("repeats") = 10,
            "Replays `repeats` times, timing each kernel: [(kernel, best microseconds)].")
       .def_property_readonly("captured", &Plan::captured)

@@ -104,3 +104,14 @@ class StepCapture:
             before_replay()
         entry.plan.replay()
         return entry.outputs
+
+    def replay_batches(self, kind, arrays, order, rows, first, batches):
+        """Replays the plan captured for batches of ``rows`` rows of ``arrays`` (the sources
+        of the step's inputs, in order) ``batches`` times in one C++ call; batch k takes the
+        rows ``order[first + k * rows:first + (k + 1) * rows]``. Returns the sum of the
+        losses (the step's first output)."""
+        key = (kind,) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
+        entry = self._entries[key]
+        sources = [_C.from_numpy(a, a.dtype.name) for a in arrays]
+        return entry.plan.replay_batches(sources, list(entry.slots), _C.from_numpy(order),
+                                         first, batches, entry.outputs[0])

@@ -158,6 +158,11 @@ class _Accumulator:
             if m.stateful is not None:
                 m.stateful.reset_state()
 
+    def add_loss(self, loss_sum, samples):
+        """Losses summed over batches elsewhere (a replayed epoch; no metrics compiled)."""
+        self.loss_sum += float(loss_sum)
+        self.samples += int(samples)
+
     def update(self, loss, y_pred, y_true):
         n = int(y_pred.shape[0]) if getattr(y_pred, "ndim", 0) else 1
         self.loss_sum += float(loss.item()) * n

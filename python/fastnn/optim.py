@@ -119,6 +119,12 @@ class Optimizer:
         self._native.step()
         return loss
 
+    def _replay_steps(self, count):
+        """Prepares ``count`` replayed steps at once (fit's C++ epoch loop): nothing changes
+        between them here, so the hyperparameters are pushed once."""
+        self._sync()
+        return True
+
     def _sync(self):
         """Pushes param_groups' hyperparameters into the C++ optimizer when they changed
         (a captured training step replays the C++ step, which reads them live)."""

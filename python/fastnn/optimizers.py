@@ -126,6 +126,16 @@ class Optimizer:
         self._bound().param_groups[0]["lr"] = self._current_lr()
         self.iterations += 1
 
+    def _replay_steps(self, count):
+        """Prepares ``count`` replayed steps at once, or returns False when each needs Python
+        first (a learning-rate schedule) or gradients are clipped in numpy."""
+        if callable(self._learning_rate) or self.clips:
+            return False
+        self._bound().param_groups[0]["lr"] = self._learning_rate
+        self.iterations += count
+        self._bound()._sync()
+        return True
+
     def _sync(self):
         """Prepares a replayed step: what step() does before running the C++ update."""
         self._before_step()

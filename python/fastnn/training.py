@@ -40,7 +40,8 @@ import numpy as np
 from . import _C
 from . import losses as _losses
 from .callbacks import History, _Callbacks
-from .capture import StepCapture
+from .capture import Rows, StepCapture
+from .data import permutation
 from .feeding import FeedingMixin, _Source, _check_int
 from .metrics import _Accumulator, _Metric
 from .summary import last_output_shapes, print_summary
@@ -316,13 +317,18 @@ class TrainingMixin(FeedingMixin):
             cbs("on_epoch_begin", epoch, {})
             start = time.perf_counter()
             acc = _Accumulator(self._metric_specs)
-            for step, (xb, yb) in enumerate(self._batches(source, steps=steps_per_epoch, who=who)):
-                if batch_begin:
-                    cbs("on_train_batch_begin", step, {})
-                loss, y_pred = self._train_step(xb, yb)
-                acc.update(loss, y_pred, yb)
-                if batch_end:
-                    cbs("on_train_batch_end", step, acc.result())
+            if (source.arrays and steps_per_epoch is None and not batch_begin and not batch_end
+                    and not self._metric_specs and self._capturing()):
+                self._fit_epoch_replayed(source, acc)
+            else:
+                for step, (xb, yb) in enumerate(self._batches(source, steps=steps_per_epoch,
+                                                              who=who)):
+                    if batch_begin:
+                        cbs("on_train_batch_begin", step, {})
+                    loss, y_pred = self._train_step(xb, yb)
+                    acc.update(loss, y_pred, yb)
+                    if batch_end:
+                        cbs("on_train_batch_end", step, acc.result())
             if acc.samples == 0:
                 if epoch == initial_epoch:
                     raise ValueError("fit: x yielded no batches (an empty or used-up iterable)")
@@ -343,6 +349,33 @@ class TrainingMixin(FeedingMixin):
                 break
         cbs("on_train_end", logs)
         return history
+
+    def _fit_epoch_replayed(self, source, acc):
+        """One epoch over arrays with nothing to do in Python between steps (no metrics, no
+        per-batch callbacks): the first batch runs through ``_train_step`` (capturing the plan
+        the first time), the other full batches replay in one C++ call that gathers each batch
+        itself, and a last, smaller batch runs through ``_train_step``. The batches, their
+        order and the results are those of the step-by-step loop."""
+        x, y, b = source.x, source.y, source.batch_size
+        n = len(x)
+        order = permutation(n) if source.shuffle else np.arange(n, dtype=np.int64)
+        full = n // b
+
+        def step(lo, hi):
+            xb, yb = Rows(x, order[lo:hi]), Rows(y, order[lo:hi])
+            loss, y_pred = self._train_step(xb, yb)
+            acc.update(loss, y_pred, yb)
+
+        step(0, min(b, n))
+        if full > 1:
+            if self.optimizer._replay_steps(full - 1):
+                total = self._captured.replay_batches("train", (x, y), order, b, b, full - 1)
+                acc.add_loss(total * b, (full - 1) * b)
+            else:  # a learning-rate schedule needs Python before every step
+                for k in range(1, full):
+                    step(k * b, (k + 1) * b)
+        if full and n % b:
+            step(full * b, n)
 
     def _evaluate_source(self, source, steps, who, prefix=""):
         acc = _Accumulator(self._metric_specs)
