@@ -131,3 +131,34 @@ def test_plan_profile_names_every_kernel():
     names = [name for name, _ in profile]
     assert len(profile) == len(plan) and names.count("gemm") >= 4 and names[-1] == "Adam"
     assert all(us >= 0 for _, us in profile)
+
+
+def test_epochs_without_metrics_replay_in_one_call_and_match_eager(monkeypatch):
+    """No metrics and no per-batch callbacks: fit replays all full batches after the first
+    in one C++ call per epoch (Plan.replay_batches); the results stay those of eager steps."""
+    from fastnn.capture import StepCapture
+
+    calls = []
+    original = StepCapture.replay_batches
+
+    def spy(self, *args):
+        calls.append(args[5])  # (kind, arrays, order, rows, first, batches)
+        return original(self, *args)
+
+    monkeypatch.setattr(StepCapture, "replay_batches", spy)
+    captured, loss_c = train(True, OPTIMIZERS["adam"], epochs=3)
+    assert calls == [3, 3, 3]  # 70 samples: batches 16 * 4 + 6; the first and last in Python
+    eager, loss_e = train(False, OPTIMIZERS["adam"], epochs=3)
+    assert loss_c == loss_e
+    for a, b in zip(captured.get_weights(), eager.get_weights()):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_a_nan_in_a_replayed_epoch_raises_value_error():
+    fn.manual_seed(0)
+    m = model()
+    m.compile(optimizer=optimizers.SGD(1e30), loss="mse")
+    x = np.random.default_rng(0).normal(size=(256, 5)).astype(np.float32) * 1e10
+    y = np.ones((256, 3), np.float32)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        m.fit(x, y, batch_size=8, epochs=2, verbose=0)
