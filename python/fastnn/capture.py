@@ -105,13 +105,21 @@ class StepCapture:
         entry.plan.replay()
         return entry.outputs
 
+    def has_plan_for_rows(self, kind, arrays, rows):
+        """Whether a plan was captured for batches of ``rows`` rows of ``arrays`` (not when
+        the step ran eagerly because the model was still building its weights)."""
+        return self._key_for_rows(kind, arrays, rows) in self._entries
+
+    @staticmethod
+    def _key_for_rows(kind, arrays, rows):
+        return (kind,) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
+
     def replay_batches(self, kind, arrays, order, rows, first, batches):
         """Replays the plan captured for batches of ``rows`` rows of ``arrays`` (the sources
         of the step's inputs, in order) ``batches`` times in one C++ call; batch k takes the
         rows ``order[first + k * rows:first + (k + 1) * rows]``. Returns the sum of the
         losses (the step's first output)."""
-        key = (kind,) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
-        entry = self._entries[key]
+        entry = self._entries[self._key_for_rows(kind, arrays, rows)]
         sources = [_C.from_numpy(a, a.dtype.name) for a in arrays]
         return entry.plan.replay_batches(sources, list(entry.slots), _C.from_numpy(order),
                                          first, batches, entry.outputs[0])

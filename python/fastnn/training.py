@@ -368,10 +368,11 @@ class TrainingMixin(FeedingMixin):
 
         step(0, min(b, n))
         if full > 1:
-            if self.optimizer._replay_steps(full - 1):
+            if (self._captured.has_plan_for_rows("train", (x, y), b)
+                    and self.optimizer._replay_steps(full - 1)):
                 total = self._captured.replay_batches("train", (x, y), order, b, b, full - 1)
                 acc.add_loss(total * b, (full - 1) * b)
-            else:  # a learning-rate schedule needs Python before every step
+            else:  # no plan yet, or a learning-rate schedule: Python before every step
                 for k in range(1, full):
                     step(k * b, (k + 1) * b)
         if full and n % b:
