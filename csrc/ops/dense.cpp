@@ -10,6 +10,21 @@ Shape with_last(const Shape& s, int64_t last) {
   out.back() = last;
   return out;
 }
+
+// The gradients of y = a (M, K) @ b (K, N) for gy (M, N): ga = gy @ b^T (a's shape),
+// gb = a^T @ gy, each only when asked for.
+void matmul_backward(const Tensor& gy, const Tensor& a, const Tensor& b, int64_t M, int64_t N,
+                     int64_t K, bool need_a, bool need_b, Tensor& ga, Tensor& gb) {
+  Backend& be = backend_of(gy);
+  if (need_a) {
+    ga = Tensor::empty(a.shape(), a.dtype(), a.device());
+    be.gemm(false, true, M, K, N, 1.0, gy, b, 0.0, ga);
+  }
+  if (need_b) {
+    gb = Tensor::empty({K, N}, a.dtype(), a.device());
+    be.gemm(true, false, K, N, M, 1.0, a, gy, 0.0, gb);
+  }
+}
 }  // namespace
 
 // y = act(x @ W + b), computed as one GEMM into y and one pass adding b and applying act.
@@ -58,14 +73,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
              be.activation_backward(act, alpha, z, y_saved, gy, gz);
            }
            std::vector<Tensor> grads(3);
-           if (needs[0]) {
-             grads[0] = Tensor::empty(x.shape(), x.dtype(), x.device());
-             be.gemm(false, true, B, I, O, 1.0, gz, w, 0.0, grads[0]);
-           }
-           if (needs[1]) {
-             grads[1] = Tensor::empty({I, O}, x.dtype(), x.device());
-             be.gemm(true, false, I, O, B, 1.0, x, gz, 0.0, grads[1]);
-           }
+           matmul_backward(gz, x, w, B, O, I, needs[0], needs[1], grads[0], grads[1]);
            if (needs[2]) {
              grads[2] = Tensor::empty({1, O}, x.dtype(), x.device());
              be.sum_to(gz.view({B, O}), grads[2]);
@@ -96,16 +104,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   record(
       who, y, {a, b},
       [a = a.detach(), b = b.detach(), M, N, K](const Tensor& gy, const std::vector<bool>& needs) {
-        Backend& be = backend_of(gy);
         std::vector<Tensor> grads(2);
-        if (needs[0]) {
-          grads[0] = Tensor::empty(a.shape(), a.dtype(), a.device());
-          be.gemm(false, true, M, K, N, 1.0, gy, b, 0.0, grads[0]);
-        }
-        if (needs[1]) {
-          grads[1] = Tensor::empty({K, N}, a.dtype(), a.device());
-          be.gemm(true, false, K, N, M, 1.0, a, gy, 0.0, grads[1]);
-        }
+        matmul_backward(gy, a, b, M, N, K, needs[0], needs[1], grads[0], grads[1]);
         return grads;
       });
   return y;
