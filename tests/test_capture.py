@@ -162,3 +162,38 @@ def test_a_nan_in_a_replayed_epoch_raises_value_error():
     y = np.ones((256, 3), np.float32)
     with pytest.raises(ValueError, match="NaN or infinite"):
         m.fit(x, y, batch_size=8, epochs=2, verbose=0)
+
+
+@pytest.mark.parametrize("loss, metric, targets", [
+    ("sparse_categorical_crossentropy", "accuracy", "sparse"),
+    ("categorical_crossentropy", "accuracy", "one_hot"),
+    (fn.losses.BinaryCrossentropy(from_logits=True), "accuracy", "binary"),
+    ("binary_crossentropy", "binary_accuracy", "binary"),
+    ("mse", "accuracy", "one_hot"),  # resolved from the shapes at the first batch
+])
+def test_accuracy_in_replayed_epochs_matches_numpy(monkeypatch, loss, metric, targets):
+    """Accuracies in fit's one-call epochs are computed in C++; they equal the numpy metrics
+    of the step-by-step path exactly."""
+    from fastnn.capture import StepCapture
+
+    calls = []
+    original = StepCapture.replay_batches
+    monkeypatch.setattr(StepCapture, "replay_batches",
+                        lambda self, *a: calls.append(a[6]) or original(self, *a))
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(75, 5)).astype(np.float32)
+    labels = rng.integers(0, 3, 75)
+    y = {"sparse": labels, "one_hot": np.eye(3, dtype=np.float32)[labels],
+         "binary": (labels == 1).astype(np.float32)[:, None]}[targets]
+    out = 1 if targets == "binary" else 3
+    act = "softmax" if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy") else (
+        "sigmoid" if loss == "binary_crossentropy" else None)
+    histories = []
+    for capture in (True, False):
+        fn.manual_seed(2)
+        m = fn.Sequential([layers.Dense(6, activation="relu"), layers.Dense(out, activation=act)],
+                          input_shape=(5,))
+        m.compile(optimizer="adam", loss=loss, metrics=[metric], capture=capture)
+        histories.append(m.fit(x, y, batch_size=8, epochs=3, verbose=0).history)
+    assert calls and all(len(specs) == 1 for specs in calls)
+    assert histories[0] == histories[1]

@@ -22,6 +22,10 @@ class RecordingBackend final : public Backend {
   int64_t find_index_out_of_range(const Tensor& index, int64_t limit) override {
     return inner_.find_index_out_of_range(index, limit);
   }
+  double accuracy_sum(AccuracyKind kind, double threshold, const Tensor& pred,
+                      const Tensor& target) override {
+    return inner_.accuracy_sum(kind, threshold, pred, target);
+  }
 
   void copy(const Tensor& src, Tensor& dst) override {
     run("copy", [=, &b = inner_]() mutable { b.copy(src, dst); });
@@ -203,9 +207,10 @@ void Plan::replay() {
   for (auto& step : steps_) step();
 }
 
-double Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
-                            const Tensor& order, int64_t first, int64_t batches,
-                            const Tensor& loss) {
+std::vector<double> Plan::replay_batches(const std::vector<Tensor>& sources,
+                                         const std::vector<Tensor>& inputs, const Tensor& order,
+                                         int64_t first, int64_t batches, const Tensor& loss,
+                                         const std::vector<Accuracy>& metrics) {
   const char* who = "Plan.replay_batches";
   FASTNN_CHECK(captured_, Runtime, who, ": replay before a completed capture");
   FASTNN_CHECK(sources.size() == inputs.size() && !inputs.empty(), Value, who,
@@ -232,7 +237,10 @@ double Plan::replay_batches(const std::vector<Tensor>& sources, const std::vecto
     for (const Tensor& source : sources)
       FASTNN_CHECK(index[i] >= 0 && index[i] < source.size(0), Index, who, ": row index ", index[i],
                    " out of range for ", source.size(0), " rows");
-  double total = 0;
+  for (const Accuracy& m : metrics)
+    FASTNN_CHECK(m.pred.defined() && m.target.defined(), Value, who,
+                 ": a metric needs the step's prediction and target tensors");
+  std::vector<double> totals(1 + metrics.size(), 0.0);  // loss, then each metric
   for (int64_t b = 0; b < batches; ++b) {
     Tensor batch_index = order.rows(first + b * rows, first + (b + 1) * rows);
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -245,9 +253,13 @@ double Plan::replay_batches(const std::vector<Tensor>& sources, const std::vecto
     FASTNN_CHECK(std::isfinite(value), Value, "fit: the loss is NaN or infinite at batch ", b,
                  " of this run (the predictions or the targets contain NaN or inf, or training "
                  "diverged)");
-    total += value;
+    totals[0] += value;
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      const Accuracy& m = metrics[i];
+      totals[i + 1] += backend_of(m.pred).accuracy_sum(m.kind, m.threshold, m.pred, m.target);
+    }
   }
-  return total;
+  return totals;
 }
 
 CaptureSuspend::CaptureSuspend()

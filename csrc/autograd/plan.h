@@ -37,16 +37,25 @@ class Plan {
 
   // Runs the recorded kernels in order.
   void replay();
+  size_t size() const { return steps_.size(); }
+
+  // An accuracy metric summed by replay_batches: pred and target are tensors of the plan.
+  struct Accuracy {
+    AccuracyKind kind;
+    double threshold;
+    Tensor pred, target;
+  };
 
   // Replays the plan once per batch, for `batches` batches of `inputs[i].size(0)` rows:
   // before batch b, rows order[first + b * rows .. first + (b + 1) * rows) of each source are
-  // gathered into the matching input. Returns the sum of the one-element `loss` after each
-  // replay; raises ValueError at the first NaN or infinite loss. A whole epoch of a
-  // captured training step thus runs without returning to Python. (CPU tensors: the loss is
-  // read on the host.)
-  double replay_batches(const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
-                        const Tensor& order, int64_t first, int64_t batches, const Tensor& loss);
-  size_t size() const { return steps_.size(); }
+  // gathered into the matching input. Returns the sum over batches of the one-element `loss`
+  // read after each replay, then of each metric's per-sample sum; raises ValueError at the
+  // first NaN or infinite loss. A whole epoch of a captured training step thus runs without
+  // returning to Python. (CPU tensors: the loss is read on the host.)
+  std::vector<double> replay_batches(const std::vector<Tensor>& sources,
+                                     const std::vector<Tensor>& inputs, const Tensor& order,
+                                     int64_t first, int64_t batches, const Tensor& loss,
+                                     const std::vector<Accuracy>& metrics = {});
 
   // Runs the plan `repeats` times, timing each recorded kernel: (kernel, best microseconds),
   // in order. For finding where a step's time goes; the parameters are updated as in replay.

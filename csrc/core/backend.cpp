@@ -74,6 +74,14 @@ const char* activation_name(Activation a) {
   return "?";
 }
 
+AccuracyKind accuracy_kind_from_name(const std::string& name) {
+  if (name == "sparse_categorical_accuracy") return AccuracyKind::SparseCategorical;
+  if (name == "categorical_accuracy") return AccuracyKind::Categorical;
+  if (name == "binary_accuracy") return AccuracyKind::Binary;
+  fail(ErrorKind::Value, "accuracy: unknown metric '", name,
+       "'; expected sparse_categorical_accuracy, categorical_accuracy or binary_accuracy");
+}
+
 bool activation_grad_from_output(Activation a) {
   return a != Activation::GELU;
 }

@@ -19,6 +19,12 @@ namespace fastnn {
 
 enum class Activation : uint8_t { Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU };
 enum class BinaryOp : uint8_t { Add, Sub, Mul, Div };
+// Accuracy metrics, per sample: argmax(pred) == label, argmax(pred) == argmax(one-hot), or
+// the share of the last axis where (pred > threshold) equals the 0/1 target.
+enum class AccuracyKind : uint8_t { SparseCategorical, Categorical, Binary };
+// sparse_categorical_accuracy, categorical_accuracy, binary_accuracy.
+AccuracyKind accuracy_kind_from_name(const std::string& name);
+
 enum class LossKind : uint8_t {
   MeanSquared,
   MeanAbsolute,
@@ -119,6 +125,11 @@ class Backend {
   // gpred = d(sum_i gloss[i] * loss[i]) / dpred.
   virtual void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target,
                              const Tensor& gloss, Tensor& gpred) = 0;
+
+  // --- metrics.cpp ---
+  // Sum over samples of the per-sample accuracy (pred (N, C); target as the loss takes it).
+  virtual double accuracy_sum(AccuracyKind kind, double threshold, const Tensor& pred,
+                              const Tensor& target) = 0;
 
   // --- optim.cpp: one fused pass per parameter tensor; `step` counts from 1 ---
   virtual void sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,

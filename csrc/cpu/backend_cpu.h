@@ -46,6 +46,9 @@ class CpuBackend final : public Backend {
   void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target, const Tensor& gloss,
                      Tensor& gpred) override;
 
+  double accuracy_sum(AccuracyKind kind, double threshold, const Tensor& pred,
+                      const Tensor& target) override;
+
   void sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,
                   Tensor& momentum) override;
   void adam_update(const AdamConfig& c, int64_t step, Tensor& param, const Tensor& grad, Tensor& m,

@@ -14,10 +14,21 @@ void bind_plan(py::module_& m) {
            "Stops recording; params' gradient buffers are re-attached before each replay.")
       .def("abort_capture", &Plan::abort_capture)
       .def("replay", &Plan::replay)
-      .def("replay_batches", &Plan::replay_batches, py::arg("sources"), py::arg("inputs"),
-           py::arg("order"), py::arg("first"), py::arg("batches"), py::arg("loss"),
-           "Replays once per batch of rows order[first:...] gathered from sources into inputs; "
-           "returns the sum of the losses.")
+      .def(
+          "replay_batches",
+          [](Plan& plan, const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
+             const Tensor& order, int64_t first, int64_t batches, const Tensor& loss,
+             const std::vector<std::tuple<std::string, double, Tensor, Tensor>>& metrics) {
+            std::vector<Plan::Accuracy> accuracies;
+            for (const auto& [name, threshold, pred, target] : metrics)
+              accuracies.push_back({accuracy_kind_from_name(name), threshold, pred, target});
+            return plan.replay_batches(sources, inputs, order, first, batches, loss, accuracies);
+          },
+          py::arg("sources"), py::arg("inputs"), py::arg("order"), py::arg("first"),
+          py::arg("batches"), py::arg("loss"), py::arg("metrics") = py::list(),
+          "Replays once per batch of rows order[first:...] gathered from sources into inputs; "
+          "returns [sum of losses, sum of each accuracy metric (name, threshold, pred, "
+          "target)].")
       .def("profile", &Plan::profile, py::arg("repeats") = 10,
            "Replays `repeats` times, timing each kernel: [(kernel, best microseconds)].")
       .def_property_readonly("captured", &Plan::captured)

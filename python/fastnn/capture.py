@@ -114,12 +114,15 @@ class StepCapture:
     def _key_for_rows(kind, arrays, rows):
         return (kind,) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
 
-    def replay_batches(self, kind, arrays, order, rows, first, batches):
+    def replay_batches(self, kind, arrays, order, rows, first, batches, metrics=()):
         """Replays the plan captured for batches of ``rows`` rows of ``arrays`` (the sources
         of the step's inputs, in order) ``batches`` times in one C++ call; batch k takes the
-        rows ``order[first + k * rows:first + (k + 1) * rows]``. Returns the sum of the
-        losses (the step's first output)."""
+        rows ``order[first + k * rows:first + (k + 1) * rows]``. ``metrics``: (name,
+        threshold) accuracy kernels applied to the step's second output and second input.
+        Returns [sum of the losses (the step's first output), sum of each metric]."""
         entry = self._entries[self._key_for_rows(kind, arrays, rows)]
         sources = [_C.from_numpy(a, a.dtype.name) for a in arrays]
+        specs = [(name, threshold, entry.outputs[1], entry.slots[1])
+                 for name, threshold in metrics]
         return entry.plan.replay_batches(sources, list(entry.slots), _C.from_numpy(order),
-                                         first, batches, entry.outputs[0])
+                                         first, batches, entry.outputs[0], specs)

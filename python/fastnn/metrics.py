@@ -4,6 +4,8 @@ turns them into exact dataset means."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import _C
@@ -122,6 +124,18 @@ class _Metric:
             raise TypeError(f"compile: metrics must hold names, callables or metric objects, got "
                             f"{type(identifier).__name__}")
 
+    def native(self):
+        """(name, threshold) of the C++ accuracy kernel computing this metric, or None (fit's
+        replayed epochs can then compute it without returning to Python)."""
+        fn, threshold = self.fn, 0.5
+        if isinstance(fn, functools.partial) and set(fn.keywords) <= {"threshold"} and not fn.args:
+            fn, threshold = fn.func, fn.keywords.get("threshold", 0.5)
+        names = {sparse_categorical_accuracy: "sparse_categorical_accuracy",
+                 categorical_accuracy: "categorical_accuracy", binary_accuracy: "binary_accuracy"}
+        if self.stateful is not None or fn not in names:
+            return None
+        return names[fn], float(threshold)
+
     def resolve(self, y_true_shape, y_pred_shape):
         """Keras's shape rule for "accuracy" when the loss does not decide it."""
         if self.fn is not None or self.stateful is not None:
@@ -136,7 +150,7 @@ class _Metric:
 def _accuracy_for_loss(loss):
     if isinstance(loss, _losses.BinaryCrossentropy):
         if loss.from_logits:  # sigmoid(z) > 0.5 <=> z > 0
-            return lambda y_true, y_pred: binary_accuracy(y_true, y_pred, threshold=0.0)
+            return functools.partial(binary_accuracy, threshold=0.0)
         return binary_accuracy
     if isinstance(loss, _losses.SparseCategoricalCrossentropy):
         return sparse_categorical_accuracy
@@ -158,10 +172,14 @@ class _Accumulator:
             if m.stateful is not None:
                 m.stateful.reset_state()
 
-    def add_loss(self, loss_sum, samples):
-        """Losses summed over batches elsewhere (a replayed epoch; no metrics compiled)."""
+    def add_sums(self, loss_sum, samples, metric_sums=()):
+        """Losses and per-sample metric values summed over batches elsewhere (a replayed
+        epoch), for ``samples`` samples."""
         self.loss_sum += float(loss_sum)
         self.samples += int(samples)
+        for i, value in enumerate(metric_sums):
+            self.sums[i] += float(value)
+            self.counts[i] += int(samples)
 
     def update(self, loss, y_pred, y_true):
         n = int(y_pred.shape[0]) if getattr(y_pred, "ndim", 0) else 1

@@ -318,7 +318,7 @@ class TrainingMixin(FeedingMixin):
             start = time.perf_counter()
             acc = _Accumulator(self._metric_specs)
             if (source.arrays and steps_per_epoch is None and not batch_begin and not batch_end
-                    and not self._metric_specs and self._capturing()):
+                    and self._capturing()):
                 self._fit_epoch_replayed(source, acc)
             else:
                 for step, (xb, yb) in enumerate(self._batches(source, steps=steps_per_epoch,
@@ -351,11 +351,12 @@ class TrainingMixin(FeedingMixin):
         return history
 
     def _fit_epoch_replayed(self, source, acc):
-        """One epoch over arrays with nothing to do in Python between steps (no metrics, no
-        per-batch callbacks): the first batch runs through ``_train_step`` (capturing the plan
-        the first time), the other full batches replay in one C++ call that gathers each batch
-        itself, and a last, smaller batch runs through ``_train_step``. The batches, their
-        order and the results are those of the step-by-step loop."""
+        """One epoch over arrays with nothing to do in Python between steps (no per-batch
+        callbacks; metrics, if any, the accuracies C++ computes): the first batch runs through
+        ``_train_step`` (capturing the plan the first time), the other full batches replay in
+        one C++ call that gathers each batch itself, and a last, smaller batch runs through
+        ``_train_step``. The batches, their order and the results are those of the
+        step-by-step loop."""
         x, y, b = source.x, source.y, source.batch_size
         n = len(x)
         order = permutation(n) if source.shuffle else np.arange(n, dtype=np.int64)
@@ -366,13 +367,15 @@ class TrainingMixin(FeedingMixin):
             loss, y_pred = self._train_step(xb, yb)
             acc.update(loss, y_pred, yb)
 
-        step(0, min(b, n))
+        step(0, min(b, n))  # also resolves "accuracy" from the shapes where the loss did not
+        natives = [m.native() for m in self._metric_specs]
         if full > 1:
-            if (self._captured.has_plan_for_rows("train", (x, y), b)
+            if (None not in natives and self._captured.has_plan_for_rows("train", (x, y), b)
                     and self.optimizer._replay_steps(full - 1)):
-                total = self._captured.replay_batches("train", (x, y), order, b, b, full - 1)
-                acc.add_loss(total * b, (full - 1) * b)
-            else:  # no plan yet, or a learning-rate schedule: Python before every step
+                sums = self._captured.replay_batches("train", (x, y), order, b, b, full - 1,
+                                                     natives)
+                acc.add_sums(sums[0] * b, (full - 1) * b, sums[1:])
+            else:  # no plan yet, a metric only numpy computes, or a learning-rate schedule
                 for k in range(1, full):
                     step(k * b, (k + 1) * b)
         if full and n % b:

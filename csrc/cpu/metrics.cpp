@@ -1,0 +1,66 @@
+// Accuracy metrics summed over samples, for fit's replayed epochs (the step-by-step path
+// computes the same in numpy: python/fastnn/metrics.py). N = samples, C = the last axis.
+#include "cpu/backend_cpu.h"
+
+namespace fastnn {
+namespace {
+
+template <class T>
+int64_t argmax(const T* row, int64_t C) {
+  int64_t best = 0;
+  for (int64_t c = 1; c < C; ++c)
+    if (row[c] > row[best]) best = c;  // the first of equal maxima, as numpy.argmax
+  return best;
+}
+
+template <class T>
+double value_at(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::Float32:
+      return t.data<float>()[i];
+    case DType::Float64:
+      return t.data<double>()[i];
+    case DType::Int32:
+      return t.data<int32_t>()[i];
+    case DType::Int64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+  }
+  return 0;
+}
+
+}  // namespace
+
+double CpuBackend::accuracy_sum(AccuracyKind kind, double threshold, const Tensor& pred,
+                                const Tensor& target) {
+  return dispatch_float(pred.dtype(), "accuracy", [&](auto zero) {
+    using T = decltype(zero);
+    const int64_t C = last_dim(pred), N = leading_rows(pred);
+    const T* p = pred.data<T>();
+    double total = 0;
+    for (int64_t r = 0; r < N; ++r) {
+      const T* row = p + r * C;  // seek to pred[r, :]
+      switch (kind) {
+        case AccuracyKind::SparseCategorical:
+          total += value_at<T>(target, r) == static_cast<double>(argmax(row, C)) ? 1.0 : 0.0;
+          break;
+        case AccuracyKind::Categorical: {
+          int64_t best = 0;
+          for (int64_t c = 1; c < C; ++c)
+            if (value_at<T>(target, r * C + c) > value_at<T>(target, r * C + best)) best = c;
+          total += best == argmax(row, C) ? 1.0 : 0.0;
+          break;
+        }
+        case AccuracyKind::Binary: {
+          double hits = 0;
+          for (int64_t c = 0; c < C; ++c)
+            hits += (row[c] > threshold ? 1.0 : 0.0) == value_at<T>(target, r * C + c) ? 1.0 : 0.0;
+          total += hits / static_cast<double>(C);
+          break;
+        }
+      }
+    }
+    return total;
+  });
+}
+
+}  // namespace fastnn
