@@ -62,6 +62,11 @@ void bind_system(py::module_& m) {
 #else
     info["cuda"] = false;
 #endif
+#ifdef FASTNN_NATIVE_BUILD
+    info["native"] = true;  // kernels compiled for the building machine's CPU
+#else
+    info["native"] = false;
+#endif
     info["compiler"] = __VERSION__;
     return info;
   });

@@ -46,7 +46,8 @@ def info() -> None:
 
     build = fn.info()
     print(f"fastnn {build['version']}")
-    print(f"  compiler     gcc {build['compiler']}")
+    print(f"  compiler     gcc {build['compiler']}; kernels built for "
+          f"{'this CPU (-march=native)' if build['native'] else 'any x86-64 CPU'}")
     print(f"  CUDA backend {'built' if build['cuda'] else 'not built'}; "
           f"available: {fn.cuda.is_available()}")
     print(f"  BLAS         {build['blas']}")

@@ -1,0 +1,32 @@
+"""`python -m fastnn info` and fn.info(): version, build options, BLAS, its kernel, threads."""
+
+import subprocess
+import sys
+
+import fastnn as fn
+
+
+def test_info_reports_build_and_blas():
+    info = fn.info()
+    assert info["version"] == fn.__version__
+    assert "OpenBLAS" in info["blas"] and info["blas_core"]
+    assert info["threads"] == fn.get_num_threads() >= 1
+    assert isinstance(info["cuda"], bool) and isinstance(info["native"], bool)
+    assert info["cuda"] or not fn.cuda.is_available()  # a usable GPU needs the CUDA build
+
+
+def test_set_num_threads_sets_ours_and_openblas():
+    before = fn.get_num_threads()
+    try:
+        fn.set_num_threads(1)
+        assert fn.get_num_threads() == 1 and fn.info()["blas_threads"] == 1
+    finally:
+        fn.set_num_threads(before)
+    assert fn.get_num_threads() == before
+
+
+def test_main_info_runs():
+    out = subprocess.run([sys.executable, "-m", "fastnn", "info"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "fastnn" in out.stdout and "BLAS kernel" in out.stdout
