@@ -68,6 +68,25 @@ class CpuBackend final : public Backend {
 // costs more than it saves.
 constexpr int64_t kElementwiseGrain = 1 << 18;
 
+// Element i of a tensor of any dtype as a double (targets: labels may come as ints or
+// floats), and as a class label.
+inline double value_of(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::Float32:
+      return t.data<float>()[i];
+    case DType::Float64:
+      return t.data<double>()[i];
+    case DType::Int32:
+      return t.data<int32_t>()[i];
+    case DType::Int64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+  }
+  return 0;
+}
+inline int64_t label_at(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::Int64 ? t.data<int64_t>()[i] : static_cast<int64_t>(value_of(t, i));
+}
+
 // Rows and columns of a tensor viewed as a matrix over its last axis.
 inline int64_t last_dim(const Tensor& t) {
   return t.dim() == 0 ? 1 : t.shape().back();

@@ -33,21 +33,6 @@ T log_sum_exp_shifted(const T* x, int64_t C, T m) {
   return std::log(s);
 }
 
-template <class T>
-int64_t label_at(const Tensor& target, int64_t r) {
-  switch (target.dtype()) {
-    case DType::Int32:
-      return target.data<int32_t>()[r];
-    case DType::Int64:
-      return target.data<int64_t>()[r];
-    case DType::Float32:
-      return static_cast<int64_t>(target.data<float>()[r]);
-    case DType::Float64:
-      return static_cast<int64_t>(target.data<double>()[r]);
-  }
-  return 0;
-}
-
 // Elementwise losses: term(p, t) per element and dterm(p, t) its derivative.
 // sum_c term(p[c], t[c]) in 16 interleaved partial sums combined in a fixed order: the
 // same result on every run, and the loop vectorises (one running sum could not, as its
@@ -154,11 +139,11 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
           break;
         case LossKind::SparseCategoricalCrossentropyLogits: {
           T m = row_max(x, C);
-          l[r] = (m - x[label_at<T>(target, r)]) + log_sum_exp_shifted(x, C, m);
+          l[r] = (m - x[label_at(target, r)]) + log_sum_exp_shifted(x, C, m);
           break;
         }
         case LossKind::SparseCategoricalCrossentropy: {
-          int64_t y = label_at<T>(target, r);
+          int64_t y = label_at(target, r);
           l[r] = probability_ce_row(x, C, [y](int64_t c) { return c == y ? T(1) : T(0); });
           break;
         }
@@ -214,13 +199,13 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
           break;
         case LossKind::SparseCategoricalCrossentropyLogits: {
           T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m);
-          int64_t y = label_at<T>(target, r);
+          int64_t y = label_at(target, r);
           for (int64_t c = 0; c < C; ++c) g[c] = scale * math::vexp((x[c] - m) - ls);
           g[y] -= scale;
           break;
         }
         case LossKind::SparseCategoricalCrossentropy: {
-          int64_t y = label_at<T>(target, r);
+          int64_t y = label_at(target, r);
           probability_ce_row_backward(
               x, C, [y](int64_t c) { return c == y ? T(1) : T(0); }, scale, g);
           break;

@@ -13,21 +13,6 @@ int64_t argmax(const T* row, int64_t C) {
   return best;
 }
 
-template <class T>
-double value_at(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::Float32:
-      return t.data<float>()[i];
-    case DType::Float64:
-      return t.data<double>()[i];
-    case DType::Int32:
-      return t.data<int32_t>()[i];
-    case DType::Int64:
-      return static_cast<double>(t.data<int64_t>()[i]);
-  }
-  return 0;
-}
-
 }  // namespace
 
 double CpuBackend::accuracy_sum(AccuracyKind kind, double threshold, const Tensor& pred,
@@ -41,19 +26,19 @@ double CpuBackend::accuracy_sum(AccuracyKind kind, double threshold, const Tenso
       const T* row = p + r * C;  // seek to pred[r, :]
       switch (kind) {
         case AccuracyKind::SparseCategorical:
-          total += value_at<T>(target, r) == static_cast<double>(argmax(row, C)) ? 1.0 : 0.0;
+          total += value_of(target, r) == static_cast<double>(argmax(row, C)) ? 1.0 : 0.0;
           break;
         case AccuracyKind::Categorical: {
           int64_t best = 0;
           for (int64_t c = 1; c < C; ++c)
-            if (value_at<T>(target, r * C + c) > value_at<T>(target, r * C + best)) best = c;
+            if (value_of(target, r * C + c) > value_of(target, r * C + best)) best = c;
           total += best == argmax(row, C) ? 1.0 : 0.0;
           break;
         }
         case AccuracyKind::Binary: {
           double hits = 0;
           for (int64_t c = 0; c < C; ++c)
-            hits += (row[c] > threshold ? 1.0 : 0.0) == value_at<T>(target, r * C + c) ? 1.0 : 0.0;
+            hits += (row[c] > threshold ? 1.0 : 0.0) == value_of(target, r * C + c) ? 1.0 : 0.0;
           total += hits / static_cast<double>(C);
           break;
         }
