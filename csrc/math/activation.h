@@ -41,7 +41,7 @@ FASTNN_HOST_DEVICE T sigmoid_grad_from_y(T y) {
 
 template <class T>
 FASTNN_HOST_DEVICE T tanh_act(T x) {
-  return tanh(x);
+  return vtanh(x);
 }
 template <class T>
 FASTNN_HOST_DEVICE T tanh_grad_from_y(T y) {

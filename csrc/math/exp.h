@@ -1,5 +1,5 @@
-// exp for the CPU's vector loops. glibc's expf is a scalar call, so a loop over it cannot
-// vectorise; this one is plain arithmetic (Cephes' expf: range reduction by ln 2, a degree-6
+// exp (and tanh) for the CPU's vector loops. glibc's expf is a scalar call, so a loop over it
+// cannot vectorise; this one is plain arithmetic (Cephes' expf: range reduction by ln 2, a degree-6
 // polynomial, the exponent put back with an integer add), which GCC turns into SIMD code.
 // Error: within 2 ulp of the exact value over the float range (tests/test_activation.py).
 // Double precision, and CUDA, use the library's exp.
@@ -43,6 +43,26 @@ FASTNN_HOST_DEVICE float exp_float(float x) {
 #endif
 }
 
+// tanh for float, vectorisable like exp_float (Cephes' tanhf): an odd polynomial below
+// |x| = 0.625, where 1 - 2 / (e^2|x| + 1) would cancel, and that formula above it.
+FASTNN_HOST_DEVICE float tanh_float(float x) {
+#if defined(__CUDA_ARCH__)
+  return tanhf(x);
+#else
+  float ax = x < 0 ? -x : x;
+  float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  float small = p * z * x + x;
+  float large = 1.0f - 2.0f / (exp_float(2.0f * ax) + 1.0f);
+  large = x < 0 ? -large : large;
+  return ax < 0.625f ? small : large;
+#endif
+}
+
 // exp in T: the vectorisable version for float, the library's for double.
 template <class T>
 FASTNN_HOST_DEVICE T vexp(T x) {
@@ -50,6 +70,14 @@ FASTNN_HOST_DEVICE T vexp(T x) {
     return exp_float(x);
   else
     return exp(x);
+}
+
+template <class T>
+FASTNN_HOST_DEVICE T vtanh(T x) {
+  if constexpr (sizeof(T) == 4)
+    return tanh_float(x);
+  else
+    return tanh(x);
 }
 
 }  // namespace fastnn::math
