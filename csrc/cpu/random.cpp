@@ -1,6 +1,8 @@
 // Random fills from Philox: element i uses counter offset + i.
 #include "math/random.h"
 
+#include <cmath>
+
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
 
@@ -11,13 +13,15 @@ void CpuBackend::random_uniform(Tensor& out, double low, double high, uint64_t s
   dispatch_float(out.dtype(), "uniform", [&](auto zero) {
     using T = decltype(zero);
     T* p = out.data<T>();
+    const T top = static_cast<T>(high);
     parallel_for(out.numel(), 4096, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         math::Philox4 r = math::philox(seed, offset + i);
         double u = sizeof(T) == 4 ? double(math::uniform_float(r)) : math::uniform_double(r);
         T v = static_cast<T>(low + (high - low) * u);
-        // Rounding low + (high - low) * u to float can land on high; keep [low, high).
-        p[i] = v < static_cast<T>(high) ? v : static_cast<T>(low);
+        // Rounding low + (high - low) * u to float can land on high; keep [low, high) with
+        // the largest value below high rather than wrapping to low.
+        p[i] = v < top ? v : std::nextafter(top, static_cast<T>(low));
       }
     });
   });
