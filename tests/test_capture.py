@@ -191,3 +191,28 @@ def test_accuracy_in_replayed_epochs_matches_numpy(monkeypatch, loss, metric, ta
         histories.append(m.fit(x, y, batch_size=8, epochs=3, verbose=0).history)
     assert calls and all(len(specs) == 1 for specs in calls)
     assert histories[0] == histories[1]
+
+
+def _autoencoder_fits(capture, targets_of):
+    """Fits a small autoencoder twice: on (x, x), then on (x, targets_of(x)) with the same
+    shapes; returns the losses and the weights."""
+    fn.manual_seed(3)
+    m = fn.Sequential([layers.Dense(4, activation="relu"), layers.Dense(6, activation="sigmoid")],
+                      input_shape=(6,))
+    m.compile(optimizer="adam", loss="mse", capture=capture)
+    x = np.random.default_rng(4).random((50, 6), dtype=np.float32)
+    first = m.fit(x, x, batch_size=8, epochs=2, verbose=0).history["loss"]
+    second = m.fit(x, targets_of(x), batch_size=8, epochs=2, verbose=0).history["loss"]
+    return first + second, m.get_weights()
+
+
+@pytest.mark.parametrize("targets_of", [lambda x: x[::-1].copy(), lambda x: x.copy()],
+                         ids=["other_targets", "equal_copy"])
+def test_fit_on_x_x_shares_one_buffer_and_other_targets_get_their_own_plan(targets_of):
+    """fit(x, x) gathers each batch once and the plan reads it as input and target; a later
+    fit with a different target array of the same shape must not reuse that plan."""
+    loss_c, weights_c = _autoencoder_fits(True, targets_of)
+    loss_e, weights_e = _autoencoder_fits(False, targets_of)
+    assert loss_c == loss_e
+    for a, b in zip(weights_c, weights_e):
+        assert a.tobytes() == b.tobytes()

@@ -161,6 +161,24 @@ def test_matmul(sa, sb):
     check_grad_f32(lambda x, y: (fn.matmul(x, y) * w).sum(), [leaf(a, "float32"), leaf(b, "float32")])
 
 
+# Large enough that the CPU backend cuts each GEMM into blocks for its threads: tall and
+# wide products, and the transposed ones of the backward pass; odd sizes leave partial blocks.
+@pytest.mark.parametrize("sa,sb", [((301, 77), (77, 43)), ((37, 211), (211, 303)),
+                                   ((129, 1000), (1000, 17))])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_large_matmul_forward_and_backward(sa, sb, dtype):
+    rng = np.random.default_rng(47)
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    g = rng.standard_normal((sa[0], sb[1]))
+    x, y = leaf(a, dtype), leaf(b, dtype)
+    out = fn.matmul(x, y)
+    (out * fn.tensor(g, dtype=dtype)).sum().backward()
+    tol = dict(rtol=1e-12, atol=1e-11) if dtype == "float64" else dict(rtol=2e-5, atol=2e-4)
+    np.testing.assert_allclose(np.asarray(out), a @ b, **tol)
+    np.testing.assert_allclose(np.asarray(x.grad), g @ b.T, **tol)
+    np.testing.assert_allclose(np.asarray(y.grad), a.T @ g, **tol)
+
+
 @pytest.mark.parametrize("sa,sb", [((3, 0), (0, 2)), ((2, 3, 0), (0, 5)), ((0, 3), (3, 2))])
 def test_matmul_with_an_empty_dimension(sa, sb):
     """An empty inner dimension gives zeros (not uninitialised memory), like numpy."""

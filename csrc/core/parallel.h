@@ -1,6 +1,7 @@
-// CPU threading. fastnn's own loops and OpenBLAS's GEMM share the cores: both use the same
-// thread count (set_num_threads sets both) and never run at the same time (a GEMM call
-// returns before the next loop starts), so the machine is never oversubscribed.
+// CPU threading: one pool runs every parallel loop, GEMMs included (OpenBLAS itself stays
+// single-threaded; cpu/gemm.cpp cuts a large GEMM into blocks for the pool). Idle workers
+// poll for about a millisecond before they sleep, so a step's kernels reach them in well
+// under a microsecond.
 //
 // Results never depend on the thread count: parallel_for splits work into chunks whose
 // boundaries depend only on the problem size, and every reduction combines per-chunk
@@ -13,7 +14,9 @@
 namespace fastnn {
 
 int get_num_threads();
-// Sets fastnn's and OpenBLAS's thread counts; n <= 0 means one per core.
+// The machine's core count (the default thread count).
+int hardware_threads();
+// Sets the pool's thread count; n <= 0 means one per core.
 void set_num_threads(int n);
 
 // Runs body(begin, end) over [0, n) in chunks of at least `grain` items; runs inline when

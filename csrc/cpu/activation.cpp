@@ -52,6 +52,12 @@ void with_activation_grad(Activation act, T alpha, Body&& body) {
   }
 }
 
+// ReLU and its kin are a compare per element; the others an exp, a division or erf.
+int64_t grain_of(Activation act) {
+  bool cheap = act == Activation::Linear || act == Activation::ReLU || act == Activation::LeakyReLU;
+  return cheap ? kElementwiseGrain : kTranscendentalGrain;
+}
+
 }  // namespace
 
 void CpuBackend::activation_forward(Activation act, double alpha, const Tensor& x, Tensor& y) {
@@ -60,7 +66,7 @@ void CpuBackend::activation_forward(Activation act, double alpha, const Tensor& 
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
     with_activation<T>(act, static_cast<T>(alpha), [&](auto f) {
-      parallel_for(x.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+      parallel_for(x.numel(), grain_of(act), [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) yp[i] = f(xp[i]);
       });
     });
@@ -93,19 +99,18 @@ void CpuBackend::bias_activation_forward(Activation act, double alpha, const Ten
     T* zp = z.defined() ? z.data<T>() : nullptr;
     const T* bp = bias.defined() ? bias.data<T>() : nullptr;
     with_activation<T>(act, static_cast<T>(alpha), [&](auto f) {
-      parallel_for(N, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1)),
-                   [&](int64_t r0, int64_t r1) {
-                     for (int64_t r = r0; r < r1; ++r) {
-                       T* row = yp + r * C;  // seek to y[r, :]
-                       T* zrow = zp ? zp + r * C : nullptr;
-                       // Three plain loops over a row that stays in L1: each vectorises,
-                       // where one loop with the bias and z tests inside did not.
-                       if (bp)
-                         for (int64_t c = 0; c < C; ++c) row[c] += bp[c];
-                       if (zrow) std::copy(row, row + C, zrow);
-                       for (int64_t c = 0; c < C; ++c) row[c] = f(row[c]);
-                     }
-                   });
+      parallel_for(N, row_grain(grain_of(act), C), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          T* row = yp + r * C;  // seek to y[r, :]
+          T* zrow = zp ? zp + r * C : nullptr;
+          // Three plain loops over a row that stays in L1: each vectorises,
+          // where one loop with the bias and z tests inside did not.
+          if (bp)
+            for (int64_t c = 0; c < C; ++c) row[c] += bp[c];
+          if (zrow) std::copy(row, row + C, zrow);
+          for (int64_t c = 0; c < C; ++c) row[c] = f(row[c]);
+        }
+      });
     });
   });
 }
@@ -117,26 +122,25 @@ void CpuBackend::softmax_forward(bool log, const Tensor& x, Tensor& y) {
     int64_t N = leading_rows(x), C = last_dim(x);
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
-    parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)),
-                 [&](int64_t r0, int64_t r1) {
-                   for (int64_t r = r0; r < r1; ++r) {
-                     const T* xr = xp + r * C;
-                     T* yr = yp + r * C;
-                     T mx = xr[0];
-                     for (int64_t c = 1; c < C; ++c) mx = std::max(mx, xr[c]);
-                     T sum = 0;
-                     for (int64_t c = 0; c < C; ++c) sum += math::vexp(xr[c] - mx);
-                     if (log) {
-                       // (x - max) is exact; subtracting max + log(sum) in one go would
-                       // round at the scale of max and lose digits of small outputs.
-                       T log_sum = std::log(sum);
-                       for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mx) - log_sum;
-                     } else {
-                       T inv = T(1) / sum;
-                       for (int64_t c = 0; c < C; ++c) yr[c] = math::vexp(xr[c] - mx) * inv;
-                     }
-                   }
-                 });
+    parallel_for(N, row_grain(kTranscendentalGrain, C), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = xp + r * C;
+        T* yr = yp + r * C;
+        T mx = xr[0];
+        for (int64_t c = 1; c < C; ++c) mx = std::max(mx, xr[c]);
+        T sum = 0;
+        for (int64_t c = 0; c < C; ++c) sum += math::vexp(xr[c] - mx);
+        if (log) {
+          // (x - max) is exact; subtracting max + log(sum) in one go would
+          // round at the scale of max and lose digits of small outputs.
+          T log_sum = std::log(sum);
+          for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mx) - log_sum;
+        } else {
+          T inv = T(1) / sum;
+          for (int64_t c = 0; c < C; ++c) yr[c] = math::vexp(xr[c] - mx) * inv;
+        }
+      }
+    });
   });
 }
 
@@ -149,22 +153,21 @@ void CpuBackend::softmax_backward(bool log, const Tensor& y, const Tensor& gy, T
     const T* yp = y.data<T>();
     const T* gyp = gy.data<T>();
     T* gxp = gx.data<T>();
-    parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)),
-                 [&](int64_t r0, int64_t r1) {
-                   for (int64_t r = r0; r < r1; ++r) {
-                     const T* yr = yp + r * C;
-                     const T* gr = gyp + r * C;
-                     T* out = gxp + r * C;
-                     T dot = 0;
-                     if (log) {
-                       for (int64_t c = 0; c < C; ++c) dot += gr[c];
-                       for (int64_t c = 0; c < C; ++c) out[c] = gr[c] - math::vexp(yr[c]) * dot;
-                     } else {
-                       for (int64_t c = 0; c < C; ++c) dot += gr[c] * yr[c];
-                       for (int64_t c = 0; c < C; ++c) out[c] = yr[c] * (gr[c] - dot);
-                     }
-                   }
-                 });
+    parallel_for(N, row_grain(kTranscendentalGrain, C), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* yr = yp + r * C;
+        const T* gr = gyp + r * C;
+        T* out = gxp + r * C;
+        T dot = 0;
+        if (log) {
+          for (int64_t c = 0; c < C; ++c) dot += gr[c];
+          for (int64_t c = 0; c < C; ++c) out[c] = gr[c] - math::vexp(yr[c]) * dot;
+        } else {
+          for (int64_t c = 0; c < C; ++c) dot += gr[c] * yr[c];
+          for (int64_t c = 0; c < C; ++c) out[c] = yr[c] * (gr[c] - dot);
+        }
+      }
+    });
   });
 }
 

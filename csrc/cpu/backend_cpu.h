@@ -3,6 +3,8 @@
 // is large enough to pay for a thread wake-up.
 #pragma once
 
+#include <algorithm>
+
 #include "core/backend.h"
 
 namespace fastnn {
@@ -64,9 +66,15 @@ class CpuBackend final : public Backend {
                      uint64_t offset) override;
 };
 
-// Elements per parallel chunk for cheap per-element loops: below this a thread wake-up
-// costs more than it saves.
-constexpr int64_t kElementwiseGrain = 1 << 18;
+// Elements per parallel chunk for cheap per-element loops (a few microseconds of one core:
+// handing a chunk to the pool's polling worker costs well under one).
+constexpr int64_t kElementwiseGrain = 1 << 15;
+// For loops that evaluate an exp or a division per element (sigmoid, tanh, ...).
+constexpr int64_t kTranscendentalGrain = 1 << 12;
+// Rows per chunk for a loop over rows of C elements, from a per-element grain.
+inline int64_t row_grain(int64_t grain, int64_t C) {
+  return C > 0 ? std::max<int64_t>(1, grain / C) : grain;
+}
 
 // Element i of a tensor of any dtype as a double (targets: labels may come as ints or
 // floats), and as a class label.

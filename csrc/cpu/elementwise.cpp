@@ -86,26 +86,31 @@ void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   T* op = out.data<T>();
   Layout L = broadcast_layout(out.shape(), a.shape(), b.shape());
   int64_t C = L.shape.back();
-  parallel_for(
-      outer_rows(L), std::max<int64_t>(1, kElementwiseGrain / C), [&](int64_t r0, int64_t r1) {
-        for_each_run(L, r0, r1,
-                     [&](int64_t oa, int64_t ob, int64_t oo, int64_t n, int64_t sa, int64_t sb) {
-                       const T* x = ap + oa;
-                       const T* y = bp + ob;
-                       T* o = op + oo;
-                       if (sa == 1 && sb == 1) {
-                         for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-                       } else if (sa == 1 && sb == 0) {
-                         T yv = *y;
-                         for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
-                       } else if (sa == 0 && sb == 1) {
-                         T xv = *x;
-                         for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
-                       } else {
-                         for (int64_t i = 0; i < n; ++i) o[i] = f(x[i * sa], y[i * sb]);
-                       }
-                     });
-      });
+  parallel_for(outer_rows(L), row_grain(kElementwiseGrain, C), [&](int64_t r0, int64_t r1) {
+    for_each_run(L, r0, r1,
+                 [&](int64_t oa, int64_t ob, int64_t oo, int64_t n, int64_t sa, int64_t sb) {
+                   const T* x = ap + oa;
+                   const T* y = bp + ob;
+                   T* o = op + oo;
+                   if (sa == 1 && sb == 1) {
+                     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+                   } else if (sa == 1 && sb == 0) {
+                     T yv = *y;
+                     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+                   } else if (sa == 0 && sb == 1) {
+                     T xv = *x;
+                     for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                   } else {
+                     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i * sa], y[i * sb]);
+                   }
+                 });
+  });
+}
+
+// Whether out is x summed over all but its last axis (out's shape: ones, then x's last dim).
+bool reduces_leading_dims_only(const Tensor& x, const Tensor& out) {
+  if (x.dim() < 2 || out.dim() < 1 || out.shape().back() != x.shape().back()) return false;
+  return out.numel() == x.shape().back();
 }
 
 }  // namespace
@@ -165,6 +170,19 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
       double total = 0;
       for (double s : partial) total += s;
       op[0] = static_cast<T>(total);
+      return;
+    }
+    if (reduces_leading_dims_only(x, out)) {
+      // Column sums (bias gradients): each chunk of columns adds the rows in order.
+      int64_t C = last_dim(x), N = leading_rows(x);
+      parallel_for(C, row_grain(kElementwiseGrain, N), [&](int64_t c0, int64_t c1) {
+        std::vector<double> acc(c1 - c0, 0.0);
+        for (int64_t r = 0; r < N; ++r) {
+          const T* row = xp + r * C + c0;
+          for (int64_t c = 0; c < c1 - c0; ++c) acc[c] += row[c];
+        }
+        for (int64_t c = c0; c < c1; ++c) op[c] = static_cast<T>(acc[c - c0]);
+      });
       return;
     }
     std::vector<double> acc(out.numel(), 0.0);

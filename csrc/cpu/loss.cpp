@@ -13,9 +13,6 @@
 namespace fastnn {
 namespace {
 
-// Rows per chunk: a loss row is a few dozen flops, and waking a thread costs microseconds.
-constexpr int64_t kRowGrain = 4096;
-
 template <class T>
 T row_max(const T* x, int64_t C) {
   T m = x[0];
@@ -52,7 +49,7 @@ T row_sum(const T* p, const T* t, int64_t C, Term term) {
 
 template <class T, class Term>
 void elementwise_loss_forward(const T* p, const T* t, T* loss, int64_t N, int64_t C, Term term) {
-  parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
+  parallel_for(N, row_grain(kTranscendentalGrain, C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) loss[r] = row_sum(p + r * C, t + r * C, C, term) / T(C);
   });
 }
@@ -60,7 +57,7 @@ void elementwise_loss_forward(const T* p, const T* t, T* loss, int64_t N, int64_
 template <class T, class DTerm>
 void elementwise_loss_backward(const T* p, const T* t, const T* gl, T* gp, int64_t N, int64_t C,
                                DTerm dterm) {
-  parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
+  parallel_for(N, row_grain(kTranscendentalGrain, C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       T scale = gl[r] / T(C);
       for (int64_t c = 0; c < C; ++c) gp[r * C + c] = scale * dterm(p[r * C + c], t[r * C + c]);
@@ -121,7 +118,7 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
     default:
       break;
   }
-  parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
+  parallel_for(N, row_grain(kTranscendentalGrain, C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = p + r * C;  // seek to pred[r, :]
       switch (kind) {
@@ -180,7 +177,7 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
     default:
       break;
   }
-  parallel_for(N, kRowGrain, [&](int64_t r0, int64_t r1) {
+  parallel_for(N, row_grain(kTranscendentalGrain, C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = p + r * C;
       T* g = gp + r * C;

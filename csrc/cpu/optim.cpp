@@ -16,7 +16,7 @@ namespace {
 
 // An update is a few dozen flops per element (a square root and a division for Adam), so
 // it pays for a second thread at a smaller size than a plain elementwise op.
-constexpr int64_t kOptimizerGrain = 1 << 16;
+constexpr int64_t kOptimizerGrain = 1 << 13;
 
 // Calls f(std::bool_constant<a>{}, std::bool_constant<b>{}, ...) for runtime flags.
 template <class F>

@@ -47,13 +47,27 @@ class Rows:
         self._value = out
 
 
+def _aliases(inputs):
+    """For each input, the position of the first input holding the same data (itself if
+    none): an autoencoder's fit(x, x) gathers its batch once and the plan reads one buffer
+    as both the input and the target."""
+    def same(a, b):
+        if isinstance(a, Rows) and isinstance(b, Rows):
+            return a.array is b.array and a.index is b.index
+        return a is b and a is not None
+    return tuple(next(j for j in range(i + 1) if same(inputs[j], a)) if a is not None else i
+                 for i, a in enumerate(inputs))
+
+
 class _Entry:
     __slots__ = ("plan", "slots", "views", "outputs")
 
-    def __init__(self, plan, slots, outputs):
+    def __init__(self, plan, slots, aliases, outputs):
         self.plan = plan
         self.slots = slots
-        self.views = [None if s is None else np.asarray(s) for s in slots]
+        # The buffers a replay fills: one per distinct input.
+        self.views = [None if s is None or aliases[i] != i else np.asarray(s)
+                      for i, s in enumerate(slots)]
         self.outputs = outputs
 
 
@@ -78,13 +92,18 @@ class StepCapture:
         uncaptured (a model that still has to create its weights). Both are called only when
         a plan is about to be captured, so replays pay nothing for them.
         """
-        key = (kind,) + tuple(None if a is None else (a.shape, a.dtype.str) for a in inputs)
+        aliases = _aliases(inputs)
+        key = (kind, aliases) + tuple(None if a is None else (a.shape, a.dtype.str)
+                                      for a in inputs)
         entry = self._entries.get(key)
         if entry is None:
             if not ready():
                 return step(*inputs)
-            slots = tuple(None if a is None else _C.Tensor(np.asarray(a), a.dtype.name)
-                          for a in inputs)
+            slots = []
+            for i, a in enumerate(inputs):
+                slots.append(slots[aliases[i]] if aliases[i] != i
+                             else None if a is None else _C.Tensor(np.asarray(a), a.dtype.name))
+            slots = tuple(slots)
             plan = _C.Plan()
             plan.begin_capture()
             try:
@@ -93,12 +112,14 @@ class StepCapture:
                 plan.abort_capture()
                 raise
             plan.end_capture(list(params()))
-            self._entries[key] = _Entry(plan, slots, outputs)
+            self._entries[key] = _Entry(plan, slots, aliases, outputs)
             return outputs
         for view, a in zip(entry.views, inputs):
+            if view is None:  # no input, or one filled through its alias
+                continue
             if isinstance(a, Rows):
                 a.take_into(view)
-            elif view is not None:
+            else:
                 np.copyto(view, a)
         if before_replay is not None:
             before_replay()
@@ -112,7 +133,9 @@ class StepCapture:
 
     @staticmethod
     def _key_for_rows(kind, arrays, rows):
-        return (kind,) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
+        aliases = tuple(next(j for j in range(i + 1) if arrays[j] is a)
+                        for i, a in enumerate(arrays))
+        return (kind, aliases) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
 
     def replay_batches(self, kind, arrays, order, rows, first, batches, metrics=()):
         """Replays the plan captured for batches of ``rows`` rows of ``arrays`` (the sources
@@ -121,8 +144,10 @@ class StepCapture:
         threshold) accuracy kernels applied to the step's second output and second input.
         Returns [sum of the losses (the step's first output), sum of each metric]."""
         entry = self._entries[self._key_for_rows(kind, arrays, rows)]
-        sources = [_C.from_numpy(a, a.dtype.name) for a in arrays]
+        filled = [i for i, view in enumerate(entry.views) if view is not None]
+        sources = [_C.from_numpy(arrays[i], arrays[i].dtype.name) for i in filled]
         specs = [(name, threshold, entry.outputs[1], entry.slots[1])
                  for name, threshold in metrics]
-        return entry.plan.replay_batches(sources, list(entry.slots), _C.from_numpy(order),
-                                         first, batches, entry.outputs[0], specs)
+        return entry.plan.replay_batches(sources, [entry.slots[i] for i in filled],
+                                         _C.from_numpy(order), first, batches, entry.outputs[0],
+                                         specs)

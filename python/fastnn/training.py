@@ -363,7 +363,8 @@ class TrainingMixin(FeedingMixin):
         full = n // b
 
         def step(lo, hi):
-            xb, yb = Rows(x, order[lo:hi]), Rows(y, order[lo:hi])
+            rows = order[lo:hi]
+            xb, yb = Rows(x, rows), Rows(y, rows)
             loss, y_pred = self._train_step(xb, yb)
             acc.update(loss, y_pred, yb)
 
