@@ -103,3 +103,27 @@ def test_layer_backward_by_hand_matches_autograd():
     (dense(xt) * fn.tensor(gy, dtype="float64")).sum().backward()
     np.testing.assert_allclose(gx, np.asarray(xt.grad), rtol=1e-12)
     np.testing.assert_allclose(gw, np.asarray(dense.kernel.grad), rtol=1e-12)
+
+
+def _threaded_sum_in_child(queue):
+    x = fn.tensor(np.arange(2048 * 300, dtype=np.float64).reshape(2048, 300), dtype="float64")
+    queue.put((fn.get_num_threads(), float((x * 2.0).sum().item())))
+
+
+def test_a_forked_child_can_run_threaded_kernels():
+    """The pool's workers do not survive fork(); the child starts new ones instead of
+    waiting forever for the old ones (DataLoader-style worker processes)."""
+    import multiprocessing
+    fn.tensor(np.ones((2048, 300))).sum()  # the parent's pool is running
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_threaded_sum_in_child, args=(queue,))
+    child.start()
+    try:
+        threads, total = queue.get(timeout=60)
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():
+            child.kill()
+    assert threads == fn.get_num_threads()
+    assert total == 2.0 * (2048 * 300 - 1) * 2048 * 300 / 2

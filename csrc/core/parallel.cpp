@@ -9,6 +9,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -40,9 +41,15 @@ class ThreadPool {
   explicit ThreadPool(int n) { resize(n); }
   ~ThreadPool() { stop_workers(); }
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return respawn_ > 0 ? respawn_ : static_cast<int>(workers_.size()) + 1; }
+
+  // Starts the workers a forked child lost (see forget_workers_after_fork).
+  void respawn_after_fork() {
+    if (respawn_ > 0) resize(std::exchange(respawn_, 0));
+  }
 
   void resize(int n) {
+    respawn_ = 0;
     stop_workers();
     stop_.store(false);
     // Spinning threads beyond the core count would take cores from working ones.
@@ -71,8 +78,9 @@ class ThreadPool {
   }
 
   // After fork() only the forking thread exists in the child: forget the workers (their
-  // std::thread objects cannot be joined there) and run serially until resized.
+  // std::thread objects cannot be joined there); the first parallel loop starts new ones.
   void forget_workers_after_fork() {
+    respawn_ = size();
     new std::vector<std::thread>(std::move(workers_));  // leaked: never joined or destroyed
     workers_.clear();
     pending_.store(0);
@@ -131,6 +139,7 @@ class ThreadPool {
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
   bool spin_ = true;
+  int respawn_ = 0;
 };
 
 std::mutex& pool_mutex() {
@@ -183,6 +192,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   // One parallel region at a time (the lock also keeps set_num_threads from resizing the
   // pool under us); a nested call (body calling parallel_for) runs inline.
   std::unique_lock<std::mutex> lock(pool_mutex(), std::try_to_lock);
+  if (lock.owns_lock()) pool().respawn_after_fork();
   int64_t chunks = lock.owns_lock() ? std::min<int64_t>(pool().size(), (n + grain - 1) / grain) : 1;
   if (chunks <= 1) {
     body(0, n);
