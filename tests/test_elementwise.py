@@ -316,3 +316,20 @@ def test_weight_penalty_via_regularizers_and_torch():
     np.testing.assert_allclose(np.asarray(w.grad), t.grad.numpy(), rtol=1e-14)
     with pytest.raises(ValueError, match="l1 >= 0"):
         _C.weight_penalty(w, -0.1, 0.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_all_finite_finds_any_nan_or_inf(dtype):
+    """The bit-test scan fit runs over whole target arrays: every position, both infinities,
+    the largest finite value and denormals."""
+    rng = np.random.default_rng(5)
+    info = np.finfo(dtype)
+    n = 3 * 4096 + 77  # three full chunks and a partial one
+    base = rng.standard_normal(n).astype(dtype)
+    base[:3] = [info.max, -info.max, info.tiny / 4]
+    assert _C.all_finite(_C.from_numpy(base)) and _C.all_finite(_C.from_numpy(base[:0]))
+    for position in [0, 4095, 4096, n - 1, int(rng.integers(n))]:
+        for bad in [np.nan, np.inf, -np.inf]:
+            x = base.copy()
+            x[position] = bad
+            assert not _C.all_finite(_C.from_numpy(x)), (position, bad)

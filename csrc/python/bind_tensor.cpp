@@ -88,6 +88,9 @@ void bind_tensor(py::module_& m) {
       py::arg("array"), py::arg("dtype") = py::none(),
       "A tensor over the array's memory where the layout allows, else over a converted copy.");
   m.def(
+      "all_finite", [](const Tensor& t) { return backend_of(t).all_finite(t); }, py::arg("tensor"),
+      "Whether every element of a float tensor is finite (no NaN, no inf).");
+  m.def(
       "full",
       [](const std::vector<int64_t>& shape, double value, const py::object& dtype) {
         CaptureSuspend unrecorded;

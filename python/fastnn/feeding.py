@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from . import _C
 from . import losses as _losses
 from .capture import Rows
 from .data import DataLoader, permutation
@@ -134,11 +135,10 @@ class FeedingMixin:
             raise ValueError(f"{who}: {name} expects {arg} of shape "
                              f"{_shape_str((len(y),) + pred[1:])} like the model's output, got "
                              f"{arg} of shape {_shape_str(y.shape)}{hint}")
-        values = np.asarray(y, dtype=self._np_dtype())
+        values = np.ascontiguousarray(y, dtype=self._np_dtype())
         flat = values.reshape(-1)
-        bad = ~np.isfinite(flat)
-        if bad.any():
-            i = int(np.argmax(bad))
+        if not _C.all_finite(_C.from_numpy(flat)):
+            i = int(np.argmax(~np.isfinite(flat)))
             raise ValueError(f"{who}: {name} needs finite targets, but "
                              f"{arg}{_position(i, y.shape)} = {flat[i].item()!r}")
         if isinstance(loss, _losses.BinaryCrossentropy):
@@ -147,7 +147,7 @@ class FeedingMixin:
                 i = int(np.argmax(bad))
                 raise ValueError(f"{who}: {name} needs targets in [0, 1], but "
                                  f"{arg}{_position(i, y.shape)} = {flat[i].item()!r}")
-        return np.ascontiguousarray(values)
+        return values
 
     def _check_input_shape(self, who, shape):
         """Raises when x cannot fit the model's declared input shape (Sequential knows it)."""
