@@ -10,9 +10,10 @@
 namespace fastnn {
 namespace {
 
-// Below this many multiply-adds per block (a few microseconds of one core) a block costs
-// more in repacked operands than it gains.
-constexpr double kMinBlockMultiplies = 1 << 17;
+// Below this many multiply-adds per block (~5 us of one core) a block costs more in
+// repacked operands and the hand-off than it gains (digits_mlp's 64x64x64 GEMMs ran 6%
+// slower cut in two).
+constexpr double kMinBlockMultiplies = 1 << 19;
 // Blocks are cut at multiples of OpenBLAS's register tile.
 constexpr int64_t kBlockAlign = 16;
 
