@@ -15,11 +15,13 @@ def test_info_reports_build_and_blas():
     assert info["cuda"] or not fn.cuda.is_available()  # a usable GPU needs the CUDA build
 
 
-def test_set_num_threads_sets_ours_and_openblas():
+def test_set_num_threads_resizes_the_pool_and_openblas_stays_single_threaded():
+    """OpenBLAS runs inside the pool's threads, one each: its own threads would compete."""
     before = fn.get_num_threads()
     try:
-        fn.set_num_threads(1)
-        assert fn.get_num_threads() == 1 and fn.info()["blas_threads"] == 1
+        for n in (1, 3):
+            fn.set_num_threads(n)
+            assert fn.get_num_threads() == n and fn.info()["blas_threads"] == 1
     finally:
         fn.set_num_threads(before)
     assert fn.get_num_threads() == before

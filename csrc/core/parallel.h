@@ -13,6 +13,8 @@
 
 namespace fastnn {
 
+// Starts the pool (once; later calls do nothing) and makes OpenBLAS single-threaded.
+void start_thread_pool();
 int get_num_threads();
 // The machine's core count (the default thread count).
 int hardware_threads();

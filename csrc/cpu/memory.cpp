@@ -9,6 +9,8 @@ namespace fastnn {
 
 Backend* make_cpu_backend() {
   static CpuBackend backend;
+  // The pool must exist before the first GEMM: starting it makes OpenBLAS single-threaded.
+  start_thread_pool();
   return &backend;
 }
 

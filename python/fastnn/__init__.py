@@ -28,7 +28,7 @@ def manual_seed(seed: int) -> None:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads for fastnn's loops and OpenBLAS's GEMM together (<= 0: one per core)."""
+    """Threads of the pool that runs every CPU kernel, GEMMs included (<= 0: one per core)."""
     _C.set_num_threads(int(n))
 
 

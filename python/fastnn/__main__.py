@@ -52,8 +52,8 @@ def info() -> None:
           f"available: {fn.cuda.is_available()}")
     print(f"  BLAS         {build['blas']}")
     print(f"  BLAS kernel  {build['blas_core']}")
-    print(f"  threads      {build['threads']} (fastnn loops and OpenBLAS share them; "
-          f"OpenBLAS reports {build['blas_threads']})")
+    print(f"  threads      {build['threads']} (one pool for every kernel; OpenBLAS runs "
+          f"{build['blas_threads']}-threaded inside it)")
 
 
 def main(argv=None) -> int:
