@@ -6,8 +6,10 @@ One run, one machine, ratios (see BENCHMARKS rules in bench/NOTES.md):
   - PyTorch (CPU build, where installed): a bare step loop over one fixed batch
     (zero_grad, forward, loss, backward, Adam step).
   - Keras 3 on JAX (where installed), in a subprocess with KERAS_BACKEND=jax: fit as above.
-Each figure is the best of ``--repeats`` timings: these machines are shared, and noise from
-other tenants only ever slows a run down (medians here moved by 2x between runs).
+Each figure is the best of ``--repeats`` timings, taken in rounds that alternate the
+frameworks: these machines are shared, noise from other tenants only ever slows a run down
+(medians here moved by 2x between runs), and a noisy stretch then costs each framework one
+sample instead of all of one framework's.
 Also prints fastnn's effective GFLOP/s (forward FLOPs x 3) as a share of the machine's
 sgemm rate (numpy's OpenBLAS on a 1024^3 problem, best of several).
 
@@ -64,16 +66,17 @@ def sgemm_rate():
 REPEATS = 5
 
 
-def best_time(run):
-    best = float("inf")
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - t)
-    return best
+# Each framework's setup returns a function that times one run and returns samples/s. main()
+# calls them in rounds (fastnn, torch, keras, fastnn, ...) and keeps each one's best, so a
+# burst of noise from another tenant slows one sample of each rather than every sample of one.
+
+def timed(samples, run):
+    t = time.perf_counter()
+    run()
+    return samples / (time.perf_counter() - t)
 
 
-def bench_fastnn(name, batch, steps):
+def setup_fastnn(name, batch, steps):
     import fastnn as fn
     from fastnn import layers
 
@@ -86,11 +89,11 @@ def bench_fastnn(name, batch, steps):
     model.compile(optimizer=fn.optimizers.Adam(1e-3), loss=loss_obj)
     x, y = data(name, batch * steps)
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    return batch * steps / best_time(
-        lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True))
+    return lambda: timed(batch * steps, lambda: model.fit(x, y, batch_size=batch, epochs=1,
+                                                          verbose=0, shuffle=True))
 
 
-def bench_torch(name, batch, steps):
+def setup_torch(name, batch, steps):
     import torch
     import torch.nn as nn
 
@@ -122,14 +125,16 @@ def bench_torch(name, batch, steps):
         for _ in range(steps):
             step()
 
-    return batch * steps / best_time(run)
+    return lambda: timed(batch * steps, run)
 
 
+# Keras on JAX in a child process (KERAS_BACKEND is read at import): it builds and warms the
+# model, then times one fit per line read from stdin.
 KERAS_CHILD = r"""
-import json, sys, time, numpy as np, keras
+import json, sys, numpy as np, keras
 from keras import layers as L
 sys.path.insert(0, sys.argv[1])
-from seed_models import MODELS, data, best_time
+from seed_models import MODELS, data, timed
 name, batch, steps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 sizes, width, loss, _ = MODELS[name]
 keras.utils.set_random_seed(0)
@@ -139,20 +144,38 @@ loss_obj = {"binary": keras.losses.BinaryCrossentropy(from_logits=True),
 m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_obj)
 x, y = data(name, batch * steps)
 m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-t = best_time(lambda: m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True))
-print(json.dumps(batch * steps / t))
+print("ready", flush=True)
+for line in sys.stdin:
+    rate = timed(batch * steps, lambda: m.fit(x, y, batch_size=batch, epochs=1, verbose=0,
+                                              shuffle=True))
+    print(json.dumps(rate), flush=True)
 """
 
 
-def bench_keras_jax(name, batch, steps):
-    env = dict(os.environ, KERAS_BACKEND="jax")
-    here = os.path.dirname(os.path.abspath(__file__))
-    out = subprocess.run([sys.executable, "-c", KERAS_CHILD, here, name, str(batch), str(steps),
-                          str(REPEATS)],
-                         env=env, capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+class KerasChild:
+    def __init__(self, name, batch, steps):
+        env = dict(os.environ, KERAS_BACKEND="jax")
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.proc = subprocess.Popen([sys.executable, "-c", KERAS_CHILD, here, name, str(batch),
+                                      str(steps)], env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._read()  # "ready"
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip().splitlines()
+            raise RuntimeError(err[-1] if err else "the Keras process exited")
+        return line
+
+    def __call__(self):
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return json.loads(self._read())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def available(module):
@@ -187,13 +210,27 @@ def main():
     results = {}
     for name in args.models.split(","):
         steps = args.steps
-        ours = bench_fastnn(name, args.batch, steps)
-        torch_rate = bench_torch(name, args.batch, steps) if have_torch else float("nan")
-        try:
-            keras_rate = bench_keras_jax(name, args.batch, steps) if have_keras else float("nan")
-        except Exception as exc:  # noqa: BLE001 - report and go on
-            print(f"  keras/jax failed on {name}: {exc}")
-            keras_rate = float("nan")
+        runners = {"fastnn": setup_fastnn(name, args.batch, steps)}
+        if have_torch:
+            runners["torch"] = setup_torch(name, args.batch, steps)
+        keras_child = None
+        if have_keras:
+            try:
+                keras_child = runners["keras_jax"] = KerasChild(name, args.batch, steps)
+            except Exception as exc:  # noqa: BLE001 - report and go on
+                print(f"  keras/jax failed on {name}: {exc}")
+        best = {k: 0.0 for k in runners}
+        for _ in range(REPEATS):
+            for k, run in runners.items():
+                # Let the previous framework's threads stop spinning (OpenMP's, XLA's and
+                # fastnn's pools poll for a while after their last work) before timing the next.
+                time.sleep(0.25)
+                best[k] = max(best[k], run())
+        if keras_child is not None:
+            keras_child.close()
+        ours = best["fastnn"]
+        torch_rate = best.get("torch", float("nan"))
+        keras_rate = best.get("keras_jax", float("nan"))
         gflops = ours * forward_flops(name) * 3 / 1e9
         results[name] = dict(fastnn=ours, torch=torch_rate, keras_jax=keras_rate, gflops=gflops,
                              share=gflops / peak)
