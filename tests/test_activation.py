@@ -211,3 +211,57 @@ def test_activations_get():
     assert name == "relu" and f is fn.relu
     assert fn.activations.get(None)[0] == "linear"
     assert fn.activations.get(fn.tanh) == ("tanh", fn.tanh)
+
+
+def _ulps(got, exact):
+    """|got - exact| in units of float32 spacing at exact (exact in float64)."""
+    return np.abs(got.astype(np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float32))
+
+
+def _sigmoid64(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_NORMAL_CDF = np.vectorize(lambda v: 0.5 * math.erfc(-v / math.sqrt(2)))
+# name: (op, exact value, exact derivative, the derivative's error scale, input range, ulps
+# allowed for the value, for the derivative at its scale). Sigmoid's and tanh's derivatives
+# come from the output (y (1 - y), 1 - y^2: PyTorch's too), so they are good to an ulp of 1;
+# GELU's is Phi(x) + x phi(x), good to an ulp of its larger term.
+_FLOAT32_CASES = {
+    "sigmoid": (fn.sigmoid, _sigmoid64, lambda x: _sigmoid64(x) * _sigmoid64(-x),
+                lambda x: np.ones_like(x), (-87, 30), 3, 2),
+    "tanh": (fn.tanh, np.tanh, lambda x: 1 / np.cosh(x) ** 2, lambda x: np.ones_like(x),
+             (-20, 20), 2, 2),
+    "gelu": (fn.gelu, lambda x: x * _NORMAL_CDF(x),
+             lambda x: _NORMAL_CDF(x) + x * np.exp(-x * x / 2) / _SQRT_2PI,
+             lambda x: _NORMAL_CDF(x) + np.abs(x) * np.exp(-x * x / 2) / _SQRT_2PI,
+             (-13, 13), 6, 6),
+}
+
+
+@pytest.mark.parametrize("name", list(_FLOAT32_CASES))
+def test_float32_activation_accuracy_in_ulps(name):
+    """The vectorised float32 paths (exp, tanh, the normal CDF of GELU) against float64 over
+    their whole useful range: values within a few float32 ulps wherever the exact value is a
+    normal float (below that, within the smallest normal float), derivatives within a few
+    ulps of their error scale."""
+    op, exact, dexact, dscale, (lo, hi), allowed, dallowed = _FLOAT32_CASES[name]
+    rng = np.random.default_rng(60)
+    a = np.concatenate([np.linspace(lo, hi, 20001), rng.uniform(lo, hi, 20000),
+                        rng.uniform(-1, 1, 2000) * 1e-3]).astype(np.float32)
+    a64 = a.astype(np.float64)
+    x = leaf(a64, "float32")
+    y = op(x)
+    y.sum().backward()
+    got, want = np.asarray(y).astype(np.float64), exact(a64)
+    tiny = np.finfo(np.float32).tiny
+    normal = np.abs(want) >= tiny
+    err = _ulps(got[normal], want[normal])
+    worst = int(np.argmax(err))
+    assert err[worst] <= allowed, (a[normal][worst], got[normal][worst], want[normal][worst])
+    assert np.all(np.abs(got[~normal] - want[~normal]) <= tiny)
+    g = np.asarray(x.grad).astype(np.float64)
+    derr = np.abs(g - dexact(a64)) / np.spacing(dscale(a64).astype(np.float32))
+    worst = int(np.argmax(derr))
+    assert derr[worst] <= dallowed, (a[worst], g[worst], dexact(a64)[worst])

@@ -14,7 +14,9 @@ namespace fastnn::math {
 // The float overloads: an unqualified exp(x) on a float would otherwise call the double
 // function (and convert twice per element).
 using std::erf;
+using std::erfc;
 using std::exp;
+using std::fma;
 using std::log;
 using std::log1p;
 using std::sqrt;
