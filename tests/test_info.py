@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import fastnn as fn
 
 
@@ -32,3 +34,17 @@ def test_main_info_runs():
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert "fastnn" in out.stdout and "BLAS kernel" in out.stdout
+
+
+def test_default_thread_count_follows_the_cpu_affinity():
+    """A process pinned to one core (taskset, a container's cpuset) gets one thread, not one
+    per machine core: polling workers beyond the allowed cores would starve the working one."""
+    import os
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
+            "import fastnn; print(fastnn.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"

@@ -1,6 +1,7 @@
 #include "core/parallel.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -165,8 +166,17 @@ ThreadPool& pool() {
 }  // namespace
 
 int hardware_threads() {
-  // Asked once: glibc reads /sys for it, microseconds a call.
-  static const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The cores this process may run on (taskset, a container's cpuset), not the machine's:
+  // a polling worker per machine core on two allowed cores would starve the working ones.
+  // Asked once (microseconds a call).
+  static const int cores = [] {
+#ifdef __linux__
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)
+      return CPU_COUNT(&allowed);
+#endif
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }();
   return cores;
 }
 

@@ -16,7 +16,7 @@ namespace fastnn {
 // Starts the pool (once; later calls do nothing) and makes OpenBLAS single-threaded.
 void start_thread_pool();
 int get_num_threads();
-// The machine's core count (the default thread count).
+// The cores this process may run on (its CPU affinity): the default thread count.
 int hardware_threads();
 // Sets the pool's thread count; n <= 0 means one per core.
 void set_num_threads(int n);
