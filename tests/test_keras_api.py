@@ -277,6 +277,27 @@ def test_dataloader_order_follows_the_seed_and_covers_every_sample():
     assert len(dropped) == 4 and len(batches) == 4 and all(len(xb) == 5 for xb in batches)
 
 
+def test_permutation_is_uniform_and_seeded():
+    """fit's and DataLoader's shuffle (Fisher-Yates on Philox): every size gives a permutation,
+    the seed fixes it, and all 24 orders of 4 items come up equally often."""
+    for n in [0, 1, 2, 3, 1001]:
+        assert sorted(fn.data.permutation(n).tolist()) == list(range(n))
+    fn.manual_seed(9)
+    a = fn.data.permutation(50)
+    fn.manual_seed(9)
+    assert np.array_equal(a, fn.data.permutation(50))
+    assert not np.array_equal(a, fn.data.permutation(50))  # the generator moved on
+    draws = 24000
+    counts = {}
+    for _ in range(draws):
+        key = tuple(fn.data.permutation(4))
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 24
+    expected = draws / 24
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    assert chi2 < 49.7  # 23 degrees of freedom: p = 0.001
+
+
 def test_to_categorical():
     out = to_categorical([2, 0, 1])
     assert out.dtype == np.float32 and np.array_equal(out, np.eye(3)[[2, 0, 1]])

@@ -15,4 +15,8 @@ uint64_t initial_seed();
 // Reserves `count` counters and returns the first; the caller passes it with the seed.
 uint64_t reserve_random_offset(uint64_t count);
 
+// A uniformly random permutation of 0..n-1 into out[0..n) (Fisher-Yates on the global
+// generator): the shuffle order of fit and DataLoader.
+void random_permutation(int64_t n, int64_t* out);
+
 }  // namespace fastnn

@@ -33,7 +33,7 @@ void bind_system(py::module_& m) {
         "Seeds fastnn's generator: the same seed gives the same numbers on any thread count.");
   m.def("initial_seed", &initial_seed);
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
-        "Threads for fastnn's loops and OpenBLAS together (n <= 0: one per core).");
+        "Threads of the pool that runs every CPU kernel (n <= 0: one per allowed core).");
   m.def("get_num_threads", &get_num_threads);
   m.def("set_grad_enabled", &set_grad_enabled, py::arg("enabled"));
   m.def("is_grad_enabled", &grad_enabled);
@@ -43,6 +43,15 @@ void bind_system(py::module_& m) {
         return random_tensor(shape, dtype, false, low, high);
       },
       py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0, py::arg("dtype") = "float32");
+  m.def(
+      "permutation",
+      [](int64_t n) {
+        FASTNN_CHECK(n >= 0, Value, "permutation: expected n >= 0, got ", n);
+        py::array_t<int64_t> out(n);
+        random_permutation(n, out.mutable_data());
+        return out;
+      },
+      py::arg("n"), "A random permutation of range(n) from fastnn's seeded generator.");
   m.def(
       "normal",
       [](const std::vector<int64_t>& shape, double mean, double std, const py::object& dtype) {

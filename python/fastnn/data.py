@@ -20,11 +20,7 @@ from .tensor import numeric_array
 
 def permutation(n: int) -> np.ndarray:
     """A random permutation of range(n) drawn from fastnn's seeded generator."""
-    n = int(n)
-    if n <= 1:
-        return np.arange(n, dtype=np.int64)
-    keys = np.asarray(_C.uniform([n], 0.0, 1.0, "float64"))
-    return np.argsort(keys, kind="stable").astype(np.int64)
+    return _C.permutation(int(n))
 
 
 def _as_array(value, who, arg):
