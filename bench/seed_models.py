@@ -185,7 +185,6 @@ def available(module):
 
 
 def main():
-    global REPEATS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=200)
@@ -193,7 +192,6 @@ def main():
     ap.add_argument("--no-keras", action="store_true")
     ap.add_argument("--repeats", type=int, default=REPEATS)
     args = ap.parse_args()
-    REPEATS = args.repeats
 
     import fastnn as fn
 
@@ -202,7 +200,7 @@ def main():
     print(f"fastnn {info['version']} | OpenBLAS kernel {info['blas_core']} | {info['threads']} threads"
           f" | OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"machine sgemm (numpy, 1024^3): {peak:.0f} GFLOP/s | batch {args.batch}, {args.steps} steps"
-          f" | best of {REPEATS}")
+          f" | best of {args.repeats}")
     have_torch = available("torch")
     have_keras = not args.no_keras and available("keras") and available("jax")
     header = f"{'model':12s} {'fastnn':>10s} {'torch':>10s} {'keras/jax':>10s} {'x torch':>8s} {'x keras':>8s} {'GFLOP/s':>8s} {'% sgemm':>8s}"
@@ -220,7 +218,7 @@ def main():
             except Exception as exc:  # noqa: BLE001 - report and go on
                 print(f"  keras/jax failed on {name}: {exc}")
         best = {k: 0.0 for k in runners}
-        for _ in range(REPEATS):
+        for _ in range(args.repeats):
             for k, run in runners.items():
                 # Let the previous framework's threads stop spinning (OpenMP's, XLA's and
                 # fastnn's pools poll for a while after their last work) before timing the next.

@@ -193,7 +193,6 @@ void set_num_threads(int n) {
   ThreadPool& p = pool();
   std::lock_guard<std::mutex> lock(pool_mutex());
   p.resize(n);
-  blas_set_num_threads(1);
 }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {

@@ -18,7 +18,7 @@ void start_thread_pool();
 int get_num_threads();
 // The cores this process may run on (its CPU affinity): the default thread count.
 int hardware_threads();
-// Sets the pool's thread count; n <= 0 means one per core.
+// Sets the pool's thread count; n <= 0 means hardware_threads().
 void set_num_threads(int n);
 
 // Runs body(begin, end) over [0, n) in chunks of at least `grain` items; runs inline when

@@ -1,6 +1,6 @@
 // The CPU backend: kernels in one file per family (gemm.cpp, activation.cpp, ...), each a
 // loop over the per-element math in csrc/math, parallelised with parallel_for where the work
-// is large enough to pay for a thread wake-up.
+// is large enough to pay for handing chunks to the pool (grains below).
 #pragma once
 
 #include <algorithm>

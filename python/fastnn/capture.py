@@ -133,9 +133,7 @@ class StepCapture:
 
     @staticmethod
     def _key_for_rows(kind, arrays, rows):
-        aliases = tuple(next(j for j in range(i + 1) if arrays[j] is a)
-                        for i, a in enumerate(arrays))
-        return (kind, aliases) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
+        return (kind, _aliases(arrays)) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
 
     def replay_batches(self, kind, arrays, order, rows, first, batches, metrics=()):
         """Replays the plan captured for batches of ``rows`` rows of ``arrays`` (the sources
