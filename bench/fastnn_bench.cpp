@@ -466,7 +466,9 @@ void bench_optimizers(Backend& be, int64_t n) {
   Tensor m0 = m.clone(), v0 = v.clone();
   AdamConfig adam;  // lr 1e-3, betas (0.9, 0.999), eps 1e-8
   const int64_t step = 10;
-  be.adam_update(adam, step, p, g, m, v, no_vmax);
+  Tensor adam_config = config_tensor(adam), steps = Tensor::empty({1}, DType::Int64);
+  steps.data<int64_t>()[0] = step - 1;  // the update counts this step
+  be.adam_update(adam_config, steps, 0, p, g, m, v, no_vmax);
   Check check{1e-4};
   const double b1 = adam.beta1, b2 = adam.beta2;
   for (int64_t i = 0; i < n; ++i) {
@@ -478,7 +480,8 @@ void bench_optimizers(Backend& be, int64_t n) {
     check.expect(at(p, i) - at(p0, i), -adam.lr * mhat / (std::sqrt(vhat) + adam.eps), adam.lr);
   }
   report(
-      "adam update", shape, check, [&] { be.adam_update(adam, step, p, g, m, v, no_vmax); },
+      "adam update", shape, check,
+      [&] { be.adam_update(adam_config, steps, 0, p, g, m, v, no_vmax); },
       4.0 * 7 * n, Unit::Bytes);
 
   SGDConfig sgd;
@@ -486,7 +489,9 @@ void bench_optimizers(Backend& be, int64_t n) {
   // Fresh parameters: the Adam timing above moved p far from 0, and a float step p - p0 on
   // a large p would lose the digits the check looks at.
   Tensor q = random_tensor({n}, -0.5, 0.5), q0 = q.clone(), buf = m.clone(), buf0 = m.clone();
-  be.sgd_update(sgd, false, q, g, buf);
+  Tensor sgd_config = config_tensor(sgd);
+  steps.data<int64_t>()[0] = 1;  // past the first step: the buffer carries momentum
+  be.sgd_update(sgd_config, steps, 0, q, g, buf);
   Check sgd_check{1e-4};
   for (int64_t i = 0; i < n; ++i) {
     double bi = sgd.momentum * at(buf0, i) + at(g, i);
@@ -494,7 +499,8 @@ void bench_optimizers(Backend& be, int64_t n) {
     sgd_check.expect(at(q, i) - at(q0, i), -sgd.lr * bi, sgd.lr);
   }
   report(
-      "sgd momentum update", shape, sgd_check, [&] { be.sgd_update(sgd, false, q, g, buf); },
+      "sgd momentum update", shape, sgd_check,
+      [&] { be.sgd_update(sgd_config, steps, 0, q, g, buf); },
       4.0 * 5 * n, Unit::Bytes);
 }
 

@@ -2,6 +2,7 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
+#include "core/launch.h"
 #include "core/backend.h"
 
 namespace fastnn {
@@ -65,7 +66,7 @@ namespace {
 
 Tensor add_tensors(const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
-  backend_of(a).binary_forward(BinaryOp::Add, a, b, out);
+  FASTNN_LAUNCH(backend_of(a), binary_forward, BinaryOp::Add, a, b, out);
   return out;
 }
 
@@ -79,7 +80,7 @@ void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {
     return;
   }
   Tensor acc(leaf->grad);
-  backend_of(acc).axpby(1.0, g, 1.0, acc);
+  FASTNN_LAUNCH(backend_of(acc), axpby, 1.0, g, 1.0, acc);
 }
 
 // Nodes reachable from root, each after every node that feeds it a gradient (reverse

@@ -1,31 +1,65 @@
 #include "core/backend.h"
 
 #include <array>
-#include <mutex>
+#include <atomic>
+
+#include "core/launch.h"
 
 namespace fastnn {
 
-Backend* make_cpu_backend();  // csrc/cpu/backend_cpu.cpp
-
 namespace {
+// Filled by each backend library as it loads (the CPU backend: csrc/cpu/memory.cpp).
 std::array<Backend*, 2>& registry() {
-  static std::array<Backend*, 2> backends = {make_cpu_backend(), nullptr};
+  static std::array<Backend*, 2> backends = {nullptr, nullptr};
   return backends;
 }
-thread_local Backend* recording = nullptr;
-thread_local DeviceKind recording_kind = DeviceKind::CPU;
+thread_local Recorder* recorder = nullptr;
+std::atomic<int64_t> host_reads{0};
 }  // namespace
 
-void set_recording_backend(DeviceKind kind, Backend* backend) {
-  recording_kind = kind;
-  recording = backend;
+Recorder* active_recorder() {
+  return recorder;
+}
+void set_active_recorder(Recorder* r) {
+  recorder = r;
 }
 
-Backend* recording_backend() {
-  return recording;
+void count_host_read() {
+  host_reads.fetch_add(1, std::memory_order_relaxed);
 }
-DeviceKind recording_device_kind() {
-  return recording_kind;
+int64_t host_read_count() {
+  return host_reads.load(std::memory_order_relaxed);
+}
+
+Tensor& kernel_errors(Device device) {
+  // Created outside any capture's sight: an allocation is never recorded. (A device
+  // backend will zero its copy with a kernel; the CPU one is host memory.)
+  static std::array<Tensor, 2> errors;
+  Tensor& e = errors[static_cast<size_t>(device.kind)];
+  if (!e.defined()) {
+    e = Tensor::empty({3}, DType::Int64, device);
+    std::memset(e.raw(), 0, e.nbytes());
+  }
+  return e;
+}
+
+void report_bad_label(Tensor& errors, int64_t row, int64_t value) {
+  int64_t* e = errors.data<int64_t>();
+  if (__atomic_fetch_add(&e[0], 1, __ATOMIC_ACQ_REL) == 0) {
+    e[1] = row;
+    e[2] = value;
+  }
+}
+
+void check_kernel_errors(Device device, const char* who) {
+  Tensor& errors = kernel_errors(device);
+  count_host_read();
+  int64_t* e = errors.data<int64_t>();
+  if (e[0] == 0) return;
+  int64_t row = e[1], value = e[2];
+  std::memset(e, 0, errors.nbytes());
+  fail(ErrorKind::Index, who, ": label ", value, " at row ", row,
+       " of a batch is out of range for the loss (expected a class index in [0, classes))");
 }
 
 void register_backend(DeviceKind kind, Backend* backend) {
@@ -37,7 +71,6 @@ bool has_backend(DeviceKind kind) {
 }
 
 Backend& backend_for(Device device) {
-  if (recording && device.kind == recording_kind) return *recording;
   Backend* b = registry()[static_cast<size_t>(device.kind)];
   FASTNN_CHECK(b != nullptr, Value, "device '", device.name(),
                "' is not available: this build of fastnn has no backend for it (see "

@@ -6,11 +6,20 @@
 // Conventions: row-major contiguous tensors; "rows" are the leading dims flattened, the
 // last dim is the feature axis. Kernels that produce a parameter-sized gradient write it
 // (assign); accumulation into .grad is the autograd engine's job.
+//
+// The plan contract (autograd/plan.h): ops launch kernels through FASTNN_LAUNCH
+// (core/launch.h) so a capture can replay them. A kernel's scalar arguments are therefore
+// constants of a plan; whatever must change between replays — the generator's position, the
+// optimizer's learning rate and step counts, loss totals, error flags — is a tensor the
+// kernel reads and writes on the device. Methods that return a value to the host (queries:
+// all_finite, find_index_out_of_range) are never recorded and count as host reads.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/tensor.h"
@@ -127,37 +136,72 @@ class Backend {
                              const Tensor& gloss, Tensor& gpred) = 0;
 
   // --- metrics.cpp ---
-  // Sum over samples of the per-sample accuracy (pred (N, C); target as the loss takes it).
-  virtual double accuracy_sum(AccuracyKind kind, double threshold, const Tensor& pred,
-                              const Tensor& target) = 0;
+  // total[0] (float64) += the sum over samples of the per-sample accuracy (pred (N, C);
+  // target as the loss takes it).
+  virtual void accuracy_accumulate(AccuracyKind kind, double threshold, const Tensor& pred,
+                                   const Tensor& target, Tensor& total) = 0;
+  // totals (float64 {sum, first non-finite step or -1, steps}): sum += weight * loss[0];
+  // a NaN or infinite loss records the step's number once; steps += 1.
+  virtual void loss_accumulate(const Tensor& loss, double weight, Tensor& totals) = 0;
 
-  // --- optim.cpp: one fused pass per parameter tensor; `step` counts from 1 ---
-  virtual void sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,
-                          Tensor& momentum) = 0;
-  virtual void adam_update(const AdamConfig& c, int64_t step, Tensor& param, const Tensor& grad,
-                           Tensor& m, Tensor& v, Tensor& v_max) = 0;
-  virtual void rmsprop_update(const RMSpropConfig& c, Tensor& param, const Tensor& grad,
-                              Tensor& square_avg, Tensor& momentum, Tensor& grad_avg) = 0;
-  virtual void adagrad_update(const AdagradConfig& c, int64_t step, Tensor& param,
+  // --- optim.cpp: one fused pass per parameter tensor. `config` holds the optimizer's
+  // config struct (config_tensor), `steps` (int64) the step count of every parameter: the
+  // update first adds one to steps[index], then uses it (it counts from 1). ---
+  virtual void sgd_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                          const Tensor& grad, Tensor& momentum) = 0;
+  virtual void adam_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                           const Tensor& grad, Tensor& m, Tensor& v, Tensor& v_max) = 0;
+  virtual void rmsprop_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                              const Tensor& grad, Tensor& square_avg, Tensor& momentum,
+                              Tensor& grad_avg) = 0;
+  virtual void adagrad_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
                               const Tensor& grad, Tensor& sum) = 0;
 
-  // --- random.cpp: counter-based (Philox), so a (seed, offset) pair fixes the values ---
-  virtual void random_uniform(Tensor& out, double low, double high, uint64_t seed,
-                              uint64_t offset) = 0;
-  virtual void random_normal(Tensor& out, double mean, double stddev, uint64_t seed,
-                             uint64_t offset) = 0;
+  // --- random.cpp: counter-based (Philox). `generator` (int64 {seed, offset}, see
+  // core/rng.h) fixes the values; the kernel advances its offset by out.numel(). ---
+  virtual void random_uniform(Tensor& out, double low, double high, Tensor& generator) = 0;
+  virtual void random_normal(Tensor& out, double mean, double stddev, Tensor& generator) = 0;
 };
+
+// An optimizer config as a tensor its update kernel reads (bytes in an int64 tensor), so a
+// learning-rate change between replays reaches a recorded update without re-recording it.
+template <class Config>
+Tensor config_tensor(const Config& c, Device device = {}) {
+  static_assert(std::is_trivially_copyable_v<Config>);
+  Tensor t = Tensor::empty({int64_t((sizeof(Config) + 7) / 8)}, DType::Int64, device);
+  std::memcpy(t.raw(), &c, sizeof(Config));
+  return t;
+}
+template <class Config>
+Config read_config(const Tensor& t) {
+  Config c;
+  std::memcpy(&c, t.raw(), sizeof(Config));
+  return c;
+}
+template <class Config>
+void write_config(Tensor& t, const Config& c) {
+  std::memcpy(t.raw(), &c, sizeof(Config));
+}
+
+// Errors kernels find in data the host never looked at (a label out of range in a replayed
+// step): an int64 {count, row, value} per device, written by the kernel that found the
+// first one, so no kernel waits for the host. Read where results are read.
+Tensor& kernel_errors(Device device);
+// Raises IndexError for a recorded error and clears it.
+void check_kernel_errors(Device device, const char* who);
+// Called by a kernel (any thread) that found label `value` at `row` outside [0, classes).
+void report_bad_label(Tensor& errors, int64_t row, int64_t value);
+
+// Reads of device data by the host (queries, numpy views, error checks): a debug counter
+// that tests use to show a replayed epoch reads nothing.
+void count_host_read();
+int64_t host_read_count();
 
 // The backend that runs kernels for `device`; raises if that device has none.
 Backend& backend_for(Device device);
 inline Backend& backend_of(const Tensor& t) {
   return backend_for(t.device());
 }
-// While set, backend_for(device of `recording`) returns `recording` (a wrapper that runs and
-// records each kernel, see autograd/plan.h). Thread-local; null to stop.
-void set_recording_backend(DeviceKind kind, Backend* recording);
-Backend* recording_backend();
-DeviceKind recording_device_kind();
 // Called by a backend library when it loads.
 void register_backend(DeviceKind kind, Backend* backend);
 bool has_backend(DeviceKind kind);

@@ -22,8 +22,6 @@
 #define FASTNN_CPU_RELAX() ((void)0)
 #endif
 
-#include "cpu/blas.h"
-
 namespace fastnn {
 namespace {
 
@@ -149,10 +147,8 @@ std::mutex& pool_mutex() {
 }
 
 ThreadPool& pool() {
-  // Created on first use with one thread per core; OpenBLAS is told to stay single-threaded
-  // here, once, since it is never called outside this pool's threads' own chunks.
+  // Created on first use with one thread per core.
   static ThreadPool* p = [] {
-    blas_set_num_threads(1);
     pthread_atfork(nullptr, nullptr, [] {
       // The child's copy of the pool mutex may be held by a thread that no longer exists.
       new (&pool_mutex()) std::mutex();

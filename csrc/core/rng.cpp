@@ -1,48 +1,43 @@
 #include "core/rng.h"
 
-#include <mutex>
 #include <utility>
 
 #include "math/random.h"
 
 namespace fastnn {
-namespace {
-struct GeneratorState {
-  std::mutex mu;
-  uint64_t seed = kDefaultSeed;
-  uint64_t offset = 0;
-};
-GeneratorState& state() {
-  static GeneratorState s;
-  return s;
+
+// Only the CPU generator exists until a device backend arrives; callers hold the GIL (or
+// are single-threaded C++), as every draw is.
+Tensor& generator_state(Device device) {
+  FASTNN_CHECK(device.kind == DeviceKind::CPU, Value, "generator: no generator for device '",
+               device.name(), "'");
+  static Tensor state = [] {
+    Tensor t = Tensor::empty({2}, DType::Int64);  // allocation only: never recorded
+    t.data<uint64_t>()[0] = kDefaultSeed;
+    t.data<uint64_t>()[1] = 0;
+    return t;
+  }();
+  return state;
 }
-}  // namespace
 
 void manual_seed(uint64_t seed) {
-  std::lock_guard<std::mutex> lock(state().mu);
-  state().seed = seed;
-  state().offset = 0;
+  uint64_t* s = generator_state().data<uint64_t>();
+  s[0] = seed;
+  s[1] = 0;
 }
 
 uint64_t initial_seed() {
-  std::lock_guard<std::mutex> lock(state().mu);
-  return state().seed;
-}
-
-uint64_t reserve_random_offset(uint64_t count) {
-  std::lock_guard<std::mutex> lock(state().mu);
-  uint64_t first = state().offset;
-  state().offset += count;
-  return first;
+  return generator_state().data<uint64_t>()[0];
 }
 
 void random_permutation(int64_t n, int64_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = i;
   if (n < 2) return;
-  uint64_t seed = initial_seed();
+  uint64_t* state = generator_state().data<uint64_t>();
+  uint64_t seed = state[0], offset = state[1];
+  state[1] += static_cast<uint64_t>(n / 2 + 1);
   // Two swaps per Philox block: step k uses the 64 bits of words (0, 1) of block k/2 when k is
   // even, (2, 3) when odd.
-  uint64_t offset = reserve_random_offset(static_cast<uint64_t>(n / 2 + 1));
   math::Philox4 block{};
   for (int64_t i = n - 1, k = 0; i > 0; --i, ++k) {
     if (k % 2 == 0) block = math::philox(seed, offset + static_cast<uint64_t>(k / 2));

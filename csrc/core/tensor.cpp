@@ -1,4 +1,5 @@
 #include "core/tensor.h"
+#include "core/launch.h"
 
 #include <cstring>
 
@@ -57,7 +58,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  backend_for(device).fill(t, value);
+  FASTNN_LAUNCH(backend_for(device), fill, t, value);
   return t;
 }
 
@@ -122,7 +123,7 @@ Tensor Tensor::rows(int64_t begin, int64_t end) const {
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype(), device());
-  backend_of(*this).copy(*this, out);
+  FASTNN_LAUNCH(backend_of(*this), copy, *this, out);
   return out;
 }
 

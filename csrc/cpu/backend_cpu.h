@@ -48,22 +48,22 @@ class CpuBackend final : public Backend {
   void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target, const Tensor& gloss,
                      Tensor& gpred) override;
 
-  double accuracy_sum(AccuracyKind kind, double threshold, const Tensor& pred,
-                      const Tensor& target) override;
+  void accuracy_accumulate(AccuracyKind kind, double threshold, const Tensor& pred,
+                           const Tensor& target, Tensor& total) override;
+  void loss_accumulate(const Tensor& loss, double weight, Tensor& totals) override;
 
-  void sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,
-                  Tensor& momentum) override;
-  void adam_update(const AdamConfig& c, int64_t step, Tensor& param, const Tensor& grad, Tensor& m,
-                   Tensor& v, Tensor& v_max) override;
-  void rmsprop_update(const RMSpropConfig& c, Tensor& param, const Tensor& grad, Tensor& square_avg,
-                      Tensor& momentum, Tensor& grad_avg) override;
-  void adagrad_update(const AdagradConfig& c, int64_t step, Tensor& param, const Tensor& grad,
-                      Tensor& sum) override;
+  void sgd_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                  const Tensor& grad, Tensor& momentum) override;
+  void adam_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                   const Tensor& grad, Tensor& m, Tensor& v, Tensor& v_max) override;
+  void rmsprop_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                      const Tensor& grad, Tensor& square_avg, Tensor& momentum,
+                      Tensor& grad_avg) override;
+  void adagrad_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                      const Tensor& grad, Tensor& sum) override;
 
-  void random_uniform(Tensor& out, double low, double high, uint64_t seed,
-                      uint64_t offset) override;
-  void random_normal(Tensor& out, double mean, double stddev, uint64_t seed,
-                     uint64_t offset) override;
+  void random_uniform(Tensor& out, double low, double high, Tensor& generator) override;
+  void random_normal(Tensor& out, double mean, double stddev, Tensor& generator) override;
 };
 
 // Elements per parallel chunk for cheap per-element loops (a few microseconds of one core:

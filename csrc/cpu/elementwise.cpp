@@ -261,6 +261,7 @@ void CpuBackend::broadcast_to(const Tensor& x, double alpha, Tensor& out) {
 // A float is finite when its exponent bits are not all ones: an integer test that
 // vectorises, where std::isfinite stays a scalar call. fit checks whole target arrays with it.
 bool CpuBackend::all_finite(const Tensor& x) {
+  count_host_read();
   return dispatch_float(x.dtype(), "isfinite", [&](auto zero) {
     using T = decltype(zero);
     using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;

@@ -94,6 +94,24 @@ void probability_ce_row_backward(const T* p, int64_t C, TargetAt t, T g, T* gp) 
   }
 }
 
+// The class label of row r, or -1 (reported in kernel_errors) when it is not an integer in
+// [0, C): labels of a replayed step were never seen by the host, and must not index out of
+// the row. Such a row gets a NaN loss and no gradient.
+inline int64_t checked_label(const Tensor& target, int64_t r, int64_t C) {
+  int64_t bad;
+  if (!is_floating(target.dtype())) {
+    int64_t y = label_at(target, r);
+    if (y >= 0 && y < C) return y;
+    bad = y;
+  } else {
+    double v = value_of(target, r);
+    if (v >= 0 && v < double(C) && v == std::floor(v)) return static_cast<int64_t>(v);
+    bad = std::isfinite(v) && std::fabs(v) < 9e18 ? static_cast<int64_t>(v) : -1;
+  }
+  report_bad_label(kernel_errors(target.device()), r, bad);
+  return -1;
+}
+
 template <class T>
 void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target, Tensor& loss) {
   int64_t N = leading_rows(pred), C = last_dim(pred);
@@ -135,13 +153,15 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
           l[r] = probability_ce_row(x, C, [&](int64_t c) { return t[r * C + c]; });
           break;
         case LossKind::SparseCategoricalCrossentropyLogits: {
+          int64_t y = checked_label(target, r, C);
           T m = row_max(x, C);
-          l[r] = (m - x[label_at(target, r)]) + log_sum_exp_shifted(x, C, m);
+          l[r] = y < 0 ? T(NAN) : (m - x[y]) + log_sum_exp_shifted(x, C, m);
           break;
         }
         case LossKind::SparseCategoricalCrossentropy: {
-          int64_t y = label_at(target, r);
-          l[r] = probability_ce_row(x, C, [y](int64_t c) { return c == y ? T(1) : T(0); });
+          int64_t y = checked_label(target, r, C);
+          l[r] = y < 0 ? T(NAN)
+                       : probability_ce_row(x, C, [y](int64_t c) { return c == y ? T(1) : T(0); });
           break;
         }
         default:
@@ -195,14 +215,22 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
           probability_ce_row_backward(x, C, [&](int64_t c) { return t[r * C + c]; }, scale, g);
           break;
         case LossKind::SparseCategoricalCrossentropyLogits: {
+          int64_t y = checked_label(target, r, C);
+          if (y < 0) {
+            std::fill(g, g + C, T(0));
+            break;
+          }
           T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m);
-          int64_t y = label_at(target, r);
           for (int64_t c = 0; c < C; ++c) g[c] = scale * math::vexp((x[c] - m) - ls);
           g[y] -= scale;
           break;
         }
         case LossKind::SparseCategoricalCrossentropy: {
-          int64_t y = label_at(target, r);
+          int64_t y = checked_label(target, r, C);
+          if (y < 0) {
+            std::fill(g, g + C, T(0));
+            break;
+          }
           probability_ce_row_backward(
               x, C, [y](int64_t c) { return c == y ? T(1) : T(0); }, scale, g);
           break;

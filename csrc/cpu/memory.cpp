@@ -3,16 +3,22 @@
 #include <cstring>
 
 #include "core/parallel.h"
+#include "cpu/blas.h"
 #include "cpu/backend_cpu.h"
 
 namespace fastnn {
 
-Backend* make_cpu_backend() {
+namespace {
+// The CPU backend registers itself as the library loads, as a device backend does. OpenBLAS
+// runs single-threaded inside our pool's chunks (cpu/gemm.cpp): its own threads would compete
+// with the pool's polling workers for the cores.
+[[maybe_unused]] const bool registered = [] {
   static CpuBackend backend;
-  // The pool must exist before the first GEMM: starting it makes OpenBLAS single-threaded.
-  start_thread_pool();
-  return &backend;
-}
+  blas_set_num_threads(1);
+  register_backend(DeviceKind::CPU, &backend);
+  return true;
+}();
+}  // namespace
 
 // 64-byte aligned so every row of a float tensor can start on a cache line and SIMD loads
 // never split one.

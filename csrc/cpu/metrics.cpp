@@ -1,5 +1,8 @@
-// Accuracy metrics summed over samples, for fit's replayed epochs (the step-by-step path
-// computes the same in numpy: python/fastnn/metrics.py). N = samples, C = the last axis.
+// Running totals of a training epoch, kept in tensors so replayed steps never read a value
+// back: the loss (with the first non-finite step) and accuracy metrics summed over samples
+// (the same sums numpy computes in python/fastnn/metrics.py). N = samples, C = the last axis.
+#include <cmath>
+
 #include "cpu/backend_cpu.h"
 
 namespace fastnn {
@@ -15,9 +18,17 @@ int64_t argmax(const T* row, int64_t C) {
 
 }  // namespace
 
-double CpuBackend::accuracy_sum(AccuracyKind kind, double threshold, const Tensor& pred,
-                                const Tensor& target) {
-  return dispatch_float(pred.dtype(), "accuracy", [&](auto zero) {
+void CpuBackend::loss_accumulate(const Tensor& loss, double weight, Tensor& totals) {
+  double value = value_of(loss, 0);
+  double* t = totals.data<double>();  // {sum, first non-finite step or -1, steps}
+  if (!std::isfinite(value) && t[1] < 0) t[1] = t[2];
+  t[0] += weight * value;
+  t[2] += 1;
+}
+
+void CpuBackend::accuracy_accumulate(AccuracyKind kind, double threshold, const Tensor& pred,
+                                     const Tensor& target, Tensor& sum) {
+  sum.data<double>()[0] += dispatch_float(pred.dtype(), "accuracy", [&](auto zero) {
     using T = decltype(zero);
     const int64_t C = last_dim(pred), N = leading_rows(pred);
     const T* p = pred.data<T>();

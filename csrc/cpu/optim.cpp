@@ -38,10 +38,18 @@ T* state_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// The parameter's step count after this update (steps[index] + 1, stored).
+int64_t count_step(Tensor& steps, int64_t index) {
+  return ++steps.data<int64_t>()[index];
+}
+
 }  // namespace
 
-void CpuBackend::sgd_update(const SGDConfig& c, bool first_step, Tensor& param, const Tensor& grad,
-                            Tensor& momentum) {
+void CpuBackend::sgd_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                            const Tensor& grad, Tensor& momentum) {
+  const auto c = read_config<SGDConfig>(config);
+  // torch.optim starts the momentum buffer at the first gradient, undamped.
+  const bool first_step = count_step(steps, index) == 1;
   dispatch_float(param.dtype(), "SGD", [&](auto zero) {
     using T = decltype(zero);
     T* p = param.data<T>();
@@ -62,8 +70,10 @@ void CpuBackend::sgd_update(const SGDConfig& c, bool first_step, Tensor& param, 
   });
 }
 
-void CpuBackend::adam_update(const AdamConfig& c, int64_t step, Tensor& param, const Tensor& grad,
-                             Tensor& m, Tensor& v, Tensor& v_max) {
+void CpuBackend::adam_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
+                             const Tensor& grad, Tensor& m, Tensor& v, Tensor& v_max) {
+  const auto c = read_config<AdamConfig>(config);
+  const int64_t step = count_step(steps, index);
   dispatch_float(param.dtype(), "Adam", [&](auto zero) {
     using T = decltype(zero);
     T* p = param.data<T>();
@@ -90,8 +100,11 @@ void CpuBackend::adam_update(const AdamConfig& c, int64_t step, Tensor& param, c
   });
 }
 
-void CpuBackend::rmsprop_update(const RMSpropConfig& c, Tensor& param, const Tensor& grad,
-                                Tensor& square_avg, Tensor& momentum, Tensor& grad_avg) {
+void CpuBackend::rmsprop_update(const Tensor& config, Tensor& steps, int64_t index,
+                                Tensor& param, const Tensor& grad, Tensor& square_avg,
+                                Tensor& momentum, Tensor& grad_avg) {
+  const auto c = read_config<RMSpropConfig>(config);
+  count_step(steps, index);
   dispatch_float(param.dtype(), "RMSprop", [&](auto zero) {
     using T = decltype(zero);
     T* p = param.data<T>();
@@ -115,8 +128,10 @@ void CpuBackend::rmsprop_update(const RMSpropConfig& c, Tensor& param, const Ten
   });
 }
 
-void CpuBackend::adagrad_update(const AdagradConfig& c, int64_t step, Tensor& param,
-                                const Tensor& grad, Tensor& sum) {
+void CpuBackend::adagrad_update(const Tensor& config, Tensor& steps, int64_t index,
+                                Tensor& param, const Tensor& grad, Tensor& sum) {
+  const auto c = read_config<AdagradConfig>(config);
+  const int64_t step = count_step(steps, index);
   dispatch_float(param.dtype(), "Adagrad", [&](auto zero) {
     using T = decltype(zero);
     T* p = param.data<T>();

@@ -1,15 +1,27 @@
-// Random fills from Philox: element i uses counter offset + i.
+// Random fills from Philox: element i uses counter offset + i, with (seed, offset) read from
+// the generator tensor, whose offset then moves past the draw.
 #include "math/random.h"
 
 #include <cmath>
+#include <utility>
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
 
 namespace fastnn {
 
-void CpuBackend::random_uniform(Tensor& out, double low, double high, uint64_t seed,
-                                uint64_t offset) {
+namespace {
+// (seed, first counter) of a draw of `count` values, advancing the generator past it.
+std::pair<uint64_t, uint64_t> take_counters(Tensor& generator, int64_t count) {
+  uint64_t* state = generator.data<uint64_t>();
+  uint64_t offset = state[1];
+  state[1] += static_cast<uint64_t>(count);
+  return {state[0], offset};
+}
+}  // namespace
+
+void CpuBackend::random_uniform(Tensor& out, double low, double high, Tensor& generator) {
+  auto [seed, offset] = take_counters(generator, out.numel());
   dispatch_float(out.dtype(), "uniform", [&](auto zero) {
     using T = decltype(zero);
     T* p = out.data<T>();
@@ -27,8 +39,8 @@ void CpuBackend::random_uniform(Tensor& out, double low, double high, uint64_t s
   });
 }
 
-void CpuBackend::random_normal(Tensor& out, double mean, double stddev, uint64_t seed,
-                               uint64_t offset) {
+void CpuBackend::random_normal(Tensor& out, double mean, double stddev, Tensor& generator) {
+  auto [seed, offset] = take_counters(generator, out.numel());
   dispatch_float(out.dtype(), "normal", [&](auto zero) {
     using T = decltype(zero);
     T* p = out.data<T>();

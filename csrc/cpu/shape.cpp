@@ -83,6 +83,7 @@ void CpuBackend::scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& 
 }
 
 int64_t CpuBackend::find_index_out_of_range(const Tensor& index, int64_t limit) {
+  count_host_read();
   int64_t n = index.numel();
   auto scan = [&](auto* p) -> int64_t {
     for (int64_t i = 0; i < n; ++i) {

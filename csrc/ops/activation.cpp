@@ -1,5 +1,6 @@
 // Activations and softmax as standalone ops (Dense fuses its activation instead).
 #include "ops/ops.h"
+#include "core/launch.h"
 
 namespace fastnn {
 
@@ -9,7 +10,7 @@ Tensor activation(Activation act, const Tensor& x, double alpha) {
   FASTNN_CHECK(act != Activation::LeakyReLU || alpha >= 0, Value, who,
                ": expected alpha >= 0, got ", alpha);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_of(x).activation_forward(act, alpha, x, y);
+  FASTNN_LAUNCH(backend_of(x), activation_forward, act, alpha, x, y);
   if (!needs_grad({&x})) return y;
   // Keep only what the derivative reads: y, or x for GELU.
   bool from_y = activation_grad_from_output(act);
@@ -17,7 +18,7 @@ Tensor activation(Activation act, const Tensor& x, double alpha) {
          [act, alpha, x_saved = from_y ? Tensor() : x.detach(),
           y_saved = from_y ? y.detach() : Tensor()](const Tensor& gy, const std::vector<bool>&) {
            Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-           backend_of(gy).activation_backward(act, alpha, x_saved, y_saved, gy, gx);
+           FASTNN_LAUNCH(backend_of(gy), activation_backward, act, alpha, x_saved, y_saved, gy, gx);
            return std::vector<Tensor>{gx};
          });
   return y;
@@ -33,11 +34,11 @@ Tensor softmax_impl(const Tensor& x, int64_t axis, bool log) {
                shape_str(x.shape()));
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (x.numel() == 0) return y;
-  backend_of(x).softmax_forward(log, x, y);
+  FASTNN_LAUNCH(backend_of(x), softmax_forward, log, x, y);
   if (!needs_grad({&x})) return y;
   record(who, y, {x}, [log, y_saved = y.detach()](const Tensor& gy, const std::vector<bool>&) {
     Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-    backend_of(gy).softmax_backward(log, y_saved, gy, gx);
+    FASTNN_LAUNCH(backend_of(gy), softmax_backward, log, y_saved, gy, gx);
     return std::vector<Tensor>{gx};
   });
   return y;

@@ -1,6 +1,7 @@
 // Dense and matmul. B = rows (all leading dims of x flattened), I = in features,
 // O = out features.
 #include "ops/ops.h"
+#include "core/launch.h"
 
 namespace fastnn {
 
@@ -18,11 +19,11 @@ void matmul_backward(const Tensor& gy, const Tensor& a, const Tensor& b, int64_t
   Backend& be = backend_of(gy);
   if (need_a) {
     ga = Tensor::empty(a.shape(), a.dtype(), a.device());
-    be.gemm(false, true, M, K, N, 1.0, gy, b, 0.0, ga);
+    FASTNN_LAUNCH(be, gemm, false, true, M, K, N, 1.0, gy, b, 0.0, ga);
   }
   if (need_b) {
     gb = Tensor::empty({K, N}, a.dtype(), a.device());
-    be.gemm(true, false, K, N, M, 1.0, a, gy, 0.0, gb);
+    FASTNN_LAUNCH(be, gemm, true, false, K, N, M, 1.0, a, gy, 0.0, gb);
   }
 }
 }  // namespace
@@ -58,9 +59,9 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
   Tensor z;  // pre-activation, kept only when the backward needs it
   if (grad && !activation_grad_from_output(act))
     z = Tensor::empty(y.shape(), y.dtype(), y.device());
-  be.gemm(false, false, B, O, I, 1.0, x, kernel, 0.0, y);
+  FASTNN_LAUNCH(be, gemm, false, false, B, O, I, 1.0, x, kernel, 0.0, y);
   if (bias.defined() || act != Activation::Linear || z.defined())
-    be.bias_activation_forward(act, alpha, bias, y, z);
+    FASTNN_LAUNCH(be, bias_activation_forward, act, alpha, bias, y, z);
   if (!grad) return y;
 
   record(who, y, {x, kernel, bias},
@@ -70,13 +71,13 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
            Tensor gz = gy;
            if (act != Activation::Linear) {
              gz = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-             be.activation_backward(act, alpha, z, y_saved, gy, gz);
+             FASTNN_LAUNCH(be, activation_backward, act, alpha, z, y_saved, gy, gz);
            }
            std::vector<Tensor> grads(3);
            matmul_backward(gz, x, w, B, O, I, needs[0], needs[1], grads[0], grads[1]);
            if (needs[2]) {
              grads[2] = Tensor::empty({1, O}, x.dtype(), x.device());
-             be.sum_to(gz.view({B, O}), grads[2]);
+             FASTNN_LAUNCH(be, sum_to, gz.view({B, O}), grads[2]);
              grads[2] = grads[2].view({O});
            }
            return grads;
@@ -99,7 +100,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                ": inner dimensions differ: ", shape_str(a.shape()), " @ ", shape_str(b.shape()));
   const int64_t M = shape_numel(Shape(a.shape().begin(), a.shape().end() - 1));  // K may be 0
   Tensor y = Tensor::empty(with_last(a.shape(), N), a.dtype(), a.device());
-  backend_of(a).gemm(false, false, M, N, K, 1.0, a, b, 0.0, y);
+  FASTNN_LAUNCH(backend_of(a), gemm, false, false, M, N, K, 1.0, a, b, 0.0, y);
   if (!needs_grad({&a, &b})) return y;
   record(
       who, y, {a, b},

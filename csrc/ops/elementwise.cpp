@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "ops/ops.h"
+#include "core/launch.h"
 
 namespace fastnn {
 
@@ -44,14 +45,14 @@ Tensor reduce_to_shape(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   Shape padded = pad_left(shape, g.shape().size());
   Tensor out = Tensor::empty(padded, g.dtype(), g.device());
-  backend_of(g).sum_to(g, out);
+  FASTNN_LAUNCH(backend_of(g), sum_to, g, out);
   return out.view(shape);
 }
 
 Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, const Shape& out_shape) {
   Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   size_t n = out_shape.size();
-  backend_of(a).binary_forward(op, a.view(pad_left(a.shape(), n)), b.view(pad_left(b.shape(), n)),
+  FASTNN_LAUNCH(backend_of(a), binary_forward, op, a.view(pad_left(a.shape(), n)), b.view(pad_left(b.shape(), n)),
                                out);
   return out;
 }
@@ -95,17 +96,17 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool kee
   Backend& be = backend_of(x);
   Tensor out = Tensor::empty(kept, x.dtype(), x.device());
   if (x.numel() == 0) {
-    be.fill(out, 0.0);
+    FASTNN_LAUNCH(be, fill, out, 0.0);
   } else {
-    be.sum_to(x.view(x.dim() == 0 ? Shape{1} : x.shape()), out);
+    FASTNN_LAUNCH(be, sum_to, x.view(x.dim() == 0 ? Shape{1} : x.shape()), out);
   }
-  if (average) be.axpby(alpha, out, 0.0, out);
+  if (average) FASTNN_LAUNCH(be, axpby, alpha, out, 0.0, out);
   out = out.view(keepdims ? kept : squeezed);
   if (!needs_grad({&x})) return out;
   record(who, out, {x},
          [xshape = x.shape(), kept, alpha](const Tensor& gy, const std::vector<bool>&) {
            Tensor gx = Tensor::empty(xshape, gy.dtype(), gy.device());
-           if (gx.numel() > 0) backend_of(gy).broadcast_to(gy.view(kept), alpha, gx);
+           if (gx.numel() > 0) FASTNN_LAUNCH(backend_of(gy), broadcast_to, gy.view(kept), alpha, gx);
            return std::vector<Tensor>{gx};
          });
   return out;
@@ -163,7 +164,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 Tensor scale(const Tensor& x, double alpha) {
   check_float(x, "scale", "x");
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_of(x).axpby(alpha, x, 0.0, out);
+  FASTNN_LAUNCH(backend_of(x), axpby, alpha, x, 0.0, out);
   if (!needs_grad({&x})) return out;
   record("scale", out, {x}, [alpha](const Tensor& gy, const std::vector<bool>&) {
     return std::vector<Tensor>{scale(gy, alpha)};
@@ -185,11 +186,11 @@ Tensor weight_penalty(const Tensor& w, double l1, double l2) {
   FASTNN_CHECK(l1 >= 0 && l2 >= 0, Value, who, ": expected l1 >= 0 and l2 >= 0, got l1=", l1,
                " l2=", l2);
   Tensor out = Tensor::empty({}, w.dtype(), w.device());
-  backend_of(w).penalty_forward(w, l1, l2, out);
+  FASTNN_LAUNCH(backend_of(w), penalty_forward, w, l1, l2, out);
   if (!needs_grad({&w})) return out;
   record(who, out, {w}, [w = w.detach(), l1, l2](const Tensor& gy, const std::vector<bool>&) {
     Tensor gw = Tensor::empty(w.shape(), w.dtype(), w.device());
-    backend_of(w).penalty_backward(w, l1, l2, gy, gw);
+    FASTNN_LAUNCH(backend_of(w), penalty_backward, w, l1, l2, gy, gw);
     return std::vector<Tensor>{gw};
   });
   return out;

@@ -2,6 +2,7 @@
 // pred (..., C); per-sample loss (...). Reduction mean averages over all samples (Keras's
 // sum_over_batch_size), sum adds them, none returns them.
 #include "ops/ops.h"
+#include "core/launch.h"
 
 namespace fastnn {
 
@@ -89,7 +90,7 @@ Tensor loss(LossKind kind, const Tensor& pred_in, const Tensor& target_in, Reduc
   Backend& be = backend_of(pred);
   Shape rows(pred.shape().begin(), pred.shape().end() - 1);
   Tensor per_sample = Tensor::empty(rows, pred.dtype(), pred.device());
-  be.loss_forward(kind, pred, target, per_sample);
+  FASTNN_LAUNCH(be, loss_forward, kind, pred, target, per_sample);
 
   Tensor out;
   double alpha = 1.0;
@@ -97,10 +98,10 @@ Tensor loss(LossKind kind, const Tensor& pred_in, const Tensor& target_in, Reduc
     out = per_sample;
   } else {
     out = Tensor::empty({}, pred.dtype(), pred.device());
-    be.sum_to(per_sample, out);
+    FASTNN_LAUNCH(be, sum_to, per_sample, out);
     if (reduction == Reduction::Mean) {
       alpha = 1.0 / static_cast<double>(per_sample.numel());
-      be.axpby(alpha, out, 0.0, out);
+      FASTNN_LAUNCH(be, axpby, alpha, out, 0.0, out);
     }
   }
   if (!be.all_finite(out)) {
@@ -121,10 +122,10 @@ Tensor loss(LossKind kind, const Tensor& pred_in, const Tensor& target_in, Reduc
            if (reduction != Reduction::None) {
              gloss = Tensor::empty(rows, gy.dtype(), gy.device());
              Shape ones(rows.size(), 1);
-             be.broadcast_to(gy.view(ones), alpha, gloss);
+             FASTNN_LAUNCH(be, broadcast_to, gy.view(ones), alpha, gloss);
            }
            Tensor gp = Tensor::empty(p.shape(), p.dtype(), p.device());
-           be.loss_backward(kind, p, t, gloss, gp);
+           FASTNN_LAUNCH(be, loss_backward, kind, p, t, gloss, gp);
            return std::vector<Tensor>{gp};
          });
   return out;

@@ -2,12 +2,15 @@
 
 #include <unordered_set>
 
+#include <cstring>
+
 #include "autograd/plan.h"
+#include "core/launch.h"
 
 namespace fastnn {
 
 Optimizer::Optimizer(std::vector<Tensor> params, const char* name)
-    : params_(std::move(params)), steps_(params_.size(), 0), name_(name) {
+    : params_(std::move(params)), name_(name) {
   FASTNN_CHECK(!params_.empty(), Value, name_, ": got an empty parameter list");
   std::unordered_set<TensorImpl*> seen;
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -20,6 +23,26 @@ Optimizer::Optimizer(std::vector<Tensor> params, const char* name)
     FASTNN_CHECK(seen.insert(p.impl()).second, Value, name_, ": parameter ", i,
                  (p.name().empty() ? "" : " '" + p.name() + "'"), " appears more than once");
   }
+  CaptureSuspend unrecorded;  // an optimizer made inside a capture keeps its own state
+  steps_ = Tensor::empty({int64_t(params_.size())}, DType::Int64);
+  std::memset(steps_.raw(), 0, steps_.nbytes());
+}
+
+void Optimizer::check_index(size_t index) const {
+  FASTNN_CHECK(index < params_.size(), Index, name_, ": parameter index ", index,
+               " out of range for ", params_.size(), " parameters");
+}
+
+int64_t Optimizer::steps(size_t index) const {
+  check_index(index);
+  count_host_read();
+  return steps_.data<int64_t>()[index];
+}
+
+void Optimizer::set_steps(size_t index, int64_t steps) {
+  check_index(index);
+  FASTNN_CHECK(steps >= 0, Value, name_, ": expected a step count >= 0, got ", steps);
+  steps_.data<int64_t>()[index] = steps;
 }
 
 Tensor Optimizer::zeros_like(size_t i) const {
@@ -28,21 +51,14 @@ Tensor Optimizer::zeros_like(size_t i) const {
 
 void Optimizer::step() {
   validate();
-  if (Plan* plan = capturing_plan()) {
-    CaptureSuspend unrecorded;  // first-step state (zeros) must not be re-filled by replays
-    step_now();
-    plan->append(name_, [self = shared_from_this()] { self->step_now(); });
-    return;
-  }
-  step_now();
-}
-
-void Optimizer::step_now() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     Tensor g = p.grad();
     if (!g.defined()) continue;  // parameters that got no gradient are left alone
-    ++steps_[i];
+    {
+      CaptureSuspend unrecorded;  // first-step state (zeros) must not be re-filled by replays
+      create_state(i);
+    }
     update(i, p, g);
   }
 }
@@ -54,7 +70,7 @@ void Optimizer::zero_grad(bool set_to_none) {
     if (set_to_none) {
       p.set_grad(Tensor());
     } else {
-      backend_of(g).fill(g, 0.0);
+      FASTNN_LAUNCH(backend_of(g), fill, g, 0.0);
     }
   }
 }
@@ -71,11 +87,12 @@ void check_unit(const char* who, const char* arg, double v) {
 // --- SGD ---
 
 SGD::SGD(std::vector<Tensor> params, SGDConfig c)
-    : Optimizer(std::move(params), "SGD"), config(c), momentum_(params_.size()) {
+    : Optimizer(std::move(params), "SGD"), Configured(c), momentum_(params_.size()) {
   validate();
 }
 
 void SGD::validate() const {
+  const SGDConfig config = this->config();
   check_rate(name_, "lr", config.lr);
   check_rate(name_, "momentum", config.momentum);
   check_rate(name_, "weight_decay", config.weight_decay);
@@ -84,13 +101,12 @@ void SGD::validate() const {
                config.momentum, " dampening=", config.dampening);
 }
 
+void SGD::create_state(size_t i) {
+  if (config().momentum != 0 && !momentum_[i].defined()) momentum_[i] = zeros_like(i);
+}
+
 void SGD::update(size_t i, Tensor& p, const Tensor& g) {
-  bool first = false;
-  if (config.momentum != 0 && !momentum_[i].defined()) {
-    momentum_[i] = zeros_like(i);
-    first = true;
-  }
-  backend_of(p).sgd_update(config, first, p, g, momentum_[i]);
+  FASTNN_LAUNCH(backend_of(p), sgd_update, tensor_, steps_, int64_t(i), p, g, momentum_[i]);
 }
 
 std::vector<std::pair<std::string, Tensor>> SGD::state(size_t i) const {
@@ -102,7 +118,7 @@ std::vector<std::pair<std::string, Tensor>> SGD::state(size_t i) const {
 
 Adam::Adam(std::vector<Tensor> params, AdamConfig c, const char* name)
     : Optimizer(std::move(params), name),
-      config(c),
+      Configured(c),
       m_(params_.size()),
       v_(params_.size()),
       v_max_(params_.size()) {
@@ -110,6 +126,7 @@ Adam::Adam(std::vector<Tensor> params, AdamConfig c, const char* name)
 }
 
 void Adam::validate() const {
+  const AdamConfig config = this->config();
   check_rate(name_, "lr", config.lr);
   check_rate(name_, "eps", config.eps);
   check_rate(name_, "weight_decay", config.weight_decay);
@@ -117,13 +134,17 @@ void Adam::validate() const {
   check_unit(name_, "betas[1]", config.beta2);
 }
 
-void Adam::update(size_t i, Tensor& p, const Tensor& g) {
+void Adam::create_state(size_t i) {
   if (!m_[i].defined()) {
     m_[i] = zeros_like(i);
     v_[i] = zeros_like(i);
   }
-  if (config.amsgrad && !v_max_[i].defined()) v_max_[i] = zeros_like(i);
-  backend_of(p).adam_update(config, steps_[i], p, g, m_[i], v_[i], v_max_[i]);
+  if (config().amsgrad && !v_max_[i].defined()) v_max_[i] = zeros_like(i);
+}
+
+void Adam::update(size_t i, Tensor& p, const Tensor& g) {
+  FASTNN_LAUNCH(backend_of(p), adam_update, tensor_, steps_, int64_t(i), p, g, m_[i], v_[i],
+                v_max_[i]);
 }
 
 std::vector<std::pair<std::string, Tensor>> Adam::state(size_t i) const {
@@ -137,7 +158,7 @@ std::vector<std::pair<std::string, Tensor>> Adam::state(size_t i) const {
 
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropConfig c)
     : Optimizer(std::move(params), "RMSprop"),
-      config(c),
+      Configured(c),
       square_avg_(params_.size()),
       momentum_(params_.size()),
       grad_avg_(params_.size()) {
@@ -145,6 +166,7 @@ RMSprop::RMSprop(std::vector<Tensor> params, RMSpropConfig c)
 }
 
 void RMSprop::validate() const {
+  const RMSpropConfig config = this->config();
   check_rate(name_, "lr", config.lr);
   check_rate(name_, "eps", config.eps);
   check_rate(name_, "momentum", config.momentum);
@@ -152,11 +174,16 @@ void RMSprop::validate() const {
   check_unit(name_, "alpha", config.alpha);
 }
 
-void RMSprop::update(size_t i, Tensor& p, const Tensor& g) {
+void RMSprop::create_state(size_t i) {
+  const RMSpropConfig config = this->config();
   if (!square_avg_[i].defined()) square_avg_[i] = zeros_like(i);
   if (config.momentum > 0 && !momentum_[i].defined()) momentum_[i] = zeros_like(i);
   if (config.centered && !grad_avg_[i].defined()) grad_avg_[i] = zeros_like(i);
-  backend_of(p).rmsprop_update(config, p, g, square_avg_[i], momentum_[i], grad_avg_[i]);
+}
+
+void RMSprop::update(size_t i, Tensor& p, const Tensor& g) {
+  FASTNN_LAUNCH(backend_of(p), rmsprop_update, tensor_, steps_, int64_t(i), p, g, square_avg_[i],
+                momentum_[i], grad_avg_[i]);
 }
 
 std::vector<std::pair<std::string, Tensor>> RMSprop::state(size_t i) const {
@@ -170,7 +197,7 @@ std::vector<std::pair<std::string, Tensor>> RMSprop::state(size_t i) const {
 // --- Adagrad ---
 
 Adagrad::Adagrad(std::vector<Tensor> params, AdagradConfig c, double initial_accumulator_value)
-    : Optimizer(std::move(params), "Adagrad"), config(c) {
+    : Optimizer(std::move(params), "Adagrad"), Configured(c) {
   check_rate(name_, "initial_accumulator_value", initial_accumulator_value);
   CaptureSuspend unrecorded;  // state created once, not by every replay
   for (const Tensor& p : params_)
@@ -179,14 +206,17 @@ Adagrad::Adagrad(std::vector<Tensor> params, AdagradConfig c, double initial_acc
 }
 
 void Adagrad::validate() const {
+  const AdagradConfig config = this->config();
   check_rate(name_, "lr", config.lr);
   check_rate(name_, "lr_decay", config.lr_decay);
   check_rate(name_, "eps", config.eps);
   check_rate(name_, "weight_decay", config.weight_decay);
 }
 
+void Adagrad::create_state(size_t) {}
+
 void Adagrad::update(size_t i, Tensor& p, const Tensor& g) {
-  backend_of(p).adagrad_update(config, steps_[i], p, g, sum_[i]);
+  FASTNN_LAUNCH(backend_of(p), adagrad_update, tensor_, steps_, int64_t(i), p, g, sum_[i]);
 }
 
 std::vector<std::pair<std::string, Tensor>> Adagrad::state(size_t i) const {

@@ -1,6 +1,7 @@
 // Optimizers: each holds its parameters and their state and updates every parameter in
-// one call (step), one fused kernel pass per parameter tensor. Hyperparameters are public
-// fields so the learning rate can change between steps.
+// one call (step), one fused kernel pass per parameter tensor. The config (learning rate and
+// every other hyperparameter) and the per-parameter step counts live in tensors that the
+// update kernels read, so a recorded step replays with the current values.
 #pragma once
 
 #include <memory>
@@ -16,8 +17,7 @@ class Optimizer : public std::enable_shared_from_this<Optimizer> {
   Optimizer(std::vector<Tensor> params, const char* name);
   virtual ~Optimizer() = default;
 
-  // Updates every parameter that has a gradient. Inside a Plan capture the whole step is
-  // recorded as one entry, so replays read the live step counters and hyperparameters.
+  // Updates every parameter that has a gradient (which ones is fixed when a Plan records it).
   void step();
   // set_to_none drops the gradients (PyTorch's default); otherwise they are zeroed in place.
   void zero_grad(bool set_to_none = true);
@@ -25,65 +25,79 @@ class Optimizer : public std::enable_shared_from_this<Optimizer> {
   const char* name() const { return name_; }
   // Named state tensors per parameter, for checkpoints.
   virtual std::vector<std::pair<std::string, Tensor>> state(size_t index) const = 0;
-  int64_t steps(size_t index) const { return steps_[index]; }
-  void set_steps(size_t index, int64_t steps) { steps_[index] = steps; }
+  int64_t steps(size_t index) const;
+  void set_steps(size_t index, int64_t steps);
 
  protected:
-  void step_now();
   virtual void validate() const = 0;
+  // Creates the parameter's state on its first update (unrecorded: replays reuse it).
+  virtual void create_state(size_t index) = 0;
   virtual void update(size_t index, Tensor& param, const Tensor& grad) = 0;
   Tensor zeros_like(size_t index) const;
+  void check_index(size_t index) const;
 
   std::vector<Tensor> params_;
-  std::vector<int64_t> steps_;  // per parameter, like torch.optim's state['step']
+  Tensor steps_;   // int64, per parameter, like torch.optim's state['step']
   const char* name_;
 };
 
-class SGD final : public Optimizer {
+// The config of an optimizer of type Config, kept in the tensor its kernels read.
+template <class Config>
+class Configured {
+ public:
+  Config config() const { return read_config<Config>(tensor_); }
+  void set_config(const Config& c) { write_config(tensor_, c); }
+
+ protected:
+  explicit Configured(const Config& c) : tensor_(config_tensor(c)) {}
+  Tensor tensor_;
+};
+
+class SGD final : public Optimizer, public Configured<SGDConfig> {
  public:
   SGD(std::vector<Tensor> params, SGDConfig config);
-  SGDConfig config;
   std::vector<std::pair<std::string, Tensor>> state(size_t index) const override;
 
  private:
   void validate() const override;
+  void create_state(size_t index) override;
   void update(size_t index, Tensor& param, const Tensor& grad) override;
   std::vector<Tensor> momentum_;
 };
 
 // Adam and AdamW (config.decoupled_weight_decay).
-class Adam final : public Optimizer {
+class Adam final : public Optimizer, public Configured<AdamConfig> {
  public:
   Adam(std::vector<Tensor> params, AdamConfig config, const char* name = "Adam");
-  AdamConfig config;
   std::vector<std::pair<std::string, Tensor>> state(size_t index) const override;
 
  private:
   void validate() const override;
+  void create_state(size_t index) override;
   void update(size_t index, Tensor& param, const Tensor& grad) override;
   std::vector<Tensor> m_, v_, v_max_;
 };
 
-class RMSprop final : public Optimizer {
+class RMSprop final : public Optimizer, public Configured<RMSpropConfig> {
  public:
   RMSprop(std::vector<Tensor> params, RMSpropConfig config);
-  RMSpropConfig config;
   std::vector<std::pair<std::string, Tensor>> state(size_t index) const override;
 
  private:
   void validate() const override;
+  void create_state(size_t index) override;
   void update(size_t index, Tensor& param, const Tensor& grad) override;
   std::vector<Tensor> square_avg_, momentum_, grad_avg_;
 };
 
-class Adagrad final : public Optimizer {
+class Adagrad final : public Optimizer, public Configured<AdagradConfig> {
  public:
   Adagrad(std::vector<Tensor> params, AdagradConfig config, double initial_accumulator_value);
-  AdagradConfig config;
   std::vector<std::pair<std::string, Tensor>> state(size_t index) const override;
 
  private:
   void validate() const override;
+  void create_state(size_t index) override;
   void update(size_t index, Tensor& param, const Tensor& grad) override;
   std::vector<Tensor> sum_;
 };

@@ -1,5 +1,6 @@
 // Shape ops: reshape and flatten are views; concat, row slicing and row gathers move data.
 #include "ops/ops.h"
+#include "core/launch.h"
 
 namespace fastnn {
 
@@ -61,7 +62,7 @@ Tensor concat(const std::vector<Tensor>& inputs, int64_t axis) {
     out_shape[ax] += t.shape()[ax];
   }
   Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
-  backend_of(first).concat(inputs, ax, out);
+  FASTNN_LAUNCH(backend_of(first), concat, inputs, ax, out);
   if (!needs_grad(inputs)) return out;
   std::vector<Shape> shapes;
   for (const Tensor& t : inputs) shapes.push_back(t.shape());
@@ -71,7 +72,7 @@ Tensor concat(const std::vector<Tensor>& inputs, int64_t axis) {
     for (size_t i = 0; i < shapes.size(); ++i) {
       if (needs[i]) {
         grads[i] = Tensor::empty(shapes[i], gy.dtype(), gy.device());
-        backend_of(gy).slice_axis(gy, ax, at, grads[i]);
+        FASTNN_LAUNCH(backend_of(gy), slice_axis, gy, ax, at, grads[i]);
       }
       at += shapes[i][ax];
     }
@@ -88,7 +89,7 @@ Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end) {
          [xshape = x.shape(), begin, end](const Tensor& gy, const std::vector<bool>&) {
            Tensor gx = Tensor::zeros(xshape, gy.dtype(), gy.device());
            Tensor dst = gx.rows(begin, end);
-           backend_of(gy).copy(gy, dst);
+           FASTNN_LAUNCH(backend_of(gy), copy, gy, dst);
            return std::vector<Tensor>{gx};
          });
   return y;
@@ -108,11 +109,11 @@ Tensor take_rows(const Tensor& x, const Tensor& index) {
   Shape out_shape = index.shape();
   out_shape.insert(out_shape.end(), x.shape().begin() + 1, x.shape().end());
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
-  backend_of(x).take_rows(x, index, out);
+  FASTNN_LAUNCH(backend_of(x), take_rows, x, index, out);
   if (!needs_grad({&x})) return out;
   record(who, out, {x}, [xshape = x.shape(), index](const Tensor& gy, const std::vector<bool>&) {
     Tensor gx = Tensor::zeros(xshape, gy.dtype(), gy.device());
-    backend_of(gy).scatter_add_rows(gy, index, gx);
+    FASTNN_LAUNCH(backend_of(gy), scatter_add_rows, gy, index, gx);
     return std::vector<Tensor>{gx};
   });
   return out;
@@ -122,7 +123,7 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
   check_defined(x, "to", "x");
   if (x.dtype() == dtype) return x;
   Tensor y = Tensor::empty(x.shape(), dtype, x.device());
-  backend_of(x).cast(x, y);
+  FASTNN_LAUNCH(backend_of(x), cast, x, y);
   if (!needs_grad({&x}) || !is_floating(dtype)) return y;
   record("to", y, {x}, [from = x.dtype()](const Tensor& gy, const std::vector<bool>&) {
     return std::vector<Tensor>{to_dtype(gy, from)};

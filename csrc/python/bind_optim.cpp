@@ -54,21 +54,21 @@ void bind_optim(py::module_& m) {
       .def("set_steps", &Optimizer::set_steps, py::arg("index"), py::arg("steps"));
   py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(m, "SGD")
       .def(py::init<std::vector<Tensor>, SGDConfig>(), py::arg("params"), py::arg("config"))
-      .def_readwrite("config", &SGD::config);
+      .def_property("config", &SGD::config, &SGD::set_config);
   py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(m, "Adam")
       .def(py::init([](std::vector<Tensor> params, AdamConfig c) {
              return std::make_shared<Adam>(std::move(params), c,
                                            c.decoupled_weight_decay ? "AdamW" : "Adam");
            }),
            py::arg("params"), py::arg("config"))
-      .def_readwrite("config", &Adam::config);
+      .def_property("config", &Adam::config, &Adam::set_config);
   py::class_<RMSprop, Optimizer, std::shared_ptr<RMSprop>>(m, "RMSprop")
       .def(py::init<std::vector<Tensor>, RMSpropConfig>(), py::arg("params"), py::arg("config"))
-      .def_readwrite("config", &RMSprop::config);
+      .def_property("config", &RMSprop::config, &RMSprop::set_config);
   py::class_<Adagrad, Optimizer, std::shared_ptr<Adagrad>>(m, "Adagrad")
       .def(py::init<std::vector<Tensor>, AdagradConfig, double>(), py::arg("params"),
            py::arg("config"), py::arg("initial_accumulator_value") = 0.0)
-      .def_readwrite("config", &Adagrad::config);
+      .def_property("config", &Adagrad::config, &Adagrad::set_config);
 }
 
 }  // namespace fastnn::python

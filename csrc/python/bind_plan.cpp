@@ -1,4 +1,5 @@
 // fastnn._C.Plan: capture a step's kernels once, replay them (see autograd/plan.h).
+#include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
 #include "autograd/plan.h"
@@ -13,27 +14,62 @@ void bind_plan(py::module_& m) {
       .def("end_capture", &Plan::end_capture, py::arg("params"),
            "Stops recording; params' gradient buffers are re-attached before each replay.")
       .def("abort_capture", &Plan::abort_capture)
-      .def("replay", &Plan::replay)
+      .def_property_readonly("refusal", &Plan::refusal,
+                             "Why the captured step cannot be replayed, or '' when it can.")
+      .def("replay", &Plan::replay, py::call_guard<py::gil_scoped_release>())
       .def(
           "replay_batches",
           [](Plan& plan, const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
              const Tensor& order, int64_t first, int64_t batches, const Tensor& loss,
-             const std::vector<std::tuple<std::string, double, Tensor, Tensor>>& metrics) {
+             Tensor& totals, const std::vector<std::tuple<std::string, double, Tensor, Tensor, Tensor>>& metrics) {
             std::vector<Plan::Accuracy> accuracies;
-            for (const auto& [name, threshold, pred, target] : metrics)
-              accuracies.push_back({accuracy_kind_from_name(name), threshold, pred, target});
-            return plan.replay_batches(sources, inputs, order, first, batches, loss, accuracies);
+            for (const auto& [name, threshold, pred, target, total] : metrics)
+              accuracies.push_back({accuracy_kind_from_name(name), threshold, pred, target, total});
+            // The epoch runs without the GIL; between batches it takes the GIL back just long
+            // enough to let Python see a signal (Ctrl-C raises KeyboardInterrupt there, with
+            // the model at a step boundary).
+            auto check_signals = [] {
+              py::gil_scoped_acquire gil;
+              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            };
+            py::gil_scoped_release release;
+            plan.replay_batches(sources, inputs, order, first, batches, loss, totals, accuracies,
+                                check_signals);
           },
           py::arg("sources"), py::arg("inputs"), py::arg("order"), py::arg("first"),
-          py::arg("batches"), py::arg("loss"), py::arg("metrics") = py::list(),
-          "Replays once per batch of rows order[first:...] gathered from sources into inputs; "
-          "returns [sum of losses, sum of each accuracy metric (name, threshold, pred, "
-          "target)].")
+          py::arg("batches"), py::arg("loss"), py::arg("totals"), py::arg("metrics") = py::list(),
+          "Replays once per batch of rows order[first:...] gathered from sources into inputs, "
+          "accumulating the loss into totals (float64 {sum, first non-finite step, steps}) and "
+          "each accuracy metric (name, threshold, pred, target, total) into its total.")
       .def("profile", &Plan::profile, py::arg("repeats") = 10,
            "Replays `repeats` times, timing each kernel: [(kernel, best microseconds)].")
       .def_property_readonly("captured", &Plan::captured)
       .def_property_readonly("capturing", &Plan::capturing)
       .def("__len__", &Plan::size);
+
+  m.def(
+      "accumulate_loss",
+      [](const Tensor& loss, double weight, Tensor& totals) {
+        check_float(loss, "accumulate_loss", "loss");
+        FASTNN_CHECK(loss.numel() == 1, Value, "accumulate_loss: expected a one-element loss, got shape ",
+                     shape_str(loss.shape()));
+        FASTNN_CHECK(totals.numel() == 3 && totals.dtype() == DType::Float64, Value,
+                     "accumulate_loss: expected float64 totals of 3 elements");
+        FASTNN_LAUNCH(backend_of(loss), loss_accumulate, loss, weight, totals);
+      },
+      py::arg("loss"), py::arg("weight"), py::arg("totals"),
+      "totals (float64 {sum, first non-finite step or -1, steps}) += the loss times weight, "
+      "on the device: nothing is read back.");
+  m.def(
+      "accumulate_accuracy",
+      [](const std::string& name, double threshold, const Tensor& pred, const Tensor& target,
+         Tensor& total) {
+        FASTNN_CHECK(total.numel() == 1 && total.dtype() == DType::Float64, Value,
+                     "accumulate_accuracy: expected a float64 one-element total");
+        FASTNN_LAUNCH(backend_of(pred), accuracy_accumulate, accuracy_kind_from_name(name),
+                      threshold, pred, target, total);
+      },
+      py::arg("name"), py::arg("threshold"), py::arg("pred"), py::arg("target"), py::arg("total"));
 }
 
 }  // namespace fastnn::python

@@ -4,6 +4,7 @@
 #include "autograd/node.h"
 #include "autograd/plan.h"
 #include "core/backend.h"
+#include "core/launch.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "cpu/blas.h"
@@ -15,16 +16,16 @@
 
 namespace fastnn::python {
 
+// A random op: inside a captured step the draw is recorded and every replay draws the next
+// numbers from the generator, as the eager step would.
 static Tensor random_tensor(const std::vector<int64_t>& shape, const py::object& dtype, bool normal,
                             double a, double b) {
-  // Draws from Python (weight initialisation) are not part of a recorded step.
-  CaptureSuspend unrecorded;
   Tensor t = Tensor::empty(shape, parse_dtype(dtype));
-  uint64_t offset = reserve_random_offset(static_cast<uint64_t>(t.numel()));
+  Tensor& generator = generator_state(t.device());
   if (normal)
-    backend_of(t).random_normal(t, a, b, initial_seed(), offset);
+    FASTNN_LAUNCH(backend_of(t), random_normal, t, a, b, generator);
   else
-    backend_of(t).random_uniform(t, a, b, initial_seed(), offset);
+    FASTNN_LAUNCH(backend_of(t), random_uniform, t, a, b, generator);
   return t;
 }
 
@@ -59,6 +60,12 @@ void bind_system(py::module_& m) {
       },
       py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::arg("dtype") = "float32");
   m.def("has_cuda_backend", [] { return has_backend(DeviceKind::CUDA); });
+  m.def("host_read_count", &host_read_count,
+        "Reads of device data by the host so far (a debug counter: numpy views, .item(), "
+        "queries, error checks).");
+  m.def(
+      "check_kernel_errors", [](const char* who) { check_kernel_errors(Device{}, who); },
+      py::arg("who"), "Raises IndexError for a bad label a kernel found since the last check.");
   m.def("build_info", [] {
     py::dict info;
     info["version"] = FASTNN_VERSION;

@@ -22,14 +22,16 @@ void bind_tensor(py::module_& m) {
       .def(py::init([](const py::array& data, const py::object& dtype, bool requires_grad) {
              std::optional<DType> dt;
              if (!dtype.is_none()) dt = parse_dtype(dtype);
-             CaptureSuspend unrecorded;  // importing data is never part of a recorded step
-             Tensor t = tensor_from_numpy(data, dt).clone();
+             Tensor source = tensor_from_numpy(data, dt);
+             CaptureSuspend unrecorded;  // the copy belongs to the capture, not to replays
+             Tensor t = source.clone();
              if (requires_grad) t.set_requires_grad(true);
              return t;
            }),
            py::arg("data"), py::arg("dtype") = py::none(), py::arg("requires_grad") = false,
            "Copies `data` into a new tensor.")
       .def_buffer([](Tensor& t) {
+        note_host_read();
         std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides(shape.size());
         py::ssize_t stride = static_cast<py::ssize_t>(dtype_size(t.dtype()));
         for (size_t i = shape.size(); i-- > 0;) {
@@ -88,7 +90,12 @@ void bind_tensor(py::module_& m) {
       py::arg("array"), py::arg("dtype") = py::none(),
       "A tensor over the array's memory where the layout allows, else over a converted copy.");
   m.def(
-      "all_finite", [](const Tensor& t) { return backend_of(t).all_finite(t); }, py::arg("tensor"),
+      "all_finite",
+      [](const Tensor& t) {
+        check_float(t, "all_finite", "tensor");
+        return backend_of(t).all_finite(t);
+      },
+      py::arg("tensor"),
       "Whether every element of a float tensor is finite (no NaN, no inf).");
   m.def(
       "full",

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "autograd/plan.h"
+
 namespace fastnn::python {
 
 namespace {
@@ -48,6 +50,10 @@ DType parse_dtype(const py::object& dtype) {
 }
 
 Tensor tensor_from_numpy(const py::array& array_in, std::optional<DType> dtype) {
+  if (Plan* plan = capturing_plan())
+    plan->refuse("it makes a tensor from numpy data inside the step (fn.tensor, a numpy array "
+                 "passed to a layer or an op, in call/forward or in the loss), which a replay "
+                 "would keep constant");
   DType target = dtype ? *dtype : default_dtype(array_in.dtype());
   // np.require returns the array itself when it is already C-contiguous, aligned and of
   // the target (native-endian) dtype, and a converted copy otherwise.
@@ -62,7 +68,15 @@ Tensor tensor_from_numpy(const py::array& array_in, std::optional<DType> dtype) 
   return Tensor::borrow(const_cast<void*>(array.data()), shape, target, std::move(keep));
 }
 
+void note_host_read() {
+  count_host_read();
+  if (Plan* plan = capturing_plan())
+    plan->refuse("it reads a tensor's values on the host inside the step (.item(), float(), "
+                 "np.asarray(), .numpy() or printing a tensor), which a replay cannot repeat");
+}
+
 py::array numpy_view(const Tensor& t) {
+  note_host_read();
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
   std::vector<py::ssize_t> strides(shape.size());
   py::ssize_t stride = static_cast<py::ssize_t>(dtype_size(t.dtype()));

@@ -17,8 +17,10 @@ namespace py = pybind11;
 // integer types as int64); otherwise over a converted copy. The tensor keeps the array alive.
 Tensor tensor_from_numpy(const py::array& array, std::optional<DType> dtype);
 
-// A numpy array that views the tensor's memory and keeps it alive.
+// A numpy array that views the tensor's memory and keeps it alive (a host read).
 py::array numpy_view(const Tensor& t);
+// Counts a host read of tensor data; inside a capture it makes the plan unreplayable.
+void note_host_read();
 
 DType parse_dtype(const py::object& dtype);  // "float32", np.float32, np.dtype(...)
 

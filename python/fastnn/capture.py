@@ -2,10 +2,16 @@
 
 The first step for an input signature (shapes and dtypes) runs eagerly while a
 ``fastnn._C.Plan`` records every kernel it launches, with its buffers: forward, loss,
-regularization terms, backward and the optimizer update (recorded whole, so it reads the
-live step count and learning rate). Later steps copy the batch into the captured input
-buffers and replay the plan in C++: no Python per op, no autograd bookkeeping, no allocation.
-The results are bitwise identical to running the steps eagerly.
+regularization terms, backward and the optimizer update. What changes between steps is read
+by the kernels from tensors — the batch (the plan's input buffers), the random generator's
+position, the optimizer's config and step counts — so later steps copy the batch into the
+captured input buffers and replay the plan in C++: no Python per op, no autograd
+bookkeeping, no allocation, and results bitwise identical to running the steps eagerly.
+
+A step the plan could not replay (it reads a tensor on the host — ``.item()``, a numpy
+metric inside the loss, Python branching on values — or makes a tensor from numpy data) is
+noticed while capturing: that kind of step then runs eagerly, and the model warns once.
+Plans are dropped when the model's structure or training state changes (``validate``).
 """
 
 from __future__ import annotations
@@ -72,25 +78,42 @@ class _Entry:
 
 
 class StepCapture:
-    """Plans by (step kind, input signature) for one model; cleared by ``compile``."""
+    """Plans by (step kind, input signature) for one model; cleared by ``compile`` and
+    whenever ``validate`` sees a different structure."""
 
     def __init__(self):
         self._entries: dict = {}
+        self._structure = None
+        self.refused: dict = {}  # step kind -> why its plan could not be replayed
 
     def clear(self):
         self._entries.clear()
+        self.refused.clear()
+
+    def validate(self, structure):
+        """Drops every plan when ``structure`` (what the plans were recorded against: the
+        weights, which are trainable, the optimizer, the loss) differs from last time."""
+        if structure != self._structure:
+            self.clear()
+            self._structure = structure
 
     def __len__(self):
         return len(self._entries)
 
-    def run(self, kind, step, inputs, params=tuple, before_replay=None, ready=bool):
+    def replayable(self, kind):
+        return kind not in self.refused
+
+    def run(self, kind, step, inputs, params=tuple, before_replay=None, ready=bool,
+            on_refusal=None):
         """``step(*inputs)`` (numpy arrays or Rows in, tensors out) captured on first use of this signature, replayed after.
 
         ``params()``: the tensors whose gradients the step writes (re-attached before each
         replay). ``before_replay``: Python work the step does outside its kernels (the
         optimizer's learning rate and step count). ``ready()`` False runs the step eagerly,
         uncaptured (a model that still has to create its weights). Both are called only when
-        a plan is about to be captured, so replays pay nothing for them.
+        a plan is about to be captured, so replays pay nothing for them. A step the plan
+        cannot replay has still run (eagerly, while recording): its outputs are returned,
+        ``on_refusal(kind, reason)`` is called, and later steps of this kind are not captured.
         """
         aliases = _aliases(inputs)
         key = (kind, aliases) + tuple(None if a is None else (a.shape, a.dtype.str)
@@ -112,6 +135,11 @@ class StepCapture:
                 plan.abort_capture()
                 raise
             plan.end_capture(list(params()))
+            if plan.refusal:
+                self.refused[kind] = plan.refusal
+                if on_refusal is not None:
+                    on_refusal(kind, plan.refusal)
+                return outputs
             self._entries[key] = _Entry(plan, slots, aliases, outputs)
             return outputs
         for view, a in zip(entry.views, inputs):
@@ -131,21 +159,27 @@ class StepCapture:
         the step ran eagerly because the model was still building its weights)."""
         return self._key_for_rows(kind, arrays, rows) in self._entries
 
+    def outputs_for_rows(self, kind, arrays, rows):
+        """The outputs of the plan for batches of ``rows`` rows of ``arrays``, or None."""
+        entry = self._entries.get(self._key_for_rows(kind, arrays, rows))
+        return None if entry is None else entry.outputs
+
     @staticmethod
     def _key_for_rows(kind, arrays, rows):
         return (kind, _aliases(arrays)) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
 
-    def replay_batches(self, kind, arrays, order, rows, first, batches, metrics=()):
+    def replay_batches(self, kind, arrays, order, rows, first, batches, totals, metrics=()):
         """Replays the plan captured for batches of ``rows`` rows of ``arrays`` (the sources
         of the step's inputs, in order) ``batches`` times in one C++ call; batch k takes the
-        rows ``order[first + k * rows:first + (k + 1) * rows]``. ``metrics``: (name,
-        threshold) accuracy kernels applied to the step's second output and second input.
-        Returns [sum of the losses (the step's first output), sum of each metric]."""
+        rows ``order[first + k * rows:first + (k + 1) * rows]``. The loss (the step's first
+        output) accumulates into ``totals`` and each of ``metrics`` — (name, threshold,
+        total) accuracy kernels applied to the step's second output and second input — into
+        its total; nothing is read back."""
         entry = self._entries[self._key_for_rows(kind, arrays, rows)]
         filled = [i for i, view in enumerate(entry.views) if view is not None]
         sources = [_C.from_numpy(arrays[i], arrays[i].dtype.name) for i in filled]
-        specs = [(name, threshold, entry.outputs[1], entry.slots[1])
-                 for name, threshold in metrics]
-        return entry.plan.replay_batches(sources, [entry.slots[i] for i in filled],
-                                         _C.from_numpy(order), first, batches, entry.outputs[0],
-                                         specs)
+        specs = [(name, threshold, entry.outputs[1], entry.slots[1], total)
+                 for name, threshold, total in metrics]
+        entry.plan.replay_batches(sources, [entry.slots[i] for i in filled],
+                                  _C.from_numpy(order), first, batches, entry.outputs[0], totals,
+                                  specs)

@@ -160,11 +160,21 @@ def _accuracy_for_loss(loss):
 
 
 class _Accumulator:
-    """Dataset means of the loss and the metrics over one pass (weighted by batch size)."""
+    """Dataset means of the loss and the metrics over one pass (weighted by batch size).
 
-    def __init__(self, metrics):
+    The loss and the accuracies C++ computes accumulate into tensors on the device
+    (``totals``: {sum of loss x rows, first non-finite step or -1, steps}), so neither a
+    step nor a replayed run of steps reads a value back; ``result`` reads them — where
+    someone looks: callbacks, the progress line, the epoch's end — and raises there for a
+    non-finite loss (naming its step) or a label a kernel found out of range. Metrics only
+    numpy computes read each batch's predictions as they come.
+    """
+
+    def __init__(self, metrics, who="fit"):
         self.metrics = metrics
-        self.loss_sum = 0.0
+        self.who = who
+        self.totals = _C.Tensor(np.array([0.0, -1.0, 0.0]), "float64")
+        self.native_totals = [None] * len(metrics)
         self.samples = 0
         self.sums = [0.0] * len(metrics)
         self.counts = [0] * len(metrics)
@@ -172,28 +182,53 @@ class _Accumulator:
             if m.stateful is not None:
                 m.stateful.reset_state()
 
-    def add_sums(self, loss_sum, samples, metric_sums=()):
-        """Losses and per-sample metric values summed over batches elsewhere (a replayed
-        epoch), for ``samples`` samples."""
-        self.loss_sum += float(loss_sum)
+    def native_specs(self, y_true_shape, y_pred_shape):
+        """(name, threshold, total) of each metric for the C++ kernels, or None when one of
+        them is computed in numpy (a replayed run of steps then cannot include it)."""
+        if len(y_pred_shape) < 2:
+            return None  # the kernels take (N, C) predictions
+        specs = []
+        for i, m in enumerate(self.metrics):
+            m.resolve(y_true_shape, y_pred_shape)
+            native = m.native()
+            if native is None:
+                return None
+            specs.append(native + (self._native_total(i),))
+        return specs
+
+    def _native_total(self, i):
+        if self.native_totals[i] is None:
+            self.native_totals[i] = _C.Tensor(np.zeros(1), "float64")
+        return self.native_totals[i]
+
+    def add_replayed(self, samples, specs):
+        """Counts ``samples`` samples whose loss and metrics a replayed run accumulated into
+        ``totals`` and the specs' totals."""
         self.samples += int(samples)
-        for i, value in enumerate(metric_sums):
-            self.sums[i] += float(value)
+        for i in range(len(specs)):
             self.counts[i] += int(samples)
 
     def update(self, loss, y_pred, y_true):
         n = int(y_pred.shape[0]) if getattr(y_pred, "ndim", 0) else 1
-        self.loss_sum += float(loss.item()) * n
+        _C.accumulate_loss(loss, float(n), self.totals)
         self.samples += n
         if not self.metrics:
             return
-        pred = np.asarray(y_pred)
-        true = np.asarray(y_true)
+        pred = true = None
         for i, m in enumerate(self.metrics):
+            m.resolve(tuple(y_true.shape), tuple(y_pred.shape))
+            native = m.native()
+            if native is not None and isinstance(y_pred, _C.Tensor) and y_pred.ndim >= 2:
+                target = y_true if isinstance(y_true, _C.Tensor) else _C.from_numpy(
+                    np.asarray(y_true))
+                _C.accumulate_accuracy(*native, y_pred, target, self._native_total(i))
+                self.counts[i] += n
+                continue
+            if pred is None:
+                pred, true = np.asarray(y_pred), np.asarray(y_true)
             if m.stateful is not None:
                 m.stateful.update_state(true, pred)
                 continue
-            m.resolve(true.shape, pred.shape)
             values = np.asarray(m.fn(true, pred), dtype=np.float64)
             if values.ndim == 0:
                 self.sums[i] += float(values) * n
@@ -203,12 +238,21 @@ class _Accumulator:
                 self.counts[i] += values.size
 
     def result(self, prefix=""):
-        logs = {prefix + "loss": self.loss_sum / max(self.samples, 1)}
+        _C.check_kernel_errors(self.who)
+        loss_sum, bad_step, _ = np.asarray(self.totals).tolist()
+        if bad_step >= 0:
+            raise ValueError(f"{self.who}: the loss is NaN or infinite at step {int(bad_step) + 1} "
+                             "of this pass (the predictions or the targets contain NaN or inf, "
+                             "or training diverged)")
+        logs = {prefix + "loss": loss_sum / max(self.samples, 1)}
         for i, m in enumerate(self.metrics):
             if m.stateful is not None:
                 logs[prefix + m.name] = float(np.asarray(m.stateful.result()))
-            else:
-                logs[prefix + m.name] = self.sums[i] / max(self.counts[i], 1)
+                continue
+            total = self.sums[i]
+            if self.native_totals[i] is not None:
+                total += float(np.asarray(self.native_totals[i])[0])
+            logs[prefix + m.name] = total / max(self.counts[i], 1)
         return logs
 
 

@@ -19,8 +19,12 @@ How a step runs (the seam a captured/replayed step plugs into):
   ``training=False``; ``_test_step(x, y)`` is ``_predict_step`` plus the loss. With
   ``compile(capture=True)`` each is captured once per input signature and replayed
   (fastnn/capture.py); otherwise the batch becomes tensors without a copy and runs op by op.
-* The loss and the metrics are accumulated in numpy from the returned tensors and the
-  batch's labels, weighted by batch size, so epoch values are exact dataset means.
+* The loss and the accuracy metrics accumulate on the device (metrics._Accumulator) from the
+  returned tensors and the batch's labels, weighted by batch size, so epoch values are exact
+  dataset means and a step reads nothing back; metrics computed in numpy read each batch.
+* A step the plan cannot replay (a host read or numpy data inside the step) makes that
+  model train eagerly, with one warning; plans are dropped when the structure or training
+  state changes (checked at every fit/evaluate/predict call and at every epoch's start).
 
 Labels are checked against the loss (shape, integer class labels in range, binary targets
 in [0, 1], finite values) for the whole dataset before the first step, so a bad label fails
@@ -65,13 +69,6 @@ def _format_logs(logs):
 
 
 # --- the mixin -------------------------------------------------------------------------------
-
-def _finite(loss, who):
-    """A replayed step skips the loss op's NaN check; this is it (same exception)."""
-    if not math.isfinite(loss.item()):
-        raise ValueError(f"{who}: the loss is NaN or infinite (the predictions or the targets "
-                         "contain NaN or inf, or training diverged)")
-    return loss
 
 
 class TrainingMixin(FeedingMixin):
@@ -206,29 +203,49 @@ class TrainingMixin(FeedingMixin):
     # replayed (fastnn/capture.py). Gradient clipping in numpy (Keras's clipnorm...) is not
     # part of the recorded kernels, so such optimizers run eagerly.
 
-    def _capturing(self):
-        return self._capture and not getattr(self.optimizer, "clips", False)
+    def _capturing(self, kind="train"):
+        return (self._capture and not getattr(self.optimizer, "clips", False)
+                and self._captured.replayable(kind))
+
+    def _structure(self):
+        """What captured plans depend on besides the batch: the weights (identity, shape,
+        dtype), which of them train, the optimizer and the loss."""
+        return (id(self.optimizer), id(self.loss),
+                tuple((id(w), w.shape, w.dtype) for w in self.weights),
+                tuple(id(w) for w in self.trainable_weights))
+
+    def _check_plans(self):
+        """Drops captured plans when the model changed since they were recorded (layers
+        added, popped or replaced, weights frozen, a new optimizer or loss)."""
+        if self._capture:
+            self._captured.validate(self._structure())
+
+    def _refused(self, kind, reason):
+        if len(self._captured.refused) == 1:  # once per model
+            warnings.warn(f"{type(self).__name__}: this model's {kind} step cannot be captured "
+                          f"and replayed because {reason}; it runs eagerly, step by step (same "
+                          "results, slower). Pass compile(capture=False) to choose this and "
+                          "silence this warning.", stacklevel=4)
 
     def _train_step(self, x, y):
-        if not self._capturing():
+        if not self._capturing("train"):
             return self._eager_train_step(x, y)
-        loss, y_pred = self._captured.run(
+        return self._captured.run(
             "train", self._eager_train_step, (x, y), params=lambda: self.trainable_weights,
-            before_replay=self.optimizer._sync, ready=lambda: self.built)
-        return _finite(loss, "fit"), y_pred
+            before_replay=self.optimizer._sync, ready=lambda: self.built,
+            on_refusal=self._refused)
 
     def _predict_step(self, x):
-        if not self._capturing():
+        if not self._capturing("predict"):
             return self._eager_predict_step(x)
         return self._captured.run("predict", self._eager_predict_step, (x,),
-                                  ready=lambda: self.built)
+                                  ready=lambda: self.built, on_refusal=self._refused)
 
     def _test_step(self, x, y):
-        if not self._capturing():
+        if not self._capturing("test"):
             return self._eager_test_step(x, y)
-        loss, y_pred = self._captured.run("test", self._eager_test_step, (x, y),
-                                          ready=lambda: self.built)
-        return _finite(loss, "evaluate"), y_pred
+        return self._captured.run("test", self._eager_test_step, (x, y),
+                                  ready=lambda: self.built, on_refusal=self._refused)
 
     @property
     def _captured(self):
@@ -315,8 +332,9 @@ class TrainingMixin(FeedingMixin):
         batch_end = cbs.wants("on_train_batch_end")
         for epoch in range(initial_epoch, epochs):
             cbs("on_epoch_begin", epoch, {})
+            self._check_plans()
             start = time.perf_counter()
-            acc = _Accumulator(self._metric_specs)
+            acc = _Accumulator(self._metric_specs, who)
             if (source.arrays and steps_per_epoch is None and not batch_begin and not batch_end
                     and self._capturing()):
                 self._fit_epoch_replayed(source, acc)
@@ -352,11 +370,10 @@ class TrainingMixin(FeedingMixin):
 
     def _fit_epoch_replayed(self, source, acc):
         """One epoch over arrays with nothing to do in Python between steps (no per-batch
-        callbacks; metrics, if any, the accuracies C++ computes): the first batch runs through
-        ``_train_step`` (capturing the plan the first time), the other full batches replay in
-        one C++ call that gathers each batch itself, and a last, smaller batch runs through
-        ``_train_step``. The batches, their order and the results are those of the
-        step-by-step loop."""
+        callbacks): the full batches replay in one C++ call that gathers each batch itself
+        (the first one runs through ``_train_step`` when it still has to be captured), and a
+        last, smaller batch runs through ``_train_step``. The batches, their order, the
+        accumulation and the results are those of the step-by-step loop."""
         x, y, b = source.x, source.y, source.batch_size
         n = len(x)
         order = permutation(n) if source.shuffle else np.arange(n, dtype=np.int64)
@@ -368,22 +385,29 @@ class TrainingMixin(FeedingMixin):
             loss, y_pred = self._train_step(xb, yb)
             acc.update(loss, y_pred, yb)
 
-        step(0, min(b, n))  # also resolves "accuracy" from the shapes where the loss did not
-        natives = [m.native() for m in self._metric_specs]
-        if full > 1:
-            if (None not in natives and self._captured.has_plan_for_rows("train", (x, y), b)
-                    and self.optimizer._replay_steps(full - 1)):
-                sums = self._captured.replay_batches("train", (x, y), order, b, b, full - 1,
-                                                     natives)
-                acc.add_sums(sums[0] * b, (full - 1) * b, sums[1:])
-            else:  # no plan yet, a metric only numpy computes, or a learning-rate schedule
-                for k in range(1, full):
+        done = 0
+        if full and not self._captured.has_plan_for_rows("train", (x, y), b):
+            step(0, b)  # captures the plan (or finds the model must train eagerly)
+            done = 1
+        if done < full:
+            outputs = (self._captured.outputs_for_rows("train", (x, y), b)
+                       if self._capturing() else None)
+            specs = (acc.native_specs((b,) + y.shape[1:], tuple(outputs[1].shape))
+                     if outputs is not None else None)
+            if specs is not None and self.optimizer._replay_steps(full - done):
+                self._captured.replay_batches("train", (x, y), order, b, done * b, full - done,
+                                              acc.totals, specs)
+                acc.add_replayed((full - done) * b, specs)
+            else:  # no plan, a metric only numpy computes, or a learning-rate schedule
+                for k in range(done, full):
                     step(k * b, (k + 1) * b)
-        if full and n % b:
+        if n % b:
             step(full * b, n)
 
+
     def _evaluate_source(self, source, steps, who, prefix=""):
-        acc = _Accumulator(self._metric_specs)
+        self._check_plans()
+        acc = _Accumulator(self._metric_specs, who)
         for xb, yb in self._batches(source, shuffle=False, steps=steps, who=who):
             loss, y_pred = self._test_step(xb, yb)
             acc.update(loss, y_pred, yb)
@@ -421,6 +445,7 @@ class TrainingMixin(FeedingMixin):
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
         source = self._prepared(who, self._adapt(who, x, None, batch_size, need_y=False),
                                 need_y=False)
+        self._check_plans()
         outputs = []
         for xb, _ in self._batches(source, shuffle=False, steps=steps, who=who, need_y=False):
             out = self._predict_step(xb)
@@ -435,7 +460,8 @@ class TrainingMixin(FeedingMixin):
         who = "train_on_batch"
         self._require_compiled(who)
         source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True))
-        acc = _Accumulator(self._metric_specs)
+        self._check_plans()
+        acc = _Accumulator(self._metric_specs, who)
         for xb, yb in self._batches(source, shuffle=False, who=who):
             loss, y_pred = self._train_step(xb, yb)
             acc.update(loss, y_pred, yb)

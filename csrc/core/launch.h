@@ -1,0 +1,47 @@
+// Kernel launches: every op launches its kernels through FASTNN_LAUNCH, the one point where a
+// capturing Plan (autograd/plan.h) sees them. Outside a capture a launch is a plain virtual
+// call; inside one the kernel runs and is also kept, with copies of its arguments (tensors
+// are handles, so the buffers are shared), to run again on every replay. A new kernel thus
+// costs one declaration in Backend and one implementation per backend, nothing here.
+#pragma once
+
+#include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "core/backend.h"
+
+namespace fastnn {
+
+// What a capture records into: the Plan capturing on this thread.
+class Recorder {
+ public:
+  virtual ~Recorder() = default;
+  virtual void record(const char* kernel, std::function<void()> run) = 0;
+};
+
+// The recorder of this thread, or null; CaptureSuspend swaps it out in a scope.
+Recorder* active_recorder();
+void set_active_recorder(Recorder* recorder);
+
+template <class... Params, class... Args>
+void launch(const char* name, Backend& backend, void (Backend::*kernel)(Params...),
+            Args&&... args) {
+  Recorder* recorder = active_recorder();
+  if (recorder == nullptr) {
+    (backend.*kernel)(std::forward<Args>(args)...);
+    return;
+  }
+  auto run = [&backend, kernel, saved = std::make_tuple(std::decay_t<Args>(args)...)]() mutable {
+    std::apply([&](auto&... a) { (backend.*kernel)(a...); }, saved);
+  };
+  run();
+  recorder->record(name, std::move(run));
+}
+
+}  // namespace fastnn
+
+// FASTNN_LAUNCH(backend, gemm, false, false, m, n, k, 1.0, a, b, 0.0, c)
+#define FASTNN_LAUNCH(backend, kernel, ...) \
+  ::fastnn::launch(#kernel, backend, &::fastnn::Backend::kernel, __VA_ARGS__)
