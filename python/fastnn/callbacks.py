@@ -1,24 +1,49 @@
-"""Callbacks for ``fit``: History (what fit returns) and the dispatcher for user callbacks
-(any object with Keras's on_train_begin / on_epoch_end / ... methods)."""
+"""Callbacks for ``fit``: the Callback base class, History (what fit returns) and the
+dispatcher for user callbacks (a Callback subclass, or any object with Keras's
+on_train_begin / on_epoch_end / ... methods)."""
 
 from __future__ import annotations
 
+_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+          "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+          "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+          "on_predict_batch_begin", "on_predict_batch_end")
 
-class History:
-    """What ``fit`` returns: ``history`` ({"loss": [...], "accuracy": [...], "val_loss": ...}),
-    ``epoch`` (the epoch indices run) and ``params`` (verbose, epochs, steps)."""
+
+class Callback:
+    """Keras's base class: override the hooks you need (``on_epoch_end(self, epoch,
+    logs=None)``, ``on_train_batch_begin(self, batch, logs=None)``, ...); ``self.model`` is
+    the model being trained and ``self.params`` fit's settings. Hooks a subclass does not
+    override cost nothing: fit keeps replaying whole epochs in C++ unless a per-batch hook
+    is overridden."""
 
     def __init__(self):
-        self.history: dict = {}
-        self.epoch: list = []
-        self.params: dict = {}
         self.model = None
+        self.params = {}
 
     def set_model(self, model):
         self.model = model
 
     def set_params(self, params):
         self.params = dict(params)
+
+
+def _noop(self, *args, **kwargs):
+    return None
+
+
+for _hook in _HOOKS:
+    setattr(Callback, _hook, _noop)
+
+
+class History(Callback):
+    """What ``fit`` returns: ``history`` ({"loss": [...], "accuracy": [...], "val_loss": ...}),
+    ``epoch`` (the epoch indices run) and ``params`` (verbose, epochs, steps)."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict = {}
+        self.epoch: list = []
 
     def on_train_begin(self, logs=None):
         self.epoch = []
@@ -47,7 +72,8 @@ class _Callbacks:
 
     def wants(self, hook):
         """Whether any callback defines ``hook`` (fit skips building per-batch logs if not)."""
-        return any(getattr(cb, hook, None) is not None for cb in self.callbacks)
+        return any(getattr(type(cb), hook, None) is not _noop
+                   and getattr(cb, hook, None) is not None for cb in self.callbacks)
 
     def __call__(self, hook, *args):
         for cb in self.callbacks:
