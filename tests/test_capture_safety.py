@@ -326,3 +326,22 @@ def test_ctrl_c_stops_a_long_fit_within_a_second():
     assert child.returncode == 0, err
     assert out.startswith("interrupted"), out + err
     assert float(out.split()[1]) - sent < 1.0
+
+
+def test_a_replayed_gather_checks_indices_it_never_showed_the_host():
+    """Indices that reach a recorded gather through a plan's input buffer (ids of a batch)
+    are checked by the kernel: a bad one is reported, its row zeroed, nothing read past the
+    table."""
+    table = fn.tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
+    ids = fn._C.Tensor(np.array([0, 3, 1], dtype=np.int64), "int64")
+    plan = fn._C.Plan()
+    plan.begin_capture()
+    out = fn._C.take_rows(table, ids)
+    plan.end_capture([])
+    assert plan.refusal == ""
+    np.asarray(ids)[:] = [2, 4, 1]  # 4 is past the table's 4 rows
+    plan.replay()
+    np.testing.assert_array_equal(np.asarray(out), [[6, 7, 8], [0, 0, 0], [3, 4, 5]])
+    with pytest.raises(IndexError, match="4 at position 1 .* \\[0, 4\\)"):
+        fn._C.check_kernel_errors("gather")
+    fn._C.check_kernel_errors("gather")  # reported once

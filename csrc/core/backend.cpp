@@ -37,17 +37,18 @@ Tensor& kernel_errors(Device device) {
   static std::array<Tensor, 2> errors;
   Tensor& e = errors[static_cast<size_t>(device.kind)];
   if (!e.defined()) {
-    e = Tensor::empty({3}, DType::Int64, device);
+    e = Tensor::empty({4}, DType::Int64, device);
     std::memset(e.raw(), 0, e.nbytes());
   }
   return e;
 }
 
-void report_bad_label(Tensor& errors, int64_t row, int64_t value) {
+void report_bad_label(Tensor& errors, int64_t row, int64_t value, int64_t limit) {
   int64_t* e = errors.data<int64_t>();
   if (__atomic_fetch_add(&e[0], 1, __ATOMIC_ACQ_REL) == 0) {
     e[1] = row;
     e[2] = value;
+    e[3] = limit;
   }
 }
 
@@ -56,10 +57,10 @@ void check_kernel_errors(Device device, const char* who) {
   count_host_read();
   int64_t* e = errors.data<int64_t>();
   if (e[0] == 0) return;
-  int64_t row = e[1], value = e[2];
+  int64_t row = e[1], value = e[2], limit = e[3];
   std::memset(e, 0, errors.nbytes());
-  fail(ErrorKind::Index, who, ": label ", value, " at row ", row,
-       " of a batch is out of range for the loss (expected a class index in [0, classes))");
+  fail(ErrorKind::Index, who, ": label or index ", value, " at position ", row,
+       " of a batch is out of range (expected an integer in [0, ", limit, "))");
 }
 
 void register_backend(DeviceKind kind, Backend* backend) {

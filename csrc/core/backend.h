@@ -183,14 +183,15 @@ void write_config(Tensor& t, const Config& c) {
   std::memcpy(t.raw(), &c, sizeof(Config));
 }
 
-// Errors kernels find in data the host never looked at (a label out of range in a replayed
-// step): an int64 {count, row, value} per device, written by the kernel that found the
-// first one, so no kernel waits for the host. Read where results are read.
+// Errors kernels find in data the host never looked at (a label or an index out of range in
+// a replayed step): an int64 {count, row, value, limit} per device, written by the kernel
+// that found the first one, so no kernel waits for the host. Read where results are read.
 Tensor& kernel_errors(Device device);
 // Raises IndexError for a recorded error and clears it.
 void check_kernel_errors(Device device, const char* who);
-// Called by a kernel (any thread) that found label `value` at `row` outside [0, classes).
-void report_bad_label(Tensor& errors, int64_t row, int64_t value);
+// Called by a kernel (any thread) that found label or index `value` at position `row`
+// outside [0, limit).
+void report_bad_label(Tensor& errors, int64_t row, int64_t value, int64_t limit);
 
 // Reads of device data by the host (queries, numpy views, error checks): a debug counter
 // that tests use to show a replayed epoch reads nothing.

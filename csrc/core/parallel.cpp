@@ -176,10 +176,6 @@ int hardware_threads() {
   return cores;
 }
 
-void start_thread_pool() {
-  pool();
-}
-
 int get_num_threads() {
   return pool().size();
 }

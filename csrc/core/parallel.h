@@ -3,9 +3,10 @@
 // poll for about a millisecond before they sleep, so a step's kernels reach them in well
 // under a microsecond.
 //
-// Results never depend on the thread count: parallel_for splits work into chunks whose
-// boundaries depend only on the problem size, and every reduction combines per-chunk
-// partial results in chunk order.
+// Results never depend on the thread count. parallel_for gives each thread one contiguous
+// range, so its split does depend on the count: loops that only write their own elements do
+// not care, and every reduction instead sums fixed chunks of kReduceChunk items (boundaries
+// that depend on the problem size only) and combines the partial results in chunk order.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +14,6 @@
 
 namespace fastnn {
 
-// Starts the pool (once; later calls do nothing) and makes OpenBLAS single-threaded.
-void start_thread_pool();
 int get_num_threads();
 // The cores this process may run on (its CPU affinity): the default thread count.
 int hardware_threads();
