@@ -210,7 +210,8 @@ class TrainingMixin(FeedingMixin):
     def _structure(self):
         """What captured plans depend on besides the batch: the weights (identity, shape,
         dtype), which of them train, the optimizer and the loss."""
-        return (id(self.optimizer), id(self.loss),
+        opt = getattr(self.optimizer, "_optim", None) or self.optimizer  # Keras-style wraps one
+        return (id(self.optimizer), id(getattr(opt, "_native", None)), id(self.loss),
                 tuple((id(w), w.shape, w.dtype) for w in self.weights),
                 tuple(id(w) for w in self.trainable_weights))
 
@@ -219,6 +220,26 @@ class TrainingMixin(FeedingMixin):
         added, popped or replaced, weights frozen, a new optimizer or loss)."""
         if self._capture:
             self._captured.validate(self._structure())
+
+    def _rebind_optimizer(self, who):
+        """A Keras-style optimizer bound at compile follows the model's trainable weights when
+        they changed since (layers added, popped, replaced or frozen), so the new ones train."""
+        from . import optimizers as _optimizers
+
+        opt = self.optimizer
+        if not (isinstance(opt, _optimizers.Optimizer) and opt._model is self and opt.built
+                and self.built):
+            return
+        bound = opt._bound()
+        if bound._native is None:  # never stepped yet: binds its parameters at the first step
+            return
+        bound_params, current = bound._native.params, self.trainable_weights
+        if len(bound_params) != len(current) or not all(
+                p._same_storage(q) for p, q in zip(bound_params, current)):
+            warnings.warn(f"{who}: the model's trainable weights changed since compile; the "
+                          "optimizer now updates the new set and its state (moments, step "
+                          "counts) restarts, as after compile", stacklevel=3)
+            opt.build(self.parameters())
 
     def _refused(self, kind, reason):
         if len(self._captured.refused) == 1:  # once per model
@@ -320,6 +341,7 @@ class TrainingMixin(FeedingMixin):
         steps = source.num_batches()
         if steps_per_epoch is not None:
             steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
+        self._rebind_optimizer(who)
         history = History()
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         cbs = _Callbacks([history] + list(callbacks), self, params)
