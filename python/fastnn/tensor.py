@@ -173,6 +173,10 @@ def _operand(other, like: Tensor) -> Tensor:
     if isinstance(other, numbers.Number):
         return _C.full([], float(other), like.dtype)
     if isinstance(other, np.ndarray):
+        if _C.is_grad_enabled():
+            # A snapshot: the backward pass must see the values the forward saw, even if
+            # the caller edits the array in between (as torch.as_tensor would not).
+            other = np.array(other, dtype=like.dtype, copy=True)
         return _C.from_numpy(other, like.dtype)
     return NotImplemented
 
@@ -230,6 +234,14 @@ def _item(self: Tensor):
                          f"scalar, got shape {self.shape}")
     value = np.asarray(self).reshape(())
     return value.item()
+
+
+def _bool(self: Tensor) -> bool:
+    """``if t:`` reads the value (as torch does): one element only."""
+    if self.numel() != 1:
+        raise ValueError(f"the truth value of a tensor with {self.numel()} elements is "
+                         "ambiguous; reduce it first (.sum(), .mean(), .item())")
+    return bool(_item(self))
 
 
 def _repr(self: Tensor) -> str:
@@ -302,6 +314,7 @@ def _install():
     T.__len__ = _len
     T.__repr__ = _repr
     T.__array__ = _array
+    T.__bool__ = _bool
     T.__float__ = lambda a: float(_item(a))
     T.__int__ = lambda a: int(_item(a))
     T.item = _item
