@@ -275,3 +275,21 @@ def test_dtype_conversions_are_differentiable():
     np.testing.assert_array_equal(np.asarray(x.grad), np.full((3, 1), 2.0))
     assert x.double() is x or x.double().dtype == "float64"
     assert x.to("int64").dtype == "int64" and x.to("cpu") is x
+
+
+def test_a_numpy_operand_is_a_snapshot_for_backward():
+    """Editing the numpy array after the forward pass must not change the gradient."""
+    rng = np.random.default_rng(3)
+    w = fn.tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    a = rng.normal(size=(4, 3)).astype(np.float32)
+    expected = a.copy()
+    y = (w * a).sum()
+    a[:] = 0
+    y.backward()
+    np.testing.assert_array_equal(np.asarray(w.grad), expected)
+
+
+def test_truth_value_of_tensors():
+    assert bool(fn.tensor(2.0)) and not bool(fn.tensor([0.0]))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(fn.tensor([1.0, 2.0]))
