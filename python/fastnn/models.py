@@ -6,21 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from .layers.base import Layer, takes_argument
+from .lazy_parameters import LazyParameters
 from .tensor import Tensor
 from .training import TrainingMixin
-
-
-class LazyParameters(list):
-    """``model.parameters()`` of a model whose layers are not all built yet.
-
-    Layers without an input shape create their weights on the first call (as in Keras),
-    so the list can be empty when an optimizer is made before the first forward pass.
-    Optimizers keep the model and read its parameters again at their first step.
-    """
-
-    def __init__(self, model):
-        super().__init__(model._collect_parameters())
-        self.model = model
 
 
 class Model(TrainingMixin, Layer):

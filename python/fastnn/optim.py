@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C
-from .models import LazyParameters
+from .lazy_parameters import LazyParameters
 from .tensor import Tensor
 
 
