@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import inspect
 import re
+import types
 
 import numpy as np
 
@@ -29,12 +30,30 @@ def unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
+# (function, argument name) -> bool. inspect.signature costs ~14 us, most of a small
+# layer's call, and a method's parameters do not change: ask once per function.
+_takes_argument_cache: dict = {}
+
+
 def takes_argument(method, name: str) -> bool:
+    """Whether ``method`` accepts the keyword ``name`` (or **kwargs)."""
+    # A bound method is made anew on every attribute access; its function is the class's.
+    function = getattr(method, "__func__", None)
+    key = (function, name)
+    known = _takes_argument_cache.get(key)
+    if known is not None:
+        return known
     try:
         params = inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    answer = name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    if isinstance(function, types.FunctionType):
+        # Only methods defined on a class, which live as long as it does; a function set
+        # on an instance (layer.call = lambda ...) may be made anew per call, and caching
+        # it would keep every one (and what it closes over) alive.
+        _takes_argument_cache[key] = answer
+    return answer
 
 
 class Layer:
