@@ -101,3 +101,31 @@ def test_a_model_passes_training_only_when_call_takes_it():
         np.testing.assert_array_equal(np.asarray(WithFlag()(x, training=True)), x * 5)
         np.testing.assert_array_equal(np.asarray(WithFlag()(x)), x * 7)
         np.testing.assert_array_equal(np.asarray(Torch()(x, training=False)), x * 11)
+
+
+# --- Model(inputs, outputs) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda: fn.Model("inputs", "outputs"),
+    lambda: fn.Model(inputs="x", outputs="y"),
+    lambda: fn.Model("x", outputs="y", name="m"),
+])
+def test_the_functional_api_says_it_is_not_supported(make):
+    with pytest.raises(NotImplementedError, match=r"Model\.__init__: the functional API, "
+                                                  r"Model\(inputs, outputs\), is not supported "
+                                                  r"yet.*Sequential.*subclass"):
+        make()
+
+
+def test_subclasses_and_keyword_errors_are_unchanged():
+    class Net(fn.Model):
+        def __init__(self, units):
+            super().__init__(name="net")
+            self.d = layers.Dense(units)
+
+        def call(self, x):
+            return self.d(x)
+
+    assert Net(3)(randn(2, 4)).shape == (2, 3)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        fn.Model(inputz=1)

@@ -21,6 +21,15 @@ class Model(TrainingMixin, Layer):
     """
 
     def __init__(self, *args, name=None, **kwargs):
+        # Keras's functional form, Model(inputs, outputs), would otherwise build an empty
+        # model that fails only when called, far from the cause.
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            given = [f"{len(args)} positional argument(s)"] if args else []
+            given += [f"{k}=" for k in ("inputs", "outputs") if k in kwargs]
+            raise NotImplementedError(
+                f"{type(self).__name__}.__init__: the functional API, Model(inputs, outputs), "
+                f"is not supported yet (got {', '.join(given)}); use fn.Sequential([...]) or "
+                "subclass fn.Model and define call(self, x) or forward(self, x)")
         super().__init__(name=name, **kwargs)
         self.training = type(self).call is Model.call and type(self).forward is not Model.forward
 
