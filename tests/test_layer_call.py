@@ -129,3 +129,24 @@ def test_subclasses_and_keyword_errors_are_unchanged():
     assert Net(3)(randn(2, 4)).shape == (2, 3)
     with pytest.raises(TypeError, match="unexpected keyword argument"):
         fn.Model(inputz=1)
+
+
+# --- fn.cuda ----------------------------------------------------------------------------------
+
+def test_device_count_agrees_with_the_build():
+    count = fn.cuda.device_count()
+    assert isinstance(count, int)
+    assert (count > 0) == fn.cuda.is_available() == _C.has_cuda_backend()
+    if not _C.build_info()["cuda"]:
+        assert count == 0
+
+
+def test_device_count_with_a_backend(monkeypatch):
+    monkeypatch.setattr(_C, "has_cuda_backend", lambda: True)
+    if hasattr(_C, "cuda_device_count"):
+        monkeypatch.delattr(_C, "cuda_device_count")
+    assert fn.cuda.device_count() == 1  # registered: at least the one it runs on
+    monkeypatch.setattr(_C, "cuda_device_count", lambda: 4, raising=False)
+    assert fn.cuda.device_count() == 4
+    monkeypatch.setattr(_C, "has_cuda_backend", lambda: False)
+    assert fn.cuda.device_count() == 0 and not fn.cuda.is_available()
