@@ -103,6 +103,120 @@ def test_a_model_passes_training_only_when_call_takes_it():
         np.testing.assert_array_equal(np.asarray(Torch()(x, training=False)), x * 11)
 
 
+# --- inputs are snapshots ----------------------------------------------------------------------
+
+def _dense_grads(x, gy):
+    """Kernel and bias gradients of sum(gy * (x @ k + b)) for a linear Dense."""
+    return x.astype(np.float64).T @ gy, gy.sum(axis=0)
+
+
+def test_a_numpy_input_changed_after_the_call_does_not_change_the_gradient():
+    x = randn(7, 9)
+    seen = x.copy()
+    dense = layers.Dense(5)
+    out = dense(x)
+    x[:] = 0.0  # e.g. a batch buffer refilled before backward
+    out.sum().backward()
+    gk, gb = _dense_grads(seen, np.ones((7, 5)))
+    np.testing.assert_allclose(np.asarray(dense.kernel.grad), gk, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(dense.bias.grad), gb, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["sequential", "subclassed"])
+def test_models_take_snapshots_too(kind):
+    first = layers.Dense(6)
+    if kind == "sequential":
+        model = fn.Sequential([first, layers.Dense(1)])
+    else:
+        class Net(fn.Model):
+            def __init__(self):
+                super().__init__()
+                self.first, self.last = first, layers.Dense(1)
+
+            def forward(self, x):
+                return self.last(self.first(x))
+
+        model = Net()
+    x = randn(5, 3)
+    seen = x.copy()
+    out = model(x)
+    x[:] = RNG.standard_normal(x.shape)
+    out.sum().backward()
+    # d(sum)/d(first's pre-activation) = last.kernel^T for every row.
+    gy = np.tile(np.asarray(model.layers[-1].kernel, dtype=np.float64).T, (5, 1))
+    np.testing.assert_allclose(np.asarray(first.kernel.grad), _dense_grads(seen, gy)[0],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_the_teaching_backward_uses_the_values_seen_at_call_time():
+    x = randn(4, 3)
+    seen = x.copy()
+    dense = layers.Dense(2)
+    dense(x)
+    x[:] = 5.0
+    gy = randn(4, 2)
+    gx = dense.backward(gy)
+    np.testing.assert_allclose(np.asarray(dense.kernel.grad), _dense_grads(seen, gy)[0],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(gx), gy @ np.asarray(dense.kernel).T, rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_inputs_are_borrowed_under_no_grad_and_copied_otherwise():
+    dense = layers.Dense(3, input_dim=4)
+    x = randn(2, 4)
+    with fn.no_grad():
+        assert np.shares_memory(np.asarray(dense._convert_input(x)), x)
+    copied = dense._convert_input(x)
+    assert not np.shares_memory(np.asarray(copied), x)
+    np.testing.assert_array_equal(np.asarray(copied), x)
+    converted = dense._convert_input(x.astype(np.float64))  # one copy that also converts
+    assert converted.dtype == "float32"
+    np.testing.assert_array_equal(np.asarray(converted), x)
+
+
+@pytest.mark.parametrize("op", ["matmul", "mul", "div", "add", "dense"])
+def test_functional_ops_keep_their_numpy_operands(op):
+    w = fn.tensor(randn(6, 6) + 3.0, requires_grad=True)
+    a = randn(6, 6) + 2.0
+    seen = a.astype(np.float64)
+    if op == "matmul":
+        y, expected = fn.matmul(a, w), seen.T @ np.ones((6, 6))
+    elif op == "dense":
+        y, expected = fn.dense(a, w), seen.T @ np.ones((6, 6))
+    elif op == "mul":
+        y, expected = fn.mul(w, a), seen
+    elif op == "div":
+        y, expected = fn.div(w, a), 1.0 / seen
+    else:
+        y, expected = fn.add(a, w), np.ones((6, 6))
+    a[:] = -1.0
+    y.sum().backward()
+    np.testing.assert_allclose(np.asarray(w.grad), expected, rtol=1e-5)
+
+
+def test_fit_evaluate_and_predict_copy_no_input(monkeypatch):
+    """fit hands the model tensors it owns: the snapshot copy is for arrays from users."""
+    copies = []
+    real = base.snapshot
+    monkeypatch.setattr(base, "snapshot", lambda a, d: copies.append(a.shape) or real(a, d))
+    x, y = randn(37, 5), RNG.integers(0, 3, 37)
+    for capture in (True, False):
+        model = fn.Sequential([layers.Dense(4, activation="relu"), layers.Dense(3)],
+                              input_shape=(5,))
+        model.compile(optimizer="adam", loss=fn.losses.SparseCategoricalCrossentropy(
+            from_logits=True), metrics=["accuracy"], capture=capture)
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        model.fit(x, y, epochs=1, batch_size=8, validation_split=0.2, verbose=0)
+        model.evaluate(x, y, batch_size=16)
+        model.predict(x, batch_size=16)
+        model.train_on_batch(x[:8], y[:8])
+        assert copies == []
+        model(x[:3])  # a user's array in a grad-recording call is copied
+        assert copies == [(3, 5)]
+        copies.clear()
+
+
 # --- Model(inputs, outputs) ------------------------------------------------------------------
 
 @pytest.mark.parametrize("make", [

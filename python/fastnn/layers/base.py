@@ -56,6 +56,16 @@ def takes_argument(method, name: str) -> bool:
     return answer
 
 
+def snapshot(array, dtype):
+    """A private copy of a numpy input, converted to ``dtype`` in the same pass.
+
+    Tensors made from numpy borrow its memory, and the graph keeps them for the backward
+    pass: without the copy, changing the array between the forward and backward passes
+    (x[:] = ..., a reused batch buffer) would change the gradients.
+    """
+    return np.array(array, dtype=dtype, order="C", copy=True)
+
+
 class Layer:
     """Base of every layer and model.
 
@@ -192,6 +202,8 @@ class Layer:
                                 f"{'.float()' if self.dtype == 'float32' else '.double()'}")
             return inputs
         array = numeric_array(inputs, f"{type(self).__name__} '{self.name}'", "inputs")
+        if _C.is_grad_enabled():
+            return _C.from_numpy(snapshot(array, self.dtype), self.dtype)
         return _C.from_numpy(array, self.dtype)
 
     def __call__(self, inputs, training=None, **kwargs):
