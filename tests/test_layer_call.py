@@ -264,3 +264,51 @@ def test_device_count_with_a_backend(monkeypatch):
     assert fn.cuda.device_count() == 4
     monkeypatch.setattr(_C, "has_cuda_backend", lambda: False)
     assert fn.cuda.device_count() == 0 and not fn.cuda.is_available()
+
+
+# --- the import graph ---------------------------------------------------------------------------
+
+def _imports(package_dir):
+    """{module: modules it imports from the package}, function-level imports included."""
+    root = package_dir.parent
+    modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in package_dir.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(parts + ([node.module] if node.module else []))
+                deps |= {f"{target}.{a.name}" for a in node.names} | {target}
+        # The package itself (``from . import _C``) runs every module: not an edge.
+        graph[name] = {d for d in deps if d in modules and d not in (name, package_dir.name)}
+    return graph
+
+
+def test_no_import_cycles_among_fastnn_modules():
+    graph = _imports(pathlib.Path(fn.__file__).parent)
+    assert "fastnn.models" in graph and "fastnn.lazy_parameters" in graph["fastnn.optim"]
+
+    def reaches(start, goal, seen):
+        for nxt in graph[start]:
+            if nxt == goal or (nxt not in seen and not seen.add(nxt) and reaches(nxt, goal, seen)):
+                return True
+        return False
+
+    cycles = sorted(m for m in graph if reaches(m, m, set()))
+    assert cycles == [], f"modules on an import cycle: {cycles}"
+
+
+def test_lazy_parameters_keeps_its_old_home():
+    from fastnn.lazy_parameters import LazyParameters
+    from fastnn.models import LazyParameters as Old
+
+    assert Old is LazyParameters
+    model = fn.Sequential([layers.Dense(2)])
+    assert isinstance(model.parameters(), LazyParameters)
+    opt = fn.optim.SGD(model.parameters(), lr=0.1)
+    model(randn(3, 4))
+    opt.step()  # the optimizer found the weights built after it
+    assert len(opt.param_groups[0]["params"]) == 2
