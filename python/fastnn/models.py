@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers.base import Layer, takes_argument
+from .layers.base import Layer, _local_name, takes_argument
 from .lazy_parameters import LazyParameters
 from .tensor import Tensor
 from .training import TrainingMixin
@@ -35,42 +35,61 @@ class Model(TrainingMixin, Layer):
 
     # --- tracking ------------------------------------------------------------------------
 
-    def _tracked(self):
-        """Sub-layers and directly held parameters, in attribute order, without repeats."""
-        seen = set()
-
-        def walk(value):
-            if isinstance(value, Layer) or isinstance(value, Tensor):
-                if id(value) not in seen:
-                    seen.add(id(value))
-                    yield value
-            elif isinstance(value, (list, tuple)):
-                for v in value:
-                    yield from walk(v)
-            elif isinstance(value, dict):
-                for v in value.values():
-                    yield from walk(v)
-
+    def _attribute_items(self):
+        """(attribute name, value) of what may hold layers and parameters."""
         for key, value in vars(self).items():
             if key.startswith("_") and key not in ("_layers",):
                 continue
             if isinstance(value, Tensor) and not (value.requires_grad and value.is_leaf):
                 continue
-            yield from walk(value)
+            yield key, value
+
+    def _named_tracked(self):
+        """(attribute path, value) of sub-layers and directly held parameters, in attribute
+        order, without repeats: 'd1', 'blocks.0', 'heads.cls' (a dict's key), 'scale'."""
+        seen = set()
+
+        def walk(path, value):
+            if isinstance(value, Layer) or isinstance(value, Tensor):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield path, value
+            elif isinstance(value, (list, tuple)):
+                for i, v in enumerate(value):
+                    yield from walk(f"{path}.{i}", v)
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    yield from walk(f"{path}.{k}", v)
+
+        for key, value in self._attribute_items():
+            yield from walk(key, value)
+
+    def _tracked(self):
+        """Sub-layers and directly held parameters, in attribute order, without repeats."""
+        return (value for _, value in self._named_tracked())
 
     @property
     def layers(self):
         return [v for v in self._tracked() if isinstance(v, Layer)]
 
-    @property
-    def weights(self):
+    def _named_weights(self, prefix=""):
+        """(key, weight) in ``weights`` order: a layer's weights under its attribute path
+        ('d1.kernel', 'encoder.d1.bias'), a parameter held directly by its own path, the
+        model's own add_weight weights by their names. A shared weight keeps its first key."""
         out, seen = [], set()
-        for v in self._tracked():
-            for w in (v.weights if isinstance(v, Layer) else [v]):
+        for path, v in self._named_tracked():
+            pairs = v._named_weights(f"{prefix}{path}.") if isinstance(v, Layer) else [
+                (prefix + path, v)]
+            for key, w in pairs:
                 if id(w) not in seen:
                     seen.add(id(w))
-                    out.append(w)
-        return out + [w for w in self._weights if id(w) not in seen]
+                    out.append((key, w))
+        return out + [(prefix + _local_name(w, i), w) for i, w in enumerate(self._weights)
+                      if id(w) not in seen]
+
+    @property
+    def weights(self):
+        return [w for _, w in self._named_weights()]
 
     @property
     def trainable_weights(self):
@@ -152,18 +171,6 @@ class Model(TrainingMixin, Layer):
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
-    def state_dict(self):
-        """Weights by name, as numpy copies (PyTorch's name; Keras layouts)."""
-        return {w.name: np.array(w, copy=True) for w in self.weights}
-
-    def load_state_dict(self, state):
-        mine = {w.name: w for w in self.weights}
-        missing = sorted(set(mine) - set(state))
-        unexpected = sorted(set(state) - set(mine))
-        if missing or unexpected:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: missing {missing}, "
-                           f"unexpected {unexpected}")
-        self.set_weights([state[w.name] for w in self.weights])
 
 
 def _unique(items):
