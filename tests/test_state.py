@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastnn as fn
-from fastnn import layers
+from fastnn import layers, losses, optim, optimizers
 
 RNG = np.random.default_rng(20240607)
 
@@ -226,3 +226,223 @@ def test_non_numeric_values_and_non_dicts_are_refused():
 def test_an_unbuilt_model_says_so():
     with pytest.raises(KeyError, match="not built yet"):
         Net().load_state_dict(built(Net).state_dict())
+
+
+# --- optimizer state -------------------------------------------------------------------------
+
+X = RNG.standard_normal((41, 11)).astype(np.float32)
+Y = RNG.integers(0, 3, 41)
+LOSS = losses.SparseCategoricalCrossentropy(from_logits=True)
+
+OPTIMIZERS = {
+    "adam": lambda ps: optim.Adam(ps, lr=0.01),
+    "adam_amsgrad": lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True, weight_decay=0.01),
+    "adamw": lambda ps: optim.AdamW(ps, lr=0.01),
+    "sgd_momentum": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
+    "sgd_dampening": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.3),
+    "sgd_nesterov": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.8, nesterov=True),
+    "rmsprop": lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+    "adagrad": lambda ps: optim.Adagrad(ps, lr=0.05, initial_accumulator_value=0.1),
+}
+
+
+def train(model, opt, first, steps):
+    """PyTorch-style steps over 13-row batches (the last one smaller); returns the losses."""
+    out = []
+    for k in range(first, first + steps):
+        rows = slice(k % 4 * 13, k % 4 * 13 + 13)
+        loss = LOSS(model(X[rows], training=True), Y[rows])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out.append(loss.item())
+    return out
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("make", [Stack, Outer], ids=["lists", "nested"])
+def test_training_continues_bitwise_in_fresh_instances(name, make):
+    make_opt = OPTIMIZERS[name]
+    source = built(make)
+    source_opt = make_opt(source.parameters())
+    train(source, source_opt, 0, 3)
+    model_state, opt_state = source.state_dict(), source_opt.state_dict()
+    expected = train(source, source_opt, 3, 5)
+
+    layers.Dense(4)  # different Keras names
+    target = built(make)
+    target_opt = make_opt(target.parameters())
+    fresh = [np.array(p, copy=True) for p in target.parameters()]
+    target_opt.load_state_dict(opt_state)
+    # Creating the C++ state (an update that changes nothing) left the parameters alone.
+    for p, f in zip(target.parameters(), fresh):
+        np.testing.assert_array_equal(np.asarray(p), f)
+    assert all(p.grad is None for p in target.parameters())
+    target.load_state_dict(model_state)
+    assert train(target, target_opt, 3, 5) == expected  # bitwise
+
+    got = target_opt.state_dict()
+    for i, entry in source_opt.state_dict()["state"].items():
+        assert got["state"][i]["step"] == entry["step"] == 8
+        assert set(got["state"][i]) == set(entry)
+        for k, v in entry.items():
+            np.testing.assert_array_equal(got["state"][i][k], v)
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda ps: optim.Adam(ps, lr=0.1, eps=0.0, weight_decay=0.5),
+    lambda ps: optim.AdamW(ps, lr=0.1, eps=0.0, weight_decay=0.5),
+    lambda ps: optim.RMSprop(ps, lr=0.1, eps=0.0, weight_decay=0.5),
+], ids=["adam", "adamw", "rmsprop"])
+def test_creating_the_state_changes_no_parameter_even_with_eps_zero(make_opt):
+    """The C++ state appears at a first update; load_state_dict runs one that must leave
+    the parameters exactly as they are (zero gradients alone would give 0/0 with eps 0)."""
+    def params():
+        return [fn.Parameter(RNG.standard_normal((3, 5))), fn.Parameter(RNG.standard_normal(5))]
+
+    source = params()
+    opt = make_opt(source)
+    loss = (fn.matmul(fn.tensor(RNG.standard_normal((4, 3))), source[0]) * source[1]).sum()
+    loss.backward()
+    opt.step()
+    target = params()
+    before = [np.array(p, copy=True) for p in target]
+    target_opt = make_opt(target)
+    target_opt.load_state_dict(opt.state_dict())
+    for p, b in zip(target, before):
+        np.testing.assert_array_equal(np.asarray(p), b)
+    for i, entry in opt.state_dict()["state"].items():
+        for k, v in entry.items():
+            np.testing.assert_array_equal(target_opt.state_dict()["state"][i][k], v)
+
+
+def test_loading_into_an_optimizer_that_already_stepped():
+    source, target = built(Net), built(Net)
+    source_opt, target_opt = optim.Adam(source.parameters(), lr=0.02), optim.Adam(
+        target.parameters(), lr=0.02)
+    train(source, source_opt, 0, 2)
+    train(target, target_opt, 0, 5)  # other state and step counts
+    opt_state, model_state = source_opt.state_dict(), source.state_dict()
+    expected = train(source, source_opt, 2, 4)
+    target_opt.load_state_dict(opt_state)
+    target.load_state_dict(model_state)
+    assert train(target, target_opt, 2, 4) == expected
+
+
+def test_hyperparameters_come_with_the_state():
+    source, target = built(Net), built(Net)
+    source_opt = optim.SGD(source.parameters(), lr=0.03, momentum=0.7)
+    train(source, source_opt, 0, 1)
+    target_opt = optim.SGD(target.parameters(), lr=0.5, momentum=0.2)
+    target_opt.load_state_dict(source_opt.state_dict())
+    assert target_opt.lr == 0.03 and target_opt.param_groups[0]["momentum"] == 0.7
+    target.load_state_dict(source.state_dict())
+    assert train(target, target_opt, 1, 3) == train(source, source_opt, 1, 3)
+
+
+def test_parameters_never_updated_keep_no_state():
+    """A parameter without a gradient has no state; the fresh optimizer creates none."""
+    source, target = built(Net), built(Net)
+    source_opt = optim.SGD(source.parameters(), lr=0.05, momentum=0.9, dampening=0.5)
+    target_opt = optim.SGD(target.parameters(), lr=0.05, momentum=0.9, dampening=0.5)
+    for _ in range(2):  # only d2 learns
+        loss = LOSS(source.d2(batch(13, 13)), Y[:13])
+        source_opt.zero_grad()
+        loss.backward()
+        source_opt.step()
+    state = source_opt.state_dict()
+    assert [bool(set(s) - {"step"}) for s in state["state"].values()] == [False] * 2 + [True] * 2
+    target_opt.load_state_dict(state)
+    target.load_state_dict(source.state_dict())
+    assert [set(s) for s in target_opt.state_dict()["state"].values()] == [
+        set(s) for s in state["state"].values()]
+    assert train(target, target_opt, 0, 3) == train(source, source_opt, 0, 3)
+
+
+def _snapshot(opt):
+    state = opt.state_dict()
+    return {i: {k: np.array(v, copy=True) for k, v in s.items()} for i, s in
+            state["state"].items()}, state["param_groups"]
+
+
+def _same(a, b):
+    assert a[1] == b[1] and a[0].keys() == b[0].keys()
+    for i in a[0]:
+        assert a[0][i].keys() == b[0][i].keys()
+        for k in a[0][i]:
+            np.testing.assert_array_equal(a[0][i][k], b[0][i][k])
+
+
+@pytest.mark.parametrize("corrupt,exc,pattern", [
+    (lambda s: s["state"][2].update(exp_avg=np.zeros((3, 13), np.float32)), ValueError,
+     r"expected state\[2\]\['exp_avg'\] of shape \(13, 3\).*got \(3, 13\)"),
+    (lambda s: s["state"][1].pop("exp_avg_sq"), ValueError,
+     r"expected state\[1\] to hold \['exp_avg', 'exp_avg_sq'\].*got \['exp_avg'\]"),
+    (lambda s: s["state"].pop(3), KeyError, r"missing \[3\] and unexpected \[\]"),
+    (lambda s: s["state"][0].update(step=-1), ValueError, r"state\[0\]\['step'\].*>= 0"),
+    (lambda s: s["param_groups"][0].pop("eps"), KeyError, r"missing \['eps'\]"),
+    (lambda s: s["param_groups"][0].update(lr=-1.0), ValueError, "lr >= 0"),
+    (lambda s: s["param_groups"].append({}), ValueError, "a list of one dict"),
+], ids=["shape", "names", "index", "step", "group_keys", "group_value", "groups"])
+def test_bad_optimizer_state_is_refused_before_anything_changes(corrupt, exc, pattern):
+    source, target = built(Net), built(Net)
+    source_opt = optim.Adam(source.parameters(), lr=0.01)
+    target_opt = optim.Adam(target.parameters(), lr=0.02)
+    train(source, source_opt, 0, 2)
+    train(target, target_opt, 0, 1)
+    state = source_opt.state_dict()
+    corrupt(state)
+    before, weights = _snapshot(target_opt), _unchanged(target)
+    with pytest.raises(exc, match=pattern):
+        target_opt.load_state_dict(state)
+    _same(_snapshot(target_opt), before)
+    for w, b in zip(target.weights, weights):
+        np.testing.assert_array_equal(np.asarray(w), b)
+
+
+def test_state_cannot_be_dropped_from_an_optimizer_that_has_it():
+    source, target = built(Net), built(Net)
+    source_opt = optim.Adam(source.parameters())
+    target_opt = optim.Adam(target.parameters())
+    train(target, target_opt, 0, 1)
+    with pytest.raises(ValueError, match="parameter 0 .*got none"):
+        target_opt.load_state_dict(source_opt.state_dict())  # the source never stepped
+
+
+# --- through compile / fit with a Keras optimizer -------------------------------------------
+
+@pytest.mark.parametrize("make_opt", [
+    lambda: optimizers.Adam(learning_rate=0.01),
+    lambda: optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+    lambda: optimizers.RMSprop(learning_rate=0.01, momentum=0.3),
+], ids=["adam", "sgd", "rmsprop"])
+@pytest.mark.parametrize("capture", [True, False])
+def test_fit_continues_bitwise_after_moving_model_and_keras_optimizer(make_opt, capture):
+    def make():
+        model = sequential()
+        model.compile(optimizer=make_opt(), loss=LOSS, capture=capture)
+        return model
+
+    source = make()
+    source.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    model_state, opt_state = source.state_dict(), source.optimizer.state_dict()
+    expected = source.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    layers.Dense(3)
+    target = make()
+    lr = target.optimizer.learning_rate
+    target.load_state_dict(model_state)
+    target.optimizer.load_state_dict(opt_state)
+    assert target.optimizer.iterations == opt_state["iterations"] == 12
+    assert target.optimizer.learning_rate == lr  # Keras: the hyperparameters stay its own
+    got = target.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert got.history["loss"] == expected.history["loss"]
+    assert target.optimizer.iterations == source.optimizer.iterations == 24
+
+
+def test_keras_optimizer_state_needs_iterations():
+    model = sequential()
+    model.compile(optimizer="adam", loss=LOSS)
+    state = model.optimizer.state_dict()
+    del state["iterations"]
+    with pytest.raises(ValueError, match="'iterations'"):
+        model.optimizer.load_state_dict(state)
