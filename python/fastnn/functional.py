@@ -9,22 +9,22 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C
+from .snapshot import snapshot
 from .tensor import Tensor, _axes, as_tensor
 
 
 def _kept(x, dtype=None):
     """``as_tensor(x)`` for an operand the backward pass may read: while gradients are
     recorded, an array is copied instead of borrowed, so changing it between the forward
-    and the backward pass cannot change the gradients (Layer._convert_input does the same
-    for layer inputs)."""
+    and the backward pass cannot change the gradients (layers do the same with inputs)."""
     if isinstance(x, Tensor) or not _C.is_grad_enabled():
         return as_tensor(x, dtype)
     array = np.asarray(x)
-    if array is x or not array.flags.owndata:  # the caller's memory, not a fresh array
-        if dtype is None and array.dtype.kind == "f":
-            dtype = "float32"  # as_tensor's default, converted in the same pass as the copy
-        array = np.array(array, dtype=dtype, order="C", copy=True)
-    return as_tensor(array, dtype)
+    if array is not x and array.flags.owndata:  # a fresh array (from a list): nobody else's
+        return as_tensor(array, dtype)
+    if dtype is None and array.dtype.kind == "f":
+        dtype = "float32"  # as_tensor's default
+    return snapshot(array, dtype)
 
 
 def _other(b, a):
@@ -125,4 +125,4 @@ def stack_rows(x, index):
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "annotations", "Tensor", "as_tensor", "np")]
+    "annotations", "Tensor", "as_tensor", "np", "snapshot")]

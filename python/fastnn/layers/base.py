@@ -12,6 +12,7 @@ import numpy as np
 from .. import _C
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
+from ..snapshot import snapshot
 from ..tensor import Tensor, enable_grad, numeric_array
 
 _name_counts: collections.Counter = collections.Counter()
@@ -54,16 +55,6 @@ def takes_argument(method, name: str) -> bool:
         # it would keep every one (and what it closes over) alive.
         _takes_argument_cache[key] = answer
     return answer
-
-
-def snapshot(array, dtype):
-    """A private copy of a numpy input, converted to ``dtype`` in the same pass.
-
-    Tensors made from numpy borrow its memory, and the graph keeps them for the backward
-    pass: without the copy, changing the array between the forward and backward passes
-    (x[:] = ..., a reused batch buffer) would change the gradients.
-    """
-    return np.array(array, dtype=dtype, order="C", copy=True)
 
 
 def _local_name(weight, index):
@@ -277,7 +268,9 @@ class Layer:
             return inputs
         array = numeric_array(inputs, f"{type(self).__name__} '{self.name}'", "inputs")
         if _C.is_grad_enabled():
-            return _C.from_numpy(snapshot(array, self.dtype), self.dtype)
+            # The graph keeps the input for backward: a borrowed array changed before then
+            # would change the gradients. Without a graph, borrowing is free and safe.
+            return snapshot(array, self.dtype)
         return _C.from_numpy(array, self.dtype)
 
     def __call__(self, inputs, training=None, **kwargs):
