@@ -35,18 +35,33 @@ class Model(TrainingMixin, Layer):
 
     # --- tracking ------------------------------------------------------------------------
 
-    def _attribute_items(self):
-        """(attribute name, value) of what may hold layers and parameters."""
-        for key, value in vars(self).items():
-            if key.startswith("_") and key not in ("_layers",):
+    def _tracked(self):
+        """Sub-layers and directly held parameters, in attribute order, without repeats."""
+        seen = set()
+
+        def walk(value):
+            if isinstance(value, Layer) or isinstance(value, Tensor):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield value
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    yield from walk(v)
+            elif isinstance(value, dict):
+                for v in value.values():
+                    yield from walk(v)
+
+        for key, value in vars(self).items():  # _holds_weights, inline: this runs per step
+            if key.startswith("_") and key != "_layers":
                 continue
             if isinstance(value, Tensor) and not (value.requires_grad and value.is_leaf):
                 continue
-            yield key, value
+            yield from walk(value)
 
     def _named_tracked(self):
-        """(attribute path, value) of sub-layers and directly held parameters, in attribute
-        order, without repeats: 'd1', 'blocks.0', 'heads.cls' (a dict's key), 'scale'."""
+        """What _tracked yields, in its order, with attribute paths: 'd1', 'blocks.0',
+        'heads.cls' (a dict's key), 'scale'. Kept apart from _tracked, which runs at every
+        eager step (model.losses) and so builds no strings."""
         seen = set()
 
         def walk(path, value):
@@ -56,26 +71,38 @@ class Model(TrainingMixin, Layer):
                     yield path, value
             elif isinstance(value, (list, tuple)):
                 for i, v in enumerate(value):
-                    yield from walk(f"{path}.{i}", v)
+                    yield from walk(f"{path}.{i}" if path else str(i), v)
             elif isinstance(value, dict):
                 for k, v in value.items():
-                    yield from walk(f"{path}.{k}", v)
+                    yield from walk(f"{path}.{k}" if path else str(k), v)
 
-        for key, value in self._attribute_items():
-            yield from walk(key, value)
+        for key, value in vars(self).items():
+            if _holds_weights(key, value):
+                yield from walk(self._path_of(key), value)
 
-    def _tracked(self):
-        """Sub-layers and directly held parameters, in attribute order, without repeats."""
-        return (value for _, value in self._named_tracked())
+    def _path_of(self, attribute):
+        """The key prefix of what an attribute holds ('' puts a list's items at the top)."""
+        return attribute
 
     @property
     def layers(self):
         return [v for v in self._tracked() if isinstance(v, Layer)]
 
+    @property
+    def weights(self):
+        out, seen = [], set()
+        for v in self._tracked():
+            for w in (v.weights if isinstance(v, Layer) else [v]):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out + [w for w in self._weights if id(w) not in seen]
+
     def _named_weights(self, prefix=""):
-        """(key, weight) in ``weights`` order: a layer's weights under its attribute path
-        ('d1.kernel', 'encoder.d1.bias'), a parameter held directly by its own path, the
-        model's own add_weight weights by their names. A shared weight keeps its first key."""
+        """(key, weight) in ``weights`` order (the same walk, with names): a layer's weights
+        under its attribute path ('d1.kernel', 'encoder.d1.bias'), a parameter held directly
+        by its path, the model's own add_weight weights by their names. A weight reached
+        twice keeps its first key."""
         out, seen = [], set()
         for path, v in self._named_tracked():
             pairs = v._named_weights(f"{prefix}{path}.") if isinstance(v, Layer) else [
@@ -86,10 +113,6 @@ class Model(TrainingMixin, Layer):
                     out.append((key, w))
         return out + [(prefix + _local_name(w, i), w) for i, w in enumerate(self._weights)
                       if id(w) not in seen]
-
-    @property
-    def weights(self):
-        return [w for _, w in self._named_weights()]
 
     @property
     def trainable_weights(self):
@@ -171,6 +194,12 @@ class Model(TrainingMixin, Layer):
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
+
+def _holds_weights(attribute, value):
+    """Whether a model's attribute is walked for layers and parameters."""
+    if attribute.startswith("_") and attribute != "_layers":
+        return False
+    return not isinstance(value, Tensor) or (value.requires_grad and value.is_leaf)
 
 
 def _unique(items):

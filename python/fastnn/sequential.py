@@ -94,10 +94,9 @@ class Sequential(Model):
     def layers(self):
         return list(self._layers)
 
-    def _attribute_items(self):
+    def _path_of(self, attribute):
         # Layers are keyed by position, as in torch.nn.Sequential: '0.kernel', '1.bias'.
-        yield from ((str(i), layer) for i, layer in enumerate(self._layers))
-        yield from ((k, v) for k, v in super()._attribute_items() if k != "_layers")
+        return "" if attribute == "_layers" else attribute
 
     def __len__(self):
         return len(self._layers)
