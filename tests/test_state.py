@@ -132,6 +132,35 @@ def test_a_layer_and_a_model_with_its_own_weights_use_the_add_weight_names():
     assert list(built(Affine, 6).state_dict()) == ["inner.kernel", "inner.bias", "shift"]
 
 
+def test_a_shared_layer_keeps_its_first_key_and_clashing_keys_are_refused():
+    class Shared(fn.Model):
+        def __init__(self):
+            super().__init__()
+            self.first = layers.Dense(5)
+            self.again = [self.first]
+            self.last = layers.Dense(5)
+
+        def call(self, x):
+            return self.last(self.again[0](self.first(x)))
+
+    model = built(lambda: Shared(), 5)
+    assert list(model.state_dict()) == ["first.kernel", "first.bias", "last.kernel",
+                                        "last.bias"]
+
+    class Clash(fn.Model):
+        def __init__(self):
+            super().__init__()
+            self.scale = fn.Parameter(np.ones(3))
+            self.add_weight("scale", (3,))
+
+        def call(self, x):
+            return x * self.scale
+
+    with pytest.raises(ValueError, match=r"Clash '.*'\.state_dict: expected unique weight "
+                                         r"keys, got \['scale'\]"):
+        Clash().state_dict()
+
+
 def test_state_dict_values_are_copies():
     model = built(Net)
     state = model.state_dict()
