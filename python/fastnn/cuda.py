@@ -9,4 +9,14 @@ def is_available() -> bool:
 
 
 def device_count() -> int:
-    return 1 if is_available() else 0
+    """The CUDA devices fastnn can use: 0 whenever is_available() is False.
+
+    The build reports only whether a CUDA backend is registered (``_C.has_cuda_backend``;
+    ``build_info()["cuda"]`` says whether one was compiled). A registered backend has at
+    least one device; how many more it sees comes from ``_C.cuda_device_count`` once the
+    backend binds it, and until then the count is the one device it is known to have.
+    """
+    if not is_available():
+        return 0
+    count = getattr(_C, "cuda_device_count", None)
+    return int(count()) if count is not None else 1

@@ -6,8 +6,31 @@ input requires grad.
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _C
-from .tensor import _axes, as_tensor
+from .snapshot import snapshot
+from .tensor import Tensor, _axes, as_tensor
+
+
+def _kept(x, dtype=None):
+    """``as_tensor(x)`` for an operand the backward pass may read: while gradients are
+    recorded, an array is copied instead of borrowed, so changing it between the forward
+    and the backward pass cannot change the gradients (layers do the same with inputs)."""
+    if isinstance(x, Tensor) or not _C.is_grad_enabled():
+        return as_tensor(x, dtype)
+    array = np.asarray(x)
+    if array is not x and array.flags.owndata:  # a fresh array (from a list): nobody else's
+        return as_tensor(array, dtype)
+    if dtype is None and array.dtype.kind == "f":
+        dtype = "float32"  # as_tensor's default
+    return snapshot(array, dtype)
+
+
+def _other(b, a):
+    """The right operand of a binary op with tensor ``a``: an array is kept (see _kept) in
+    ``a``'s dtype, as the tensor operators convert it; anything else goes to them as is."""
+    return _kept(b, a.dtype) if isinstance(b, np.ndarray) else b
 
 
 def relu(x):
@@ -43,28 +66,32 @@ def log_softmax(x, axis=-1):
 
 
 def matmul(a, b):
-    return _C.matmul(as_tensor(a), as_tensor(b))
+    return _C.matmul(_kept(a), _kept(b))
 
 
 def dense(x, kernel, bias=None, activation="linear", negative_slope=0.01):
     """act(x @ kernel + bias) in one op (``negative_slope``: leaky_relu's, as leaky_relu)."""
-    return _C.dense(as_tensor(x), kernel, bias, activation, float(negative_slope))
+    return _C.dense(_kept(x), kernel, bias, activation, float(negative_slope))
 
 
 def add(a, b):
-    return as_tensor(a) + b
+    a = _kept(a)
+    return a + _other(b, a)
 
 
 def sub(a, b):
-    return as_tensor(a) - b
+    a = _kept(a)
+    return a - _other(b, a)
 
 
 def mul(a, b):
-    return as_tensor(a) * b
+    a = _kept(a)
+    return a * _other(b, a)
 
 
 def div(a, b):
-    return as_tensor(a) / b
+    a = _kept(a)
+    return a / _other(b, a)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - numpy's name
@@ -98,4 +125,4 @@ def stack_rows(x, index):
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "annotations", "Tensor", "as_tensor")]
+    "annotations", "Tensor", "as_tensor", "np", "snapshot")]

@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers.base import Layer, takes_argument
+from .layers.base import Layer, _local_name, takes_argument
+from .lazy_parameters import LazyParameters
 from .tensor import Tensor
 from .training import TrainingMixin
-
-
-class LazyParameters(list):
-    """``model.parameters()`` of a model whose layers are not all built yet.
-
-    Layers without an input shape create their weights on the first call (as in Keras),
-    so the list can be empty when an optimizer is made before the first forward pass.
-    Optimizers keep the model and read its parameters again at their first step.
-    """
-
-    def __init__(self, model):
-        super().__init__(model._collect_parameters())
-        self.model = model
 
 
 class Model(TrainingMixin, Layer):
@@ -33,6 +21,15 @@ class Model(TrainingMixin, Layer):
     """
 
     def __init__(self, *args, name=None, **kwargs):
+        # Keras's functional form, Model(inputs, outputs), would otherwise build an empty
+        # model that fails only when called, far from the cause.
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            given = [f"{len(args)} positional argument(s)"] if args else []
+            given += [f"{k}=" for k in ("inputs", "outputs") if k in kwargs]
+            raise NotImplementedError(
+                f"{type(self).__name__}.__init__: the functional API, Model(inputs, outputs), "
+                f"is not supported yet (got {', '.join(given)}); use fn.Sequential([...]) or "
+                "subclass fn.Model and define call(self, x) or forward(self, x)")
         super().__init__(name=name, **kwargs)
         self.training = type(self).call is Model.call and type(self).forward is not Model.forward
 
@@ -54,12 +51,38 @@ class Model(TrainingMixin, Layer):
                 for v in value.values():
                     yield from walk(v)
 
-        for key, value in vars(self).items():
-            if key.startswith("_") and key not in ("_layers",):
+        for key, value in vars(self).items():  # _holds_weights, inline: this runs per step
+            if key.startswith("_") and key != "_layers":
                 continue
             if isinstance(value, Tensor) and not (value.requires_grad and value.is_leaf):
                 continue
             yield from walk(value)
+
+    def _named_tracked(self):
+        """What _tracked yields, in its order, with attribute paths: 'd1', 'blocks.0',
+        'heads.cls' (a dict's key), 'scale'. Kept apart from _tracked, which runs at every
+        eager step (model.losses) and so builds no strings."""
+        seen = set()
+
+        def walk(path, value):
+            if isinstance(value, Layer) or isinstance(value, Tensor):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield path, value
+            elif isinstance(value, (list, tuple)):
+                for i, v in enumerate(value):
+                    yield from walk(f"{path}.{i}" if path else str(i), v)
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    yield from walk(f"{path}.{k}" if path else str(k), v)
+
+        for key, value in vars(self).items():
+            if _holds_weights(key, value):
+                yield from walk(self._path_of(key), value)
+
+    def _path_of(self, attribute):
+        """The key prefix of what an attribute holds ('' puts a list's items at the top)."""
+        return attribute
 
     @property
     def layers(self):
@@ -74,6 +97,22 @@ class Model(TrainingMixin, Layer):
                     seen.add(id(w))
                     out.append(w)
         return out + [w for w in self._weights if id(w) not in seen]
+
+    def _named_weights(self, prefix=""):
+        """(key, weight) in ``weights`` order (the same walk, with names): a layer's weights
+        under its attribute path ('d1.kernel', 'encoder.d1.bias'), a parameter held directly
+        by its path, the model's own add_weight weights by their names. A weight reached
+        twice keeps its first key."""
+        out, seen = [], set()
+        for path, v in self._named_tracked():
+            pairs = v._named_weights(f"{prefix}{path}.") if isinstance(v, Layer) else [
+                (prefix + path, v)]
+            for key, w in pairs:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append((key, w))
+        return out + [(prefix + _local_name(w, i), w) for i, w in enumerate(self._weights)
+                      if id(w) not in seen]
 
     @property
     def trainable_weights(self):
@@ -155,18 +194,12 @@ class Model(TrainingMixin, Layer):
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
-    def state_dict(self):
-        """Weights by name, as numpy copies (PyTorch's name; Keras layouts)."""
-        return {w.name: np.array(w, copy=True) for w in self.weights}
 
-    def load_state_dict(self, state):
-        mine = {w.name: w for w in self.weights}
-        missing = sorted(set(mine) - set(state))
-        unexpected = sorted(set(state) - set(mine))
-        if missing or unexpected:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: missing {missing}, "
-                           f"unexpected {unexpected}")
-        self.set_weights([state[w.name] for w in self.weights])
+def _holds_weights(attribute, value):
+    """Whether a model's attribute is walked for layers and parameters."""
+    if attribute.startswith("_") and attribute != "_layers":
+        return False
+    return not isinstance(value, Tensor) or (value.requires_grad and value.is_leaf)
 
 
 def _unique(items):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C
-from .models import LazyParameters
+from .lazy_parameters import LazyParameters
 from .tensor import Tensor
 
 
@@ -163,6 +163,133 @@ class Optimizer:
                           for i in range(len(native.params))},
                 "param_groups": [{k: v for k, v in self.param_groups[0].items() if k != "params"}]}
 
+    def load_state_dict(self, state_dict):
+        """Loads what state_dict() returned (from this or another instance over parameters
+        of the same shapes, as torch.optim): the hyperparameters of param_groups, the step
+        counts and the state tensors (exp_avg, ...), written into this optimizer's own
+        tensors in place. Everything is checked before anything changes."""
+        self._load_state(state_dict, hyperparameters=True)
+
+    def _load_state(self, state_dict, hyperparameters):
+        who = f"{type(self).__name__}.load_state_dict"
+        native = self._ensure_native()
+        params = list(native.params)
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise TypeError(f"{who}: expected a dict with 'state' and 'param_groups' (as "
+                            f"state_dict() returns), got {_describe(state_dict)}")
+        group = self._loaded_group(who, state_dict["param_groups"], len(params))
+        if not hyperparameters:
+            group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
+        expected = self._state_names(group)
+        loaded = self._loaded_state(who, state_dict["state"], params, expected)
+        for i, (_, tensors) in enumerate(loaded):
+            if not tensors and native.state(i):
+                raise ValueError(
+                    f"{who}: expected state for parameter {i} (this optimizer has "
+                    f"{[k for k, _ in native.state(i)]}), got none (the saved optimizer never "
+                    "updated it); its state cannot be dropped here: load into a new optimizer")
+
+        # Checked: now change things.
+        if hyperparameters:
+            self.param_groups[0].update(group)
+            self._sync()
+        needs_state = [i for i, (_, tensors) in enumerate(loaded)
+                       if set(tensors) - {k for k, _ in native.state(i)}]
+        if needs_state:
+            self._create_state(native, needs_state)
+        for i, (step, tensors) in enumerate(loaded):
+            mine = dict(native.state(i))
+            for name, value in tensors.items():
+                if name not in mine:  # the probe and the real optimizer disagree: a bug
+                    raise RuntimeError(f"{who}: parameter {i} has no {name!r} state after "
+                                       "its first update; please report this")
+                np.asarray(mine[name])[...] = value
+            native.set_steps(i, step)
+
+    def _loaded_group(self, who, groups, count):
+        if not isinstance(groups, (list, tuple)) or len(groups) != 1 or not isinstance(
+                groups[0], dict):
+            raise ValueError(f"{who}: expected param_groups to be a list of one dict (one "
+                             f"parameter group), got {_describe(groups)}")
+        group = dict(groups[0])
+        indices = group.pop("params", None)  # torch's form lists the parameter indices
+        if indices is not None and len(indices) != count:
+            raise ValueError(f"{who}: expected a group of {count} parameters, got "
+                             f"{len(indices)}")
+        mine = set(self.defaults)
+        if set(group) != mine:
+            raise KeyError(f"{who}: expected param_groups with the keys {sorted(mine)}, got "
+                           f"missing {sorted(mine - set(group))} and unexpected "
+                           f"{sorted(set(group) - mine)}")
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+        self._validate(group)
+        return group
+
+    def _loaded_state(self, who, state, params, expected):
+        """[(step, {name: array})] per parameter, checked against ``expected`` names."""
+        if not isinstance(state, dict):
+            raise TypeError(f"{who}: expected state to be a dict by parameter index, got "
+                            f"{_describe(state)}")
+        missing = [i for i in range(len(params)) if i not in state]
+        unexpected = [k for k in state if not (isinstance(k, (int, np.integer))
+                                               and 0 <= k < len(params))]
+        if missing or unexpected:
+            raise KeyError(f"{who}: expected state for the parameter indices 0..{len(params) - 1}"
+                           f", got missing {missing} and unexpected {unexpected}")
+        out = []
+        for i, p in enumerate(params):
+            entry = dict(state[i])
+            step = entry.pop("step", None)
+            if isinstance(step, (bool, np.bool_)) or not isinstance(
+                    step, (int, np.integer)) or step < 0:
+                raise ValueError(f"{who}: expected state[{i}]['step'] to be an integer >= 0, "
+                                 f"got {step!r}")
+            if entry and set(entry) != set(expected):
+                raise ValueError(f"{who}: expected state[{i}] to hold {sorted(expected)} (or "
+                                 f"nothing, for a parameter never updated), got {sorted(entry)}")
+            tensors = {}
+            for name, value in entry.items():
+                value = np.asarray(value)
+                if value.dtype.kind not in "fiub":
+                    raise TypeError(f"{who}: expected real numbers in state[{i}][{name!r}], "
+                                    f"got an array of dtype {value.dtype}")
+                if value.shape != tuple(p.shape):
+                    raise ValueError(f"{who}: expected state[{i}][{name!r}] of shape "
+                                     f"{tuple(p.shape)} (parameter {i}'s), got {value.shape}")
+                tensors[name] = value
+            out.append((int(step), tensors))
+        return out
+
+    def _state_names(self, group):
+        """The state tensors this algorithm keeps per parameter under ``group``'s options,
+        read from a throwaway C++ optimizer over a one-element parameter, so they are always
+        the C++ ones."""
+        dtype = self.param_groups[0]["params"][0].dtype
+        probe = _C.full([1], 0.0, dtype)
+        probe.requires_grad = True
+        probe.grad = _C.full([1], 0.0, dtype)
+        native = self._make_native([probe], self._config(_inert(group)))
+        native.step()
+        return {name for name, _ in native.state(0)}
+
+    def _create_state(self, native, indices):
+        """The C++ optimizer creates its state tensors at a parameter's first update and
+        binds no other way to create them; so run one update that changes nothing: zero
+        gradients, learning rate 0, no weight decay, epsilon 1 (no 0/0). Then put back the
+        gradients and the options; the caller overwrites the state and the step counts."""
+        params = native.params
+        grads = [p.grad for p in params]
+        try:
+            for i, p in enumerate(params):
+                p.grad = _zeros_like(p) if i in indices else None
+            native.config = self._config(_inert(self.param_groups[0]))
+            native.step()
+        finally:
+            for p, g in zip(params, grads):
+                p.grad = g
+            native.config = self._config(self.param_groups[0])
+
     def __repr__(self):
         opts = ", ".join(f"{k}={v}" for k, v in self.param_groups[0].items() if k != "params")
         return f"{type(self).__name__}({opts})"
@@ -170,6 +297,24 @@ class Optimizer:
 
 def _copy(t):
     return np.array(t, copy=True)
+
+
+def _inert(options):
+    """Options under which an update leaves finite parameters exactly as they are."""
+    inert = {k: v for k, v in options.items() if k != "params"}
+    inert.update(lr=0.0, weight_decay=0.0)
+    if "eps" in inert:
+        inert["eps"] = 1.0
+    return inert
+
+
+def _zeros_like(p):
+    z = _C.full(list(p.shape), 0.0, p.dtype)
+    return z if p.device == "cpu" else z.to(p.device)
+
+
+def _describe(value):
+    return f"a {type(value).__name__}" if not isinstance(value, (list, tuple)) else repr(value)
 
 
 class SGD(Optimizer):

@@ -227,6 +227,19 @@ class Optimizer:
         state["iterations"] = self.iterations
         return state
 
+    def load_state_dict(self, state_dict):
+        """Loads what state_dict() returned: the step counts, the slots (exp_avg, ...) and
+        ``iterations``. The hyperparameters stay this optimizer's own, as Keras's
+        optimizers load their variables only."""
+        who = f"{type(self).__name__}.load_state_dict"
+        iterations = state_dict.get("iterations") if isinstance(state_dict, dict) else None
+        if isinstance(iterations, (bool, np.bool_)) or not isinstance(
+                iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"{who}: expected 'iterations' to be an integer >= 0 (as "
+                             f"state_dict() gives), got {iterations!r}")
+        self._bound()._load_state(state_dict, hyperparameters=False)
+        self.iterations = int(iterations)
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"

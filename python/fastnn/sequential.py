@@ -94,6 +94,10 @@ class Sequential(Model):
     def layers(self):
         return list(self._layers)
 
+    def _path_of(self, attribute):
+        # Layers are keyed by position, as in torch.nn.Sequential: '0.kernel', '1.bias'.
+        return "" if attribute == "_layers" else attribute
+
     def __len__(self):
         return len(self._layers)
 

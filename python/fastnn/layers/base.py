@@ -5,12 +5,14 @@ from __future__ import annotations
 import collections
 import inspect
 import re
+import types
 
 import numpy as np
 
 from .. import _C
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
+from ..snapshot import snapshot
 from ..tensor import Tensor, enable_grad, numeric_array
 
 _name_counts: collections.Counter = collections.Counter()
@@ -29,12 +31,40 @@ def unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
+# (function, argument name) -> bool. inspect.signature costs ~14 us, most of a small
+# layer's call, and a method's parameters do not change: ask once per function.
+_takes_argument_cache: dict = {}
+
+
 def takes_argument(method, name: str) -> bool:
+    """Whether ``method`` accepts the keyword ``name`` (or **kwargs)."""
+    # A bound method is made anew on every attribute access; its function is the class's.
+    function = getattr(method, "__func__", None)
+    key = (function, name)
+    known = _takes_argument_cache.get(key)
+    if known is not None:
+        return known
     try:
         params = inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    answer = name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    if isinstance(function, types.FunctionType):
+        # Only methods defined on a class, which live as long as it does; a function set
+        # on an instance (layer.call = lambda ...) may be made anew per call, and caching
+        # it would keep every one (and what it closes over) alive.
+        _takes_argument_cache[key] = answer
+    return answer
+
+
+def _local_name(weight, index):
+    """A weight's key within its layer: its add_weight name, else (a tensor appended some
+    other way) the last part of its name, else its position."""
+    name = getattr(weight, "_local_name", None)
+    if name:
+        return name
+    name = getattr(weight, "name", "") or ""
+    return name.rsplit("/", 1)[-1] if name else str(index)
 
 
 class Layer:
@@ -76,7 +106,14 @@ class Layer:
 
     def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
                    trainable=True, dtype=None):
-        """Creates a parameter, named '<layer>/<name>' like Keras."""
+        """Creates a parameter, named '<layer>/<name>' like Keras; ``name`` is its key in
+        the layer's state_dict."""
+        who = f"{type(self).__name__} '{self.name}'.add_weight"
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{who}: expected name to be a non-empty string, got {name!r}")
+        if any(_local_name(w, i) == name for i, w in enumerate(self._weights)):
+            raise ValueError(f"{who}: expected a new weight name, got {name!r}, which this "
+                             "layer already has (state_dict keys must be unique)")
         dtype = dtype or self.dtype
         init = _initializers.get(initializer, f"{type(self).__name__} '{self.name}'")
         value = np.asarray(init(tuple(shape), dtype), dtype=dtype)
@@ -87,6 +124,7 @@ class Layer:
         weight.name = f"{self.name}/{name}"
         weight._regularizer = _regularizers.get(regularizer, f"{self.name}/{name}")
         weight._trainable = trainable
+        weight._local_name = name
         self._weights.append(weight)
         return weight
 
@@ -107,7 +145,63 @@ class Layer:
         return self.trainable_weights
 
     def named_parameters(self):
-        return [(w.name, w) for w in self.parameters()]
+        """(name, parameter) pairs in parameters() order, named as in state_dict()."""
+        names = {id(w): key for key, w in self._named_weights()}
+        return [(names.get(id(w), w.name), w) for w in self.parameters()]
+
+    # --- state dict (PyTorch's names: the structure, not the Keras layer names) -------------
+
+    def _named_weights(self, prefix=""):
+        """(key, weight) for every weight, in ``weights`` order. A layer's own weights are
+        keyed by their add_weight names; models prefix their layers' attribute paths."""
+        return [(prefix + _local_name(w, i), w) for i, w in enumerate(self.weights)]
+
+    def state_dict(self):
+        """Weights by structural key, as numpy copies: 'kernel' for a layer, 'd1.kernel' or
+        'blocks.0.bias' in a model, '0.kernel' in a Sequential. The keys do not depend on
+        the Keras names (dense_3/kernel), so they match between instances of a class."""
+        return {key: np.array(w, copy=True) for key, w in self._keyed_weights("state_dict")}
+
+    def load_state_dict(self, state):
+        """Copies ``state`` (key -> numpy array or tensor, as state_dict() gives) into the
+        weights, in place. Every key, dtype and shape is checked before any weight changes."""
+        who = f"{type(self).__name__} '{self.name}'.load_state_dict"
+        if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+            raise TypeError(f"{who}: expected a dict of arrays (as state_dict() returns), got "
+                            f"{type(state).__name__}")
+        mine = dict(self._keyed_weights("load_state_dict"))
+        missing = [k for k in mine if k not in state]
+        unexpected = [k for k in state if k not in mine]
+        if missing or unexpected:
+            hint = ("; the model is not built yet (layers without input_shape create their "
+                    "weights on the first call): call it on an input first"
+                    if not self.built else "")
+            raise KeyError(f"{who}: expected the keys of its state_dict(), got missing keys "
+                           f"{missing} and unexpected keys {unexpected}{hint}")
+        arrays = []
+        for key, w in mine.items():
+            value = np.asarray(state[key])
+            if value.dtype.kind not in "fiub":
+                raise TypeError(f"{who}: expected real numbers for {key!r}, got an array of "
+                                f"dtype {value.dtype}")
+            if value.shape != tuple(w.shape):
+                raise ValueError(f"{who}: expected {key!r} of shape {tuple(w.shape)}, got "
+                                 f"{value.shape}")
+            arrays.append(value)
+        # Checked first, so a bad entry leaves every weight as it was. In place, so
+        # optimizers and captured steps holding these tensors see the new values.
+        for w, value in zip(mine.values(), arrays):
+            np.asarray(w)[...] = value
+
+    def _keyed_weights(self, method):
+        pairs = self._named_weights()
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            raise ValueError(f"{type(self).__name__} '{self.name}'.{method}: expected unique "
+                             f"weight keys, got {repeated} more than once (an attribute path "
+                             "equal to a weight's name?)")
+        return pairs
 
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
@@ -173,6 +267,10 @@ class Layer:
                                 f"{'.float()' if self.dtype == 'float32' else '.double()'}")
             return inputs
         array = numeric_array(inputs, f"{type(self).__name__} '{self.name}'", "inputs")
+        if _C.is_grad_enabled():
+            # The graph keeps the input for backward: a borrowed array changed before then
+            # would change the gradients. Without a graph, borrowing is free and safe.
+            return snapshot(array, self.dtype)
         return _C.from_numpy(array, self.dtype)
 
     def __call__(self, inputs, training=None, **kwargs):
