@@ -39,6 +39,12 @@ int64_t Optimizer::steps(size_t index) const {
   return steps_.data<int64_t>()[index];
 }
 
+void Optimizer::ensure_state(size_t index) {
+  check_index(index);
+  CaptureSuspend unrecorded;
+  create_state(index);
+}
+
 void Optimizer::set_steps(size_t index, int64_t steps) {
   check_index(index);
   FASTNN_CHECK(steps >= 0, Value, name_, ": expected a step count >= 0, got ", steps);

@@ -27,6 +27,9 @@ class Optimizer : public std::enable_shared_from_this<Optimizer> {
   virtual std::vector<std::pair<std::string, Tensor>> state(size_t index) const = 0;
   int64_t steps(size_t index) const;
   void set_steps(size_t index, int64_t steps);
+  // Creates parameter `index`'s state (zeros) as its first update would, so a checkpoint's
+  // state can be written into it before any step.
+  void ensure_state(size_t index);
 
  protected:
   virtual void validate() const = 0;

@@ -51,7 +51,9 @@ void bind_optim(py::module_& m) {
       .def_property_readonly("params", &Optimizer::params)
       .def("state", &Optimizer::state, py::arg("index"))
       .def("steps", &Optimizer::steps, py::arg("index"))
-      .def("set_steps", &Optimizer::set_steps, py::arg("index"), py::arg("steps"));
+      .def("set_steps", &Optimizer::set_steps, py::arg("index"), py::arg("steps"))
+      .def("ensure_state", &Optimizer::ensure_state, py::arg("index"),
+           "Creates the parameter's state (zeros) as its first update would.");
   py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(m, "SGD")
       .def(py::init<std::vector<Tensor>, SGDConfig>(), py::arg("params"), py::arg("config"))
       .def_property("config", &SGD::config, &SGD::set_config);

@@ -268,27 +268,16 @@ class Optimizer:
         dtype = self.param_groups[0]["params"][0].dtype
         probe = _C.full([1], 0.0, dtype)
         probe.requires_grad = True
-        probe.grad = _C.full([1], 0.0, dtype)
-        native = self._make_native([probe], self._config(_inert(group)))
-        native.step()
+        native = self._make_native([probe], self._config(group))
+        native.ensure_state(0)
         return {name for name, _ in native.state(0)}
 
-    def _create_state(self, native, indices):
-        """The C++ optimizer creates its state tensors at a parameter's first update and
-        binds no other way to create them; so run one update that changes nothing: zero
-        gradients, learning rate 0, no weight decay, epsilon 1 (no 0/0). Then put back the
-        gradients and the options; the caller overwrites the state and the step counts."""
-        params = native.params
-        grads = [p.grad for p in params]
-        try:
-            for i, p in enumerate(params):
-                p.grad = _zeros_like(p) if i in indices else None
-            native.config = self._config(_inert(self.param_groups[0]))
-            native.step()
-        finally:
-            for p, g in zip(params, grads):
-                p.grad = g
-            native.config = self._config(self.param_groups[0])
+    @staticmethod
+    def _create_state(native, indices):
+        """Creates the state tensors (zeros) of the parameters at ``indices`` that their
+        first update would create; the caller overwrites them and the step counts."""
+        for i in indices:
+            native.ensure_state(i)
 
     def __repr__(self):
         opts = ", ".join(f"{k}={v}" for k, v in self.param_groups[0].items() if k != "params")
@@ -297,20 +286,6 @@ class Optimizer:
 
 def _copy(t):
     return np.array(t, copy=True)
-
-
-def _inert(options):
-    """Options under which an update leaves finite parameters exactly as they are."""
-    inert = {k: v for k, v in options.items() if k != "params"}
-    inert.update(lr=0.0, weight_decay=0.0)
-    if "eps" in inert:
-        inert["eps"] = 1.0
-    return inert
-
-
-def _zeros_like(p):
-    z = _C.full(list(p.shape), 0.0, p.dtype)
-    return z if p.device == "cpu" else z.to(p.device)
 
 
 def _describe(value):

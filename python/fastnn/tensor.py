@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from . import _C
+from .snapshot import snapshot
 
 Tensor = _C.Tensor
 
@@ -173,11 +174,10 @@ def _operand(other, like: Tensor) -> Tensor:
     if isinstance(other, numbers.Number):
         return _C.full([], float(other), like.dtype)
     if isinstance(other, np.ndarray):
-        if _C.is_grad_enabled():
-            # A snapshot: the backward pass must see the values the forward saw, even if
-            # the caller edits the array in between (as torch.as_tensor would not).
-            other = np.array(other, dtype=like.dtype, copy=True)
-        return _C.from_numpy(other, like.dtype)
+        # While gradients are recorded, a copy: the backward pass must see the values the
+        # forward saw even if the caller edits the array in between.
+        return snapshot(other, like.dtype) if _C.is_grad_enabled() else _C.from_numpy(
+            other, like.dtype)
     return NotImplemented
 
 
