@@ -293,3 +293,14 @@ def test_truth_value_of_tensors():
     assert bool(fn.tensor(2.0)) and not bool(fn.tensor([0.0]))
     with pytest.raises(ValueError, match="ambiguous"):
         bool(fn.tensor([1.0, 2.0]))
+
+
+def test_numpy_targets_of_a_loss_are_a_snapshot_for_backward():
+    rng = np.random.default_rng(4)
+    pred = fn.tensor(rng.normal(size=(5, 3)), requires_grad=True)
+    target = rng.normal(size=(5, 3)).astype(np.float32)
+    expected = 2 * (np.asarray(pred) - target) / target.size
+    loss = fn.losses.MeanSquaredError()(pred, target)
+    target[:] = 0
+    loss.backward()
+    np.testing.assert_allclose(np.asarray(pred.grad), expected, rtol=1e-5)

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _C
 from ._lookup import resolve
+from .snapshot import snapshot
 from .tensor import Tensor, as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
@@ -36,7 +37,12 @@ class Loss:
         y_pred, y_true = self._arguments(args, y_true, y_pred)
         who = type(self).__name__
         pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred, dtype="float32")
-        target = y_true if isinstance(y_true, Tensor) else _C.from_numpy(np.asarray(y_true), None)
+        if isinstance(y_true, Tensor):
+            target = y_true
+        elif _C.is_grad_enabled():  # the backward pass reads the targets: keep a copy
+            target = snapshot(np.asarray(y_true))
+        else:
+            target = _C.from_numpy(np.asarray(y_true), None)
         return _C.loss(pred, target, self.kind, self.from_logits, self.reduction, who)
 
     def _arguments(self, args, y_true, y_pred):
