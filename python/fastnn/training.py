@@ -43,6 +43,8 @@ import numpy as np
 
 from . import _C
 from . import losses as _losses
+from . import optim as _optim
+from . import optimizers as _optimizers
 from .callbacks import History, _Callbacks
 from .capture import Rows, StepCapture
 from .data import permutation
@@ -96,9 +98,6 @@ class TrainingMixin(FeedingMixin):
         replay it (``capture=False`` or ``run_eagerly=True`` for models whose ``call``
         branches on the data).
         """
-        from . import optimizers as _optimizers
-        from . import optim as _optim
-
         if loss_weights is not None or weighted_metrics is not None:
             raise NotImplementedError("compile: loss_weights and weighted_metrics are not "
                                       "supported by fastnn yet")
@@ -224,8 +223,6 @@ class TrainingMixin(FeedingMixin):
     def _rebind_optimizer(self, who):
         """A Keras-style optimizer bound at compile follows the model's trainable weights when
         they changed since (layers added, popped, replaced or frozen), so the new ones train."""
-        from . import optimizers as _optimizers
-
         opt = self.optimizer
         if not (isinstance(opt, _optimizers.Optimizer) and opt._model is self and opt.built
                 and self.built):
