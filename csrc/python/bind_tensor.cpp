@@ -74,6 +74,8 @@ void bind_tensor(py::module_& m) {
           [](const Tensor& t, const py::object& gradient, bool retain_graph) {
             Tensor g;
             if (!gradient.is_none()) g = gradient.cast<Tensor>();
+            // No Python runs in the backward pass: other Python threads may run meanwhile.
+            py::gil_scoped_release release;
             backward(t, g, retain_graph);
           },
           py::arg("gradient") = py::none(), py::arg("retain_graph") = false,
