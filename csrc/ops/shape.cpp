@@ -12,9 +12,11 @@ Tensor reshape(const Tensor& x, Shape shape) {
                    shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
-      FASTNN_CHECK(shape[i] >= 0, Value, "reshape: invalid size ", shape[i], " in ",
+      FASTNN_CHECK(shape[i] >= 0, Value, "reshape: expected sizes >= 0 or one -1, got ",
                    shape_str(shape));
-      known *= shape[i];
+      FASTNN_CHECK(!__builtin_mul_overflow(known, shape[i], &known), Value,
+                   "reshape: cannot reshape ", shape_str(x.shape()), " into ", shape_str(shape),
+                   ", whose size overflows int64");
     }
   }
   if (infer >= 0) {
