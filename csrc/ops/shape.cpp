@@ -35,8 +35,8 @@ Tensor reshape(const Tensor& x, Shape shape) {
 Tensor flatten(const Tensor& x) {
   check_defined(x, "Flatten", "inputs");
   FASTNN_CHECK(x.dim() >= 1, Value, "Flatten: expected inputs with a batch axis, got a scalar");
-  int64_t n = x.shape()[0];
-  return reshape(x, {n, n == 0 ? 0 : x.numel() / n});
+  // The product of the trailing sizes, not numel / n: an empty batch keeps its row size.
+  return reshape(x, {x.shape()[0], shape_numel(Shape(x.shape().begin() + 1, x.shape().end()))});
 }
 
 Tensor concat(const std::vector<Tensor>& inputs, int64_t axis) {
