@@ -1,16 +1,46 @@
 #include "core/tensor.h"
 #include "core/launch.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/backend.h"
 
 namespace fastnn {
 
+namespace {
+
+// The product of the non-zero sizes of s: the elements the shape would hold without its
+// empty axes. Like numpy, a shape is refused when this overflows even if a zero makes the
+// tensor empty, because strides (and kernels' row offsets) are products of these sizes.
+int64_t checked_extent(const Shape& s, int64_t item_bytes) {
+  int64_t extent = item_bytes;
+  for (int64_t d : s) {
+    FASTNN_CHECK(d >= 0, Value, "tensor shape: expected sizes >= 0, got ", shape_str(s));
+    if (d != 0 && __builtin_mul_overflow(extent, d, &extent))
+      fail(ErrorKind::Value, "tensor shape: expected at most 2^63-1 ",
+           item_bytes == 1 ? "elements" : "bytes", ", got ", shape_str(s),
+           item_bytes == 1 ? "" : str(" of ", item_bytes, "-byte elements"), ", which overflows");
+  }
+  return extent;
+}
+
+}  // namespace
+
 int64_t shape_numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
+  int64_t extent = checked_extent(s, 1);
+  return std::find(s.begin(), s.end(), 0) == s.end() ? extent : 0;
+}
+
+size_t shape_nbytes(const Shape& s, DType dtype) {
+  int64_t item = static_cast<int64_t>(dtype_size(dtype));
+  // Byte counts stay below 2^63 so that byte offsets computed in int64 cannot overflow.
+  uint64_t extent_bytes = static_cast<uint64_t>(checked_extent(s, item));
+  FASTNN_CHECK(extent_bytes <= std::numeric_limits<size_t>::max(), Value,
+               "tensor shape: expected at most ", std::numeric_limits<size_t>::max(),
+               " bytes, got ", shape_str(s), " of ", item, "-byte elements");
+  return static_cast<size_t>(shape_numel(s)) * static_cast<size_t>(item);
 }
 
 std::string shape_str(const Shape& s) {
@@ -46,9 +76,7 @@ static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> storage, s
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape)
-    FASTNN_CHECK(d >= 0, Value, "empty: expected non-negative sizes, got shape ", shape_str(shape));
-  size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  size_t nbytes = shape_nbytes(shape, dtype);
   return Tensor(make_impl(backend_for(device).allocate(nbytes), 0, shape, dtype));
 }
 
@@ -57,6 +85,12 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  if (!is_floating(dtype)) {
+    // Converting NaN, inf or an out-of-range double to an integer is undefined behaviour.
+    double low = dtype == DType::Int32 ? -2147483648.0 : -9223372036854775808.0;
+    FASTNN_CHECK(value >= low && value < -low, Value, "full: expected a fill value that fits ",
+                 dtype_name(dtype), ", got ", value);
+  }
   Tensor t = empty(shape, dtype, device);
   FASTNN_LAUNCH(backend_for(device), fill, t, value);
   return t;
@@ -66,7 +100,7 @@ Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, std::shared_p
                       Device device) {
   auto storage = std::make_shared<Storage>();
   storage->data = data;
-  storage->nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  storage->nbytes = shape_nbytes(shape, dtype);
   storage->device = device;
   storage->owner = std::move(owner);
   return Tensor(make_impl(std::move(storage), 0, shape, dtype));
@@ -104,6 +138,7 @@ void* Tensor::raw() const {
 }
 
 Tensor Tensor::view(const Shape& shape) const {
+  shape_nbytes(shape, dtype());  // sizes >= 0, no overflow
   FASTNN_CHECK(shape_numel(shape) == numel(), Value, "reshape: cannot view a tensor of shape ",
                shape_str(this->shape()), " (", numel(), " elements) as ", shape_str(shape));
   return Tensor(make_impl(impl_->storage, impl_->offset, shape, impl_->dtype));

@@ -17,7 +17,12 @@ namespace fastnn {
 
 using Shape = std::vector<int64_t>;
 
+// Every shape a tensor takes passes through these, so they are where sizes are validated:
+// a negative size, or a size whose elements (shape_numel) or bytes (shape_nbytes) overflow
+// int64, raises ValueError. A shape that fits but cannot be allocated raises MemoryError
+// (the backend's allocate).
 int64_t shape_numel(const Shape& s);
+size_t shape_nbytes(const Shape& s, DType dtype);
 std::string shape_str(const Shape& s);
 
 // Memory that a tensor points into. `owner` frees it (a backend allocation, or a reference

@@ -1,6 +1,9 @@
 // Allocation, copies, casts and fills.
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <new>
+#include <type_traits>
 
 #include "core/parallel.h"
 #include "cpu/blas.h"
@@ -20,19 +23,33 @@ namespace {
 }();
 }  // namespace
 
+[[noreturn]] static void out_of_memory(size_t nbytes) {
+  fail(ErrorKind::Memory, "allocate: out of memory: could not allocate ", nbytes, " bytes (",
+       static_cast<double>(nbytes) / (1 << 30), " GiB) on the CPU");
+}
+
 // 64-byte aligned so every row of a float tensor can start on a cache line and SIMD loads
-// never split one.
+// never split one. Failures are MemoryError with the byte count: a null from aligned_alloc,
+// or std::bad_alloc from the bookkeeping (Tensor::empty has already refused sizes that
+// overflow, as ValueError).
 std::shared_ptr<Storage> CpuBackend::allocate(size_t nbytes) {
+  if (nbytes > std::numeric_limits<size_t>::max() - 64) out_of_memory(nbytes);  // rounding wraps
   size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
-  FASTNN_CHECK(p != nullptr, Memory, "out of memory: could not allocate ", nbytes,
-               " bytes on the CPU");
-  auto storage = std::make_shared<Storage>();
-  storage->data = p;
-  storage->nbytes = nbytes;
-  storage->device = Device{DeviceKind::CPU, 0};
-  storage->owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-  return storage;
+  if (p == nullptr) out_of_memory(nbytes);
+  try {
+    // Owned first: shared_ptr's constructor frees p itself when it throws, and owner does
+    // when make_shared does.
+    std::shared_ptr<void> owner(p, [](void* q) { std::free(q); });
+    auto storage = std::make_shared<Storage>();
+    storage->data = p;
+    storage->nbytes = nbytes;
+    storage->device = Device{DeviceKind::CPU, 0};
+    storage->owner = std::move(owner);
+    return storage;
+  } catch (const std::bad_alloc&) {
+    out_of_memory(nbytes);
+  }
 }
 
 void CpuBackend::copy(const Tensor& src, Tensor& dst) {
@@ -41,6 +58,17 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
 
 template <class From, class To>
 static void cast_loop(const From* s, To* d, int64_t n) {
+  // Converting NaN, inf or an out-of-range float to an integer is undefined behaviour (x86
+  // gives INT_MIN), and narrowing int64 to int32 wraps: both would be silent garbage, so
+  // such values are refused before anything is written.
+  if constexpr (std::is_integral_v<To> && (std::is_floating_point_v<From> || sizeof(To) < sizeof(From))) {
+    constexpr double low = static_cast<double>(std::numeric_limits<To>::min());  // exact: -2^k
+    for (int64_t i = 0; i < n; ++i) {
+      double v = static_cast<double>(s[i]);
+      FASTNN_CHECK(v >= low && v < -low, Value, "to: expected values that fit ",
+                   sizeof(To) == 4 ? "int32" : "int64", ", got ", v, " at position ", i);
+    }
+  }
   for (int64_t i = 0; i < n; ++i) d[i] = static_cast<To>(s[i]);
 }
 

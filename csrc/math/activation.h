@@ -7,9 +7,11 @@
 
 namespace fastnn::math {
 
+// NaN passes through (as in PyTorch and numpy's maximum): x > 0 ? x : 0 would turn it
+// into 0 and hide it from the loss's NaN check.
 template <class T>
 FASTNN_HOST_DEVICE T relu(T x) {
-  return x > T(0) ? x : T(0);
+  return x < T(0) ? T(0) : x;
 }
 template <class T>
 FASTNN_HOST_DEVICE T relu_grad_from_y(T y) {
@@ -61,7 +63,11 @@ FASTNN_HOST_DEVICE T tanh_grad_from_y(T y) {
 // Phi stays within a few ulp far into the tails.
 
 // e^(-x^2/2); x^2 = xx + rest exactly, and e^(-rest/2) = 1 - rest/2 to float precision.
+// |x| is capped at 15 (e^-112.5 is 0 in float): beyond ~1.8e19, x^2 overflows and rest
+// would be inf or NaN, making GELU NaN for large finite x.
 FASTNN_HOST_DEVICE float exp_minus_half_square(float x) {
+  x = x < 0 ? -x : x;
+  x = x < 15.0f ? x : 15.0f;  // NaN becomes 15 too; gelu's factor x keeps it NaN
   float xx = x * x;
   float rest = fma(x, x, -xx);
   return exp_float(-0.5f * xx) * (1.0f - 0.5f * rest);

@@ -13,9 +13,11 @@ Tensor reshape(const Tensor& x, Shape shape) {
                    shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
-      FASTNN_CHECK(shape[i] >= 0, Value, "reshape: invalid size ", shape[i], " in ",
+      FASTNN_CHECK(shape[i] >= 0, Value, "reshape: expected sizes >= 0 or one -1, got ",
                    shape_str(shape));
-      known *= shape[i];
+      FASTNN_CHECK(!__builtin_mul_overflow(known, shape[i], &known), Value,
+                   "reshape: cannot reshape ", shape_str(x.shape()), " into ", shape_str(shape),
+                   ", whose size overflows int64");
     }
   }
   if (infer >= 0) {
@@ -34,8 +36,8 @@ Tensor reshape(const Tensor& x, Shape shape) {
 Tensor flatten(const Tensor& x) {
   check_defined(x, "Flatten", "inputs");
   FASTNN_CHECK(x.dim() >= 1, Value, "Flatten: expected inputs with a batch axis, got a scalar");
-  int64_t n = x.shape()[0];
-  return reshape(x, {n, n == 0 ? 0 : x.numel() / n});
+  // The product of the trailing sizes, not numel / n: an empty batch keeps its row size.
+  return reshape(x, {x.shape()[0], shape_numel(Shape(x.shape().begin() + 1, x.shape().end()))});
 }
 
 Tensor concat(const std::vector<Tensor>& inputs, int64_t axis) {

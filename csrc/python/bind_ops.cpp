@@ -3,6 +3,7 @@
 
 #include "ops/ops.h"
 #include "python/convert.h"
+#include "python/shape_arg.h"
 
 namespace fastnn::python {
 
@@ -41,7 +42,12 @@ void bind_ops(py::module_& m) {
       py::arg("x"), py::arg("name"), py::arg("alpha") = 0.0);
   m.def("softmax", &softmax, py::arg("x"), py::arg("axis") = -1);
   m.def("log_softmax", &log_softmax, py::arg("x"), py::arg("axis") = -1);
-  m.def("reshape", &reshape, py::arg("x"), py::arg("shape"));
+  m.def(
+      "reshape",
+      [](const Tensor& x, const py::object& shape) {
+        return reshape(x, shape_from_python(shape, "reshape"));
+      },
+      py::arg("x"), py::arg("shape"));
   m.def("flatten", &flatten, py::arg("x"));
   m.def("concat", &concat, py::arg("tensors"), py::arg("axis") = 0);
   m.def("slice_rows", &slice_rows, py::arg("x"), py::arg("begin"), py::arg("end"));

@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "cpu/blas.h"
 #include "python/convert.h"
+#include "python/shape_arg.h"
 
 #ifndef FASTNN_VERSION
 #define FASTNN_VERSION "0.0.0"
@@ -18,9 +19,10 @@ namespace fastnn::python {
 
 // A random op: inside a captured step the draw is recorded and every replay draws the next
 // numbers from the generator, as the eager step would.
-static Tensor random_tensor(const std::vector<int64_t>& shape, const py::object& dtype, bool normal,
+static Tensor random_tensor(const py::object& shape, const py::object& dtype, bool normal,
                             double a, double b) {
-  Tensor t = Tensor::empty(shape, parse_dtype(dtype));
+  Tensor t = Tensor::empty(shape_from_python(shape, normal ? "normal" : "uniform"),
+                           parse_dtype(dtype));
   Tensor& generator = generator_state(t.device());
   if (normal)
     FASTNN_LAUNCH(backend_of(t), random_normal, t, a, b, generator);
@@ -40,7 +42,7 @@ void bind_system(py::module_& m) {
   m.def("is_grad_enabled", &grad_enabled);
   m.def(
       "uniform",
-      [](const std::vector<int64_t>& shape, double low, double high, const py::object& dtype) {
+      [](const py::object& shape, double low, double high, const py::object& dtype) {
         return random_tensor(shape, dtype, false, low, high);
       },
       py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0, py::arg("dtype") = "float32");
@@ -55,7 +57,7 @@ void bind_system(py::module_& m) {
       py::arg("n"), "A random permutation of range(n) from fastnn's seeded generator.");
   m.def(
       "normal",
-      [](const std::vector<int64_t>& shape, double mean, double std, const py::object& dtype) {
+      [](const py::object& shape, double mean, double std, const py::object& dtype) {
         return random_tensor(shape, dtype, true, mean, std);
       },
       py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::arg("dtype") = "float32");

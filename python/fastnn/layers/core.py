@@ -167,6 +167,9 @@ class Reshape(Layer):
         self.target_shape = target_shape
 
     def call(self, inputs):
+        if inputs.ndim == 0:
+            raise ValueError(f"Reshape '{self.name}': expected inputs with a batch axis, got a "
+                             "scalar")
         n = inputs.shape[0]
         per_sample = math.prod(inputs.shape[1:])
         known = math.prod(d for d in self.target_shape if d != -1)
