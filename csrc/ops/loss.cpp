@@ -111,8 +111,10 @@ Tensor loss(LossKind kind, const Tensor& pred_in, const Tensor& target_in, Reduc
       FASTNN_LAUNCH(be, axpby, alpha, out, 0.0, out);
     }
   }
-  if (!be.all_finite(out)) {
-    bool pred_ok = be.all_finite(pred);
+  // Non-finite predictions are refused even when clipping keeps the loss finite (an inf
+  // probability): their gradient would not be.
+  bool pred_ok = be.all_finite(pred);
+  if (!pred_ok || !be.all_finite(out)) {
     fail(ErrorKind::Value, who, ": the loss is NaN or infinite because ",
          !pred_ok ? "the predictions y_pred contain NaN or inf"
                   : (is_floating(target.dtype()) && !be.all_finite(target)
