@@ -21,7 +21,8 @@ FASTNN_HOST_DEVICE float exp_float(float x) {
   const float hi = 88.7228391f, lo = -103.972084f, normal = -87.3365479f;
   bool tiny = x < normal;
   float xs = tiny ? x + 44.3614196f : x;  // 64 ln 2
-  float xc = xs > hi ? hi : (xs < lo ? lo : xs);
+  // NaN is clamped too (to hi): converting it to an integer below would be undefined.
+  float xc = xs < hi ? (xs > lo ? xs : lo) : hi;
   float n = std::floor(xc * 1.44269504088896341f + 0.5f);
   // x - n ln2 in two parts, so the reduced argument keeps its low bits.
   float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
@@ -34,11 +35,12 @@ FASTNN_HOST_DEVICE float exp_float(float x) {
   float y = p * r * r + r + 1.0f;
   int32_t bits;
   std::memcpy(&bits, &y, sizeof bits);
-  bits += static_cast<int32_t>(n) << 23;  // y * 2^n
+  bits += static_cast<int32_t>(n) * (1 << 23);  // y * 2^n (a shift of negative n is UB)
   std::memcpy(&y, &bits, sizeof bits);
   if (tiny) y *= 5.42101086e-20f;  // 2^-64
   if (x > hi) y = INFINITY;
   if (x < lo) y = 0.0f;
+  if (x != x) y = x;  // NaN in, NaN out
   return y;
 #endif
 }
