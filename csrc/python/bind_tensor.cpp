@@ -16,36 +16,6 @@ static py::tuple shape_tuple(const Shape& s) {
   return t;
 }
 
-// What numpy's unsafe cast in tensor_from_numpy would turn into garbage without an error:
-// complex numbers (the imaginary part dropped), strings (parsed as numbers), and values an
-// integer dtype cannot hold (NaN becomes INT_MIN, 2^63 wraps to -2^63). Checked at the two
-// entry points that take arrays; tensor_from_numpy (convert.cpp) is where it belongs.
-static void check_convertible(const py::array& a, std::optional<DType> dtype, const char* who) {
-  const char kind = a.dtype().kind();
-  const std::string kinds = "biufO";
-  FASTNN_CHECK(kinds.find(kind) != std::string::npos, Type, who,
-               ": expected an array of real numbers, got dtype ", py::str(a.dtype()).cast<std::string>());
-  const size_t item = static_cast<size_t>(a.itemsize());
-  DType target = DType::Int64;  // the default for integer arrays other than int32
-  if (dtype) {
-    target = *dtype;
-  } else if (kind == 'f' || kind == 'O' || (kind == 'i' && item == 4)) {
-    return;
-  }
-  if (is_floating(target) || a.size() == 0 || kind == 'b' || kind == 'O') return;
-  if ((kind == 'i' && item <= dtype_size(target)) || (kind == 'u' && item < dtype_size(target)))
-    return;  // every value fits
-  py::module_ np = py::module_::import("numpy");
-  if (kind == 'f')
-    FASTNN_CHECK(np.attr("isfinite")(a).attr("all")().cast<bool>(), Value, who,
-                 ": expected values that fit ", dtype_name(target), ", got NaN or inf");
-  py::int_ high = py::int_(1).attr("__lshift__")(8 * dtype_size(target) - 1);  // 2^31 or 2^63
-  py::object low = high.attr("__neg__")(), lo = a.attr("min")(), hi = a.attr("max")();
-  FASTNN_CHECK(lo >= low && hi < high, Value, who, ": expected values that fit ",
-               dtype_name(target), ", got values in [", py::str(lo).cast<std::string>(), ", ",
-               py::str(hi).cast<std::string>(), "]");
-}
-
 void bind_tensor(py::module_& m) {
   py::class_<Tensor>(m, "Tensor", py::buffer_protocol(), py::dynamic_attr(),
                      "A contiguous n-d array of float32/float64 (or int32/int64 labels) with "
@@ -53,8 +23,7 @@ void bind_tensor(py::module_& m) {
       .def(py::init([](const py::array& data, const py::object& dtype, bool requires_grad) {
              std::optional<DType> dt;
              if (!dtype.is_none()) dt = parse_dtype(dtype);
-             check_convertible(data, dt, "tensor");
-             Tensor source = tensor_from_numpy(data, dt);
+             Tensor source = tensor_from_numpy(data, dt, "tensor");
              CaptureSuspend unrecorded;  // the copy belongs to the capture, not to replays
              Tensor t = source.clone();
              if (requires_grad) t.set_requires_grad(true);
@@ -119,8 +88,7 @@ void bind_tensor(py::module_& m) {
       [](const py::array& a, const py::object& dtype) {
         std::optional<DType> dt;
         if (!dtype.is_none()) dt = parse_dtype(dtype);
-        check_convertible(a, dt, "from_numpy");
-        return tensor_from_numpy(a, dt);
+        return tensor_from_numpy(a, dt, "from_numpy");
       },
       py::arg("array"), py::arg("dtype") = py::none(),
       "A tensor over the array's memory where the layout allows, else over a converted copy.");

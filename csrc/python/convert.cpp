@@ -49,7 +49,37 @@ DType parse_dtype(const py::object& dtype) {
                        py::str(d).cast<std::string>());
 }
 
-Tensor tensor_from_numpy(const py::array& array_in, std::optional<DType> dtype) {
+// What numpy's unsafe cast below would turn into garbage without an error: complex numbers
+// (the imaginary part dropped), strings (parsed as numbers), and values an integer dtype
+// cannot hold (NaN becomes INT_MIN, 2^63 wraps to -2^63).
+static void check_convertible(const py::array& a, std::optional<DType> dtype, const char* who) {
+  const char kind = a.dtype().kind();
+  const std::string kinds = "biufO";
+  FASTNN_CHECK(kinds.find(kind) != std::string::npos, Type, who,
+               ": expected an array of real numbers, got dtype ", py::str(a.dtype()).cast<std::string>());
+  const size_t item = static_cast<size_t>(a.itemsize());
+  DType target = DType::Int64;  // the default for integer arrays other than int32
+  if (dtype) {
+    target = *dtype;
+  } else if (kind == 'f' || kind == 'O' || (kind == 'i' && item == 4)) {
+    return;
+  }
+  if (is_floating(target) || a.size() == 0 || kind == 'b' || kind == 'O') return;
+  if ((kind == 'i' && item <= dtype_size(target)) || (kind == 'u' && item < dtype_size(target)))
+    return;  // every value fits
+  py::module_ np = py::module_::import("numpy");
+  if (kind == 'f')
+    FASTNN_CHECK(np.attr("isfinite")(a).attr("all")().cast<bool>(), Value, who,
+                 ": expected values that fit ", dtype_name(target), ", got NaN or inf");
+  py::int_ high = py::int_(1).attr("__lshift__")(8 * dtype_size(target) - 1);  // 2^31 or 2^63
+  py::object low = high.attr("__neg__")(), lo = a.attr("min")(), hi = a.attr("max")();
+  FASTNN_CHECK(lo >= low && hi < high, Value, who, ": expected values that fit ",
+               dtype_name(target), ", got values in [", py::str(lo).cast<std::string>(), ", ",
+               py::str(hi).cast<std::string>(), "]");
+}
+
+Tensor tensor_from_numpy(const py::array& array_in, std::optional<DType> dtype, const char* who) {
+  check_convertible(array_in, dtype, who);
   if (Plan* plan = capturing_plan())
     plan->refuse("it makes a tensor from numpy data inside the step (fn.tensor, a numpy array "
                  "passed to a layer or an op, in call/forward or in the loss), which a replay "

@@ -15,7 +15,10 @@ namespace py = pybind11;
 // A tensor over the array's memory when it is C-contiguous, aligned, native-endian and
 // already of `dtype` (default: the array's own, with other float types as float32 and other
 // integer types as int64); otherwise over a converted copy. The tensor keeps the array alive.
-Tensor tensor_from_numpy(const py::array& array, std::optional<DType> dtype);
+// Raises TypeError/ValueError naming `who` for arrays that would not convert faithfully
+// (complex, strings, values an integer dtype cannot hold).
+Tensor tensor_from_numpy(const py::array& array, std::optional<DType> dtype,
+                         const char* who = "tensor");
 
 // A numpy array that views the tensor's memory and keeps it alive (a host read).
 py::array numpy_view(const Tensor& t);

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import operator
 
 import numpy as np
 
@@ -103,7 +104,10 @@ def randn(*shape, dtype="float32") -> Tensor:
 def _shape(shape):
     if isinstance(shape, (tuple, list)) and len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(s) for s in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+    # operator.index, not int: a size of 2.5 is an error, not 2.
+    if isinstance(shape, (tuple, list)):
+        return tuple(operator.index(s) for s in shape)
+    return (operator.index(shape),)
 
 
 def _dtype_name(dtype) -> str:
@@ -172,6 +176,9 @@ def _operand(other, like: Tensor) -> Tensor:
     if isinstance(other, Tensor):
         return other
     if isinstance(other, numbers.Number):
+        if like.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"arithmetic on {like.dtype} tensors is not supported (they hold "
+                            "labels and indices); convert with .float() first")
         return _C.full([], float(other), like.dtype)
     if isinstance(other, np.ndarray):
         # While gradients are recorded, a copy: the backward pass must see the values the
@@ -202,6 +209,9 @@ def _getitem(self: Tensor, key):
     n = self.shape[0] if self.ndim else 0
     if self.ndim == 0:
         raise IndexError("cannot index a 0-d tensor; use .item()")
+    if isinstance(key, (bool, np.bool_)):
+        raise IndexError("fastnn tensors do not take a boolean scalar as an index; use a "
+                         "boolean array of the first axis' length")
     if isinstance(key, (numbers.Integral, np.integer)):
         i = int(key)
         if not -n <= i < n:
