@@ -298,3 +298,27 @@ def test_optimizer_with_backward_loop_and_state_dict():
     np.testing.assert_allclose(state["state"][0]["exp_avg"], ref.state[0]["m"], rtol=1e-12)
     np.testing.assert_allclose(state["state"][0]["exp_avg_sq"], ref.state[0]["v"], rtol=1e-12)
     assert state["param_groups"][0]["lr"] == 0.05
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: fn.optim.SGD(ps, lr=0.1),
+    lambda ps: fn.optim.Adam(ps, lr=0.1),
+    lambda ps: fn.optim.RMSprop(ps, lr=0.1),
+    lambda ps: fn.optim.Adagrad(ps, lr=0.1),
+])
+def test_a_learning_rate_set_between_steps_reaches_the_update(make):
+    """The config lives in a tensor the update kernel reads: a new lr must change the step
+    exactly as a fresh optimizer with that lr would (its first step)."""
+    rng = np.random.default_rng(7)
+    w0 = rng.normal(size=(3, 4))
+    g = rng.normal(size=(3, 4))
+    results = []
+    for lr_at_step in (0.1, 0.025):
+        w = fn.tensor(w0, requires_grad=True)
+        opt = make([w])
+        opt.lr = lr_at_step
+        w.grad = fn.tensor(g)
+        opt.step()
+        results.append(np.asarray(w) - w0.astype(np.float32))
+    np.testing.assert_allclose(results[1], results[0] * 0.25, rtol=1e-5, atol=1e-8)
+    assert np.abs(results[1]).max() > 0

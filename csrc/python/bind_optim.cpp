@@ -2,10 +2,24 @@
 // (python/fastnn/optim.py, optimizers.py) set the defaults.
 #include <pybind11/stl.h>
 
+#include <utility>
+
 #include "ops/optimizer.h"
 #include "python/convert.h"
 
 namespace fastnn::python {
+
+// config/set_config live in the Configured<> base, which pybind11 does not know: member
+// pointers to them would be called on an unadjusted pointer. Going through the derived type
+// lets the compiler adjust it.
+template <class Opt>
+auto config_of(const Opt& o) {
+  return o.config();
+}
+template <class Opt>
+void set_config_of(Opt& o, const decltype(std::declval<const Opt&>().config())& c) {
+  o.set_config(c);
+}
 
 void bind_optim(py::module_& m) {
   py::class_<SGDConfig>(m, "SGDConfig")
@@ -56,21 +70,21 @@ void bind_optim(py::module_& m) {
            "Creates the parameter's state (zeros) as its first update would.");
   py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(m, "SGD")
       .def(py::init<std::vector<Tensor>, SGDConfig>(), py::arg("params"), py::arg("config"))
-      .def_property("config", &SGD::config, &SGD::set_config);
+      .def_property("config", config_of<SGD>, set_config_of<SGD>);
   py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(m, "Adam")
       .def(py::init([](std::vector<Tensor> params, AdamConfig c) {
              return std::make_shared<Adam>(std::move(params), c,
                                            c.decoupled_weight_decay ? "AdamW" : "Adam");
            }),
            py::arg("params"), py::arg("config"))
-      .def_property("config", &Adam::config, &Adam::set_config);
+      .def_property("config", config_of<Adam>, set_config_of<Adam>);
   py::class_<RMSprop, Optimizer, std::shared_ptr<RMSprop>>(m, "RMSprop")
       .def(py::init<std::vector<Tensor>, RMSpropConfig>(), py::arg("params"), py::arg("config"))
-      .def_property("config", &RMSprop::config, &RMSprop::set_config);
+      .def_property("config", config_of<RMSprop>, set_config_of<RMSprop>);
   py::class_<Adagrad, Optimizer, std::shared_ptr<Adagrad>>(m, "Adagrad")
       .def(py::init<std::vector<Tensor>, AdagradConfig, double>(), py::arg("params"),
            py::arg("config"), py::arg("initial_accumulator_value") = 0.0)
-      .def_property("config", &Adagrad::config, &Adagrad::set_config);
+      .def_property("config", config_of<Adagrad>, set_config_of<Adagrad>);
 }
 
 }  // namespace fastnn::python
