@@ -21,13 +21,20 @@ int64_t inner_size(const Shape& s, int64_t axis) {
   return n;
 }
 
-template <class I>
-int64_t index_at(const Tensor& index, int64_t i) {
-  return static_cast<int64_t>(index.data<I>()[i]);
+// Calls f(p) with the index's data as const int32_t* or const int64_t*.
+template <class F>
+void with_index_data(const Tensor& index, F&& f) {
+  if (index.dtype() == DType::Int32)
+    f(index.data<int32_t>());
+  else
+    f(index.data<int64_t>());
 }
 
-int64_t read_index(const Tensor& index, int64_t i) {
-  return index.dtype() == DType::Int32 ? index_at<int32_t>(index, i) : index_at<int64_t>(index, i);
+// The op checked the index when it was recorded; a replay may bring indices the host never
+// saw (ids from a batch), so each one is checked again here: a bad one is reported in
+// kernel_errors() and its row left out (zeros for a gather) instead of read out of bounds.
+void report_bad_index(const Tensor& index, int64_t i, int64_t k, int64_t limit) {
+  report_bad_label(kernel_errors(index.device()), i, k, limit);
 }
 
 }  // namespace
@@ -55,30 +62,25 @@ void CpuBackend::slice_axis(const Tensor& x, int64_t axis, int64_t begin, Tensor
   for (int64_t o = 0; o < outer; ++o) std::memcpy(op + o * out_row, xp + o * x_row, out_row);
 }
 
-// The op checked the index when it was recorded; a replay may bring indices the host never
-// saw (ids from a batch), so each one is checked again here: a bad one is reported in
-// kernel_errors() and its row left out (zeros for a gather) instead of read out of bounds.
-static bool index_in_range(const Tensor& index, int64_t i, int64_t limit) {
-  int64_t k = read_index(index, i);
-  if (k >= 0 && k < limit) return true;
-  report_bad_label(kernel_errors(index.device()), i, k, limit);
-  return false;
-}
-
 void CpuBackend::take_rows(const Tensor& x, const Tensor& index, Tensor& out) {
   size_t row = static_cast<size_t>(inner_size(x.shape(), 0)) * dtype_size(x.dtype());
   const char* xp = static_cast<const char*>(x.raw());
   char* op = static_cast<char*>(out.raw());
   int64_t n = index.numel(), limit = x.dim() ? x.size(0) : 0;
-  parallel_for(n, std::max<int64_t>(1, (int64_t(1) << 20) / std::max<size_t>(row, 1)),
-               [&](int64_t b, int64_t e) {
-                 for (int64_t i = b; i < e; ++i) {
-                   if (index_in_range(index, i, limit))
-                     std::memcpy(op + i * row, xp + read_index(index, i) * row, row);
-                   else
-                     std::memset(op + i * row, 0, row);
-                 }
-               });
+  with_index_data(index, [&](const auto* idx) {
+    parallel_for(n, std::max<int64_t>(1, (int64_t(1) << 20) / std::max<size_t>(row, 1)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t i = b; i < e; ++i) {
+                     int64_t k = idx[i];
+                     if (k >= 0 && k < limit) {
+                       std::memcpy(op + i * row, xp + k * row, row);
+                     } else {
+                       report_bad_index(index, i, k, limit);
+                       std::memset(op + i * row, 0, row);
+                     }
+                   }
+                 });
+  });
 }
 
 void CpuBackend::scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& out) {
@@ -87,13 +89,20 @@ void CpuBackend::scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& 
     int64_t row = inner_size(out.shape(), 0);
     const T* gp = g.data<T>();
     T* op = out.data<T>();
+    const int64_t limit = out.size(0);
     // Serial in index order: rows repeat, and the order of their additions must not vary.
-    for (int64_t i = 0, n = index.numel(), limit = out.size(0); i < n; ++i) {
-      if (!index_in_range(index, i, limit)) continue;
-      T* dst = op + read_index(index, i) * row;
-      const T* src = gp + i * row;
-      for (int64_t c = 0; c < row; ++c) dst[c] += src[c];
-    }
+    with_index_data(index, [&](const auto* idx) {
+      for (int64_t i = 0, n = index.numel(); i < n; ++i) {
+        int64_t k = idx[i];
+        if (k < 0 || k >= limit) {
+          report_bad_index(index, i, k, limit);
+          continue;
+        }
+        T* dst = op + k * row;
+        const T* src = gp + i * row;
+        for (int64_t c = 0; c < row; ++c) dst[c] += src[c];
+      }
+    });
   });
 }
 

@@ -154,13 +154,9 @@ class StepCapture:
         entry.plan.replay()
         return entry.outputs
 
-    def has_plan_for_rows(self, kind, arrays, rows):
-        """Whether a plan was captured for batches of ``rows`` rows of ``arrays`` (not when
-        the step ran eagerly because the model was still building its weights)."""
-        return self._key_for_rows(kind, arrays, rows) in self._entries
-
     def outputs_for_rows(self, kind, arrays, rows):
-        """The outputs of the plan for batches of ``rows`` rows of ``arrays``, or None."""
+        """The outputs of the plan captured for batches of ``rows`` rows of ``arrays``, or
+        None (none yet, or the step ran eagerly while the model was building its weights)."""
         entry = self._entries.get(self._key_for_rows(kind, arrays, rows))
         return None if entry is None else entry.outputs
 

@@ -405,7 +405,7 @@ class TrainingMixin(FeedingMixin):
             acc.update(loss, y_pred, yb)
 
         done = 0
-        if full and not self._captured.has_plan_for_rows("train", (x, y), b):
+        if full and self._captured.outputs_for_rows("train", (x, y), b) is None:
             step(0, b)  # captures the plan (or finds the model must train eagerly)
             done = 1
         if done < full:
@@ -422,7 +422,6 @@ class TrainingMixin(FeedingMixin):
                     step(k * b, (k + 1) * b)
         if n % b:
             step(full * b, n)
-
 
     def _evaluate_source(self, source, steps, who, prefix=""):
         self._check_plans()
