@@ -287,6 +287,11 @@ def fuzz_reshape_and_flatten(a, target, how, requires_grad):
         if a.ndim == 0 or any(d == 0 or d < -1 for d in target) or target.count(-1) > 1:
             assert isinstance(exc, ValueError), f"Reshape {target} of {a.shape}: got {exc!r}"
             return
+        try:  # each sample must fit the target, even in an empty batch (as Keras checks)
+            np.empty(a.shape[1:], np.int8).reshape(target)
+        except ValueError:
+            assert isinstance(exc, ValueError), f"Reshape {target} of {a.shape}: got {exc!r}"
+            return
         target = [a.shape[0], *target]
     if how == "Tensor.flatten":
         target = [-1]
