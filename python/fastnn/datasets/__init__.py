@@ -2,6 +2,8 @@
 
 ``load_digits()``: the 8x8 UCI handwritten digits (1797 images, 10 classes), the copy
 scikit-learn ships; see DIGITS_LICENSE.txt for attribution (CC BY 4.0).
+``load_mnist(dir)``, ``load_fashion_mnist(dir)``, ``load_cifar10(dir)``: the standard files,
+downloaded by the user (see files.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import gzip
 from importlib import resources
 
 import numpy as np
+
+from .files import load_cifar10, load_fashion_mnist, load_mnist, read_idx
 
 
 def load_digits(return_images: bool = False):
