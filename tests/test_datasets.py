@@ -130,3 +130,21 @@ def test_damaged_cifar10_raises(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="labels 0..9"):
         datasets.load_cifar10(tmp_path)
+
+
+@pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (8, 2), (11, 1)])
+def test_digits_as_images(size, channels):
+    (x_train, y_train), (x_test, y_test) = datasets.load_digits_images(size, channels)
+    x, y = datasets.load_digits(return_images=True)
+    assert x_train.shape[1:] == (size, size, channels) and x_train.dtype == np.uint8
+    assert len(x_train) + len(x_test) == len(x) and len(x_test) == round(len(x) * 0.25)
+    assert y_train.dtype == np.uint8 and set(np.unique(y_train)) <= set(range(10))
+    # Every image is its digit scaled up, centred: the sum of pixels is factor^2 * 16 * sum.
+    factor = size // 8
+    totals = np.sort(x_train[..., 0].reshape(len(x_train), -1).sum(1).astype(np.int64))
+    reference = np.minimum(x * 16, 255).reshape(len(x), -1).sum(1).astype(np.int64) * factor ** 2
+    assert set(totals) <= set(reference)
+    if channels > 1:
+        assert np.array_equal(x_train[..., 0], x_train[..., -1])
+    with pytest.raises(ValueError, match="size >= 8"):
+        datasets.load_digits_images(7)
