@@ -21,8 +21,14 @@ void CpuBackend::im2col(const Tensor& x, const ConvGeometry& g, Tensor& cols) {
     const int64_t C = g.channels, K = g.patch_size(), pixels = g.out_h * g.out_w;
     // Each row is written by one thread only, so the split cannot change the result.
     parallel_for(g.patch_rows(), row_grain(kElementwiseGrain, K), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t n = r / pixels, oh = (r % pixels) / g.out_w, ow = r % g.out_w;
+      // (n, oh, ow) of row r, stepped rather than divided out per row: three integer
+      // divisions cost more than copying a small patch.
+      int64_t n = r0 / pixels, oh = (r0 % pixels) / g.out_w, ow = r0 % g.out_w;
+      for (int64_t r = r0; r < r1; ++r, ++ow) {
+        if (ow == g.out_w) {
+          ow = 0;
+          if (++oh == g.out_h) oh = 0, ++n;
+        }
         T* dst = cp + r * K;
         for (int64_t i = 0; i < g.kernel_h; ++i) {
           const int64_t ih = oh * g.stride_h - g.pad_top + i * g.dilation_h;
@@ -34,10 +40,15 @@ void CpuBackend::im2col(const Tensor& x, const ConvGeometry& g, Tensor& cols) {
           const T* src_row = xp + ((n * g.in_h + ih) * g.in_w) * C;
           for (int64_t j = 0; j < g.kernel_w; ++j) {
             const int64_t iw = ow * g.stride_w - g.pad_left + j * g.dilation_w;
-            if (iw < 0 || iw >= g.in_w)
-              std::fill(dst_row + j * C, dst_row + (j + 1) * C, T(0));
-            else
-              std::memcpy(dst_row + j * C, src_row + iw * C, C * sizeof(T));
+            T* dst_tap = dst_row + j * C;
+            if (iw < 0 || iw >= g.in_w) {
+              std::fill(dst_tap, dst_tap + C, T(0));
+            } else if (C < 16) {  // a memcpy call per tap costs more than the copy itself
+              const T* src_tap = src_row + iw * C;
+              for (int64_t c = 0; c < C; ++c) dst_tap[c] = src_tap[c];
+            } else {
+              std::memcpy(dst_tap, src_row + iw * C, C * sizeof(T));
+            }
           }
         }
       }
@@ -57,21 +68,26 @@ void CpuBackend::col2im(const Tensor& cols, const ConvGeometry& g, Tensor& gx) {
     const int64_t pixels = g.in_h * g.in_w;
     const int64_t grain = row_grain(kElementwiseGrain, std::max<int64_t>(1, K));
     parallel_for(g.batch * pixels, grain, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t n = p / pixels, ih = (p % pixels) / g.in_w, iw = p % g.in_w;
+      int64_t n = p0 / pixels, ih = (p0 % pixels) / g.in_w, iw = p0 % g.in_w;
+      for (int64_t p = p0; p < p1; ++p, ++iw) {
+        if (iw == g.in_w) {
+          iw = 0;
+          if (++ih == g.in_h) ih = 0, ++n;
+        }
         T* dst = gp + p * C;
         std::fill(dst, dst + C, T(0));
         for (int64_t i = 0; i < g.kernel_h; ++i) {
           // Output row oh reads ih through tap i when oh * stride_h = ih + pad_top - i * dil.
           const int64_t th = ih + g.pad_top - i * g.dilation_h;
           if (th < 0) break;  // decreases with i
-          if (th % g.stride_h != 0 || th / g.stride_h >= g.out_h) continue;
-          const int64_t oh = th / g.stride_h;
+          // Stride 1, the common case, needs no division.
+          const int64_t oh = g.stride_h == 1 ? th : th / g.stride_h;
+          if (oh >= g.out_h || (g.stride_h != 1 && th % g.stride_h != 0)) continue;
           for (int64_t j = 0; j < g.kernel_w; ++j) {
             const int64_t tw = iw + g.pad_left - j * g.dilation_w;
             if (tw < 0) break;
-            if (tw % g.stride_w != 0 || tw / g.stride_w >= g.out_w) continue;
-            const int64_t ow = tw / g.stride_w;
+            const int64_t ow = g.stride_w == 1 ? tw : tw / g.stride_w;
+            if (ow >= g.out_w || (g.stride_w != 1 && tw % g.stride_w != 0)) continue;
             const T* src = cp + ((n * g.out_h + oh) * g.out_w + ow) * K + (i * g.kernel_w + j) * C;
             for (int64_t c = 0; c < C; ++c) dst[c] += src[c];
           }
