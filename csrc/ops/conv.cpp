@@ -45,10 +45,10 @@ struct AxisGeometry {
 AxisGeometry resolve_axis(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
                           ConvPadding mode, int64_t pad_before, int64_t pad_after, const char* axis,
                           const char* who) {
-  FASTNN_CHECK(stride > 0 && stride <= kMaxConvSize, Value, who, ": expected a positive ", axis,
-               " stride, got ", stride);
-  FASTNN_CHECK(dilation > 0 && dilation <= kMaxConvSize, Value, who, ": expected a positive ", axis,
-               " dilation rate, got ", dilation);
+  FASTNN_CHECK(stride > 0 && stride <= kMaxConvSize, Value, who, ": expected a ", axis,
+               " stride in [1, 2^31], got ", stride);
+  FASTNN_CHECK(dilation > 0 && dilation <= kMaxConvSize, Value, who, ": expected a ", axis,
+               " dilation rate in [1, 2^31], got ", dilation);
   const int64_t span = (kernel - 1) * dilation + 1;  // the input extent one output reads
   AxisGeometry a;
   if (mode == ConvPadding::Same) {
@@ -61,7 +61,7 @@ AxisGeometry resolve_axis(int64_t in, int64_t kernel, int64_t stride, int64_t di
   if (mode == ConvPadding::Explicit) {
     FASTNN_CHECK(pad_before >= 0 && pad_after >= 0 && pad_before <= kMaxConvSize &&
                      pad_after <= kMaxConvSize,
-                 Value, who, ": expected non-negative ", axis, " padding, got (", pad_before, ", ",
+                 Value, who, ": expected ", axis, " padding in [0, 2^31], got (", pad_before, ", ",
                  pad_after, ")");
     a.pad_before = pad_before;
     a.pad_after = pad_after;
@@ -110,8 +110,12 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                     const char* who) {
   FASTNN_CHECK(act != Activation::LeakyReLU || alpha >= 0, Value, who,
                ": expected leaky_relu alpha >= 0, got ", alpha);
-  // Overflowing sizes (huge padding) raise ValueError here rather than wrapping around.
-  shape_numel({g.batch, g.out_h, g.out_w, g.patch_size()});
+  // Huge padding: a ValueError naming the op rather than sizes wrapping around.
+  const double patch_elements =
+      double(g.batch) * double(g.out_h) * double(g.out_w) * double(g.patch_size());
+  FASTNN_CHECK(patch_elements < 0x1p62, Value, who,
+               ": expected an output small enough to lower, got ", g.out_h, "x", g.out_w,
+               " outputs of ", g.patch_size(), " values each per image");
   const int64_t M = g.patch_rows(), K = g.patch_size(), F = kernel.shape().back();
   Backend& be = backend_of(x);
   const bool grad = needs_grad({&x, &kernel, &bias});
