@@ -71,6 +71,22 @@ struct AdagradConfig {
   bool decoupled_weight_decay = false, eps_inside_sqrt = false;
 };
 
+// The shape of a 2-D convolution over channels-last images: x (batch, in_h, in_w, channels),
+// kernel (kernel_h, kernel_w, channels, filters), y (batch, out_h, out_w, filters). Padding
+// is explicit per side (the op resolves "same"/"valid"); padded positions read as zero.
+// Output (oh, ow), kernel tap (i, j) reads input row oh * stride_h - pad_top + i * dilation_h
+// and column ow * stride_w - pad_left + j * dilation_w.
+struct ConvGeometry {
+  int64_t batch = 0, in_h = 0, in_w = 0, channels = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t out_h = 0, out_w = 0;
+  // Rows and columns of the lowered matrix: one row per output pixel, one column per
+  // (kernel row, kernel column, channel), the order of the Keras kernel's leading axes.
+  int64_t patch_rows() const { return batch * out_h * out_w; }
+  int64_t patch_size() const { return kernel_h * kernel_w * channels; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -161,6 +177,14 @@ class Backend {
   // core/rng.h) fixes the values; the kernel advances its offset by out.numel(). ---
   virtual void random_uniform(Tensor& out, double low, double high, Tensor& generator) = 0;
   virtual void random_normal(Tensor& out, double mean, double stddev, Tensor& generator) = 0;
+
+  // --- conv.cpp: convolution lowered to gemm (see ConvGeometry) ---
+  // cols (patch_rows, patch_size) = the patch under each output pixel of x; zero where the
+  // kernel hangs over the padding.
+  virtual void im2col(const Tensor& x, const ConvGeometry& geometry, Tensor& cols) = 0;
+  // The adjoint: gx (batch, in_h, in_w, channels) = for every input pixel, the sum of the
+  // cols entries that read it, in kernel-tap order (deterministic, no atomics).
+  virtual void col2im(const Tensor& cols, const ConvGeometry& geometry, Tensor& gx) = 0;
 };
 
 // An optimizer config as a tensor its update kernel reads (bytes in an int64 tensor), so a

@@ -64,6 +64,9 @@ class CpuBackend final : public Backend {
 
   void random_uniform(Tensor& out, double low, double high, Tensor& generator) override;
   void random_normal(Tensor& out, double mean, double stddev, Tensor& generator) override;
+
+  void im2col(const Tensor& x, const ConvGeometry& geometry, Tensor& cols) override;
+  void col2im(const Tensor& cols, const ConvGeometry& geometry, Tensor& gx) override;
 };
 
 // Elements per parallel chunk for cheap per-element loops (a few microseconds of one core:

@@ -51,4 +51,22 @@ LossKind loss_kind_from_name(const std::string& name, bool from_logits, const ch
 Tensor loss(LossKind kind, const Tensor& pred, const Tensor& target, Reduction reduction,
             const char* who);
 
+// --- conv.cpp ---
+// "valid" (no padding), "same" (TensorFlow's: out = ceil(in / stride), the odd pixel of
+// padding at the bottom/right) or "explicit" (the pad_* sizes of ConvOptions).
+enum class ConvPadding : uint8_t { Valid, Same, Explicit };
+ConvPadding conv_padding_from_name(const std::string& name, const char* who);
+struct ConvOptions {
+  int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  ConvPadding padding = ConvPadding::Valid;
+  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;  // Explicit only
+};
+// y = act(conv(x, kernel) + bias), channels-last, Keras kernel layouts; bias (F) or
+// undefined. Conv2D: x (N, H, W, C), kernel (KH, KW, C, F) -> (N, OH, OW, F).
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, const ConvOptions& options,
+              Activation act, double alpha, const char* who = "Conv2D");
+// Conv1D: x (N, T, C), kernel (K, C, F) -> (N, OT, F); reads the *_w and left/right fields.
+Tensor conv1d(const Tensor& x, const Tensor& kernel, const Tensor& bias, const ConvOptions& options,
+              Activation act, double alpha, const char* who = "Conv1D");
+
 }  // namespace fastnn

@@ -65,6 +65,52 @@ void bind_ops(py::module_& m) {
       },
       py::arg("y_pred"), py::arg("y_true"), py::arg("name"), py::arg("from_logits") = false,
       py::arg("reduction") = "mean", py::arg("who") = "loss");
+  m.def(
+      "conv2d",
+      [](const Tensor& x, const Tensor& kernel, const std::optional<Tensor>& bias,
+         std::array<int64_t, 2> strides, const std::string& padding,
+         std::array<int64_t, 4> explicit_padding, std::array<int64_t, 2> dilation,
+         const std::string& activation, double alpha, const std::string& who) {
+        ConvOptions options;
+        options.stride_h = strides[0];
+        options.stride_w = strides[1];
+        options.dilation_h = dilation[0];
+        options.dilation_w = dilation[1];
+        options.padding = conv_padding_from_name(padding, who.c_str());
+        options.pad_top = explicit_padding[0];
+        options.pad_bottom = explicit_padding[1];
+        options.pad_left = explicit_padding[2];
+        options.pad_right = explicit_padding[3];
+        return conv2d(x, kernel, optional_tensor(bias), options,
+                      activation_from_name(activation, who.c_str()), alpha, who.c_str());
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(),
+      py::arg("strides") = std::array<int64_t, 2>{1, 1}, py::arg("padding") = "valid",
+      py::arg("explicit_padding") = std::array<int64_t, 4>{0, 0, 0, 0},
+      py::arg("dilation") = std::array<int64_t, 2>{1, 1}, py::arg("activation") = "linear",
+      py::arg("alpha") = 0.0, py::arg("who") = "Conv2D",
+      "act(conv(x, kernel) + bias): x (N, H, W, C), kernel (KH, KW, C, F); padding 'valid', "
+      "'same' or 'explicit' with explicit_padding (top, bottom, left, right).");
+  m.def(
+      "conv1d",
+      [](const Tensor& x, const Tensor& kernel, const std::optional<Tensor>& bias, int64_t stride,
+         const std::string& padding, std::array<int64_t, 2> explicit_padding, int64_t dilation,
+         const std::string& activation, double alpha, const std::string& who) {
+        ConvOptions options;
+        options.stride_w = stride;
+        options.dilation_w = dilation;
+        options.padding = conv_padding_from_name(padding, who.c_str());
+        options.pad_left = explicit_padding[0];
+        options.pad_right = explicit_padding[1];
+        return conv1d(x, kernel, optional_tensor(bias), options,
+                      activation_from_name(activation, who.c_str()), alpha, who.c_str());
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(), py::arg("stride") = 1,
+      py::arg("padding") = "valid", py::arg("explicit_padding") = std::array<int64_t, 2>{0, 0},
+      py::arg("dilation") = 1, py::arg("activation") = "linear", py::arg("alpha") = 0.0,
+      py::arg("who") = "Conv1D",
+      "act(conv(x, kernel) + bias): x (N, T, C), kernel (K, C, F); padding 'valid', 'same' or "
+      "'explicit' with explicit_padding (left, right).");
 }
 
 }  // namespace fastnn::python

@@ -10,6 +10,7 @@ from .tensor import (Parameter, Tensor, as_tensor, enable_grad, is_grad_enabled,
 from .functional import (add, concat, concatenate, dense, div, flatten, gelu, leaky_relu,
                          log_softmax, matmul, mean, mul, relu, reshape, sigmoid, softmax, sub,
                          sum, tanh)
+from .functional import conv1d, conv2d
 from . import (activations, callbacks, cuda, datasets, functional, initializers, layers, losses,
                metrics, optim, regularizers)
 from .layers import Layer
@@ -50,4 +51,5 @@ __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "matmul",
     "dense", "add", "sub", "mul", "div", "sum", "mean", "reshape", "flatten", "concat",
     "concatenate", "Sequential", "data", "optimizers", "utils",
+    "conv1d", "conv2d",
 ]

@@ -119,6 +119,83 @@ def concat(tensors, axis=0):
 concatenate = cat = concat
 
 
+def _operand(b, x):
+    """A kernel or bias for an op on tensor ``x``: a tensor as is, anything else kept
+    (see _kept) in ``x``'s dtype."""
+    return b if isinstance(b, Tensor) else _kept(b, x.dtype)
+
+
+def _ints(value, n, who, name):
+    """An int or a sequence of n ints, as a tuple of n ints."""
+    import numbers
+
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (int(value),) * n
+    try:
+        items = tuple(value)
+    except TypeError:
+        items = ()
+    if len(items) != n or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                  for v in items):
+        raise ValueError(f"{who}: expected {name} to be an integer or {n} integers, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def conv_padding(padding, spatial_axes, who):
+    """(mode, explicit sizes) for the conv ops: 'valid' / 'same' (TensorFlow's rule), or
+    explicit sizes: p (every side), one p per axis (both sides), or (before, after) per
+    axis; the sizes come out as (top, bottom, left, right) or (left, right)."""
+    sides = 2 * spatial_axes
+    if isinstance(padding, str):
+        if padding.lower() not in ("valid", "same"):
+            raise ValueError(f"{who}: expected padding 'valid', 'same' or explicit sizes, got "
+                             f"{padding!r}")
+        return padding.lower(), (0,) * sides
+    try:
+        per_axis = [padding] * spatial_axes if not hasattr(padding, "__len__") else list(padding)
+        if len(per_axis) != spatial_axes:
+            raise ValueError
+        sizes = []
+        for p in per_axis:
+            sizes.extend(_ints(p, 2, who, "padding"))
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: expected padding 'valid', 'same', an integer, {spatial_axes} "
+                         f"integers or {spatial_axes} (before, after) pairs, got {padding!r}") from None
+    if any(p < 0 for p in sizes):
+        raise ValueError(f"{who}: expected non-negative padding, got {padding!r}")
+    return "explicit", tuple(sizes)
+
+
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation=1, activation="linear",
+           negative_slope=0.01):
+    """act(conv(x, kernel) + bias), channels-last: x (N, H, W, C), kernel (KH, KW, C, F)
+    (Keras layout), bias (F,) -> (N, OH, OW, F). padding: 'valid', 'same' (TensorFlow's:
+    the odd pixel at the bottom/right), p, (ph, pw) or ((top, bottom), (left, right))."""
+    who = "conv2d"
+    x = _kept(x)
+    mode, pads = conv_padding(padding, 2, who)
+    return _C.conv2d(x, _operand(kernel, x), None if bias is None else _operand(bias, x),
+                     _ints(strides, 2, who, "strides"), mode, pads,
+                     _ints(dilation, 2, who, "dilation"), activation, float(negative_slope), who)
+
+
+def conv1d(x, kernel, bias=None, stride=1, padding="valid", dilation=1, activation="linear",
+           negative_slope=0.01):
+    """act(conv(x, kernel) + bias): x (N, T, C), kernel (K, C, F) (Keras layout), bias (F,)
+    -> (N, OT, F). padding: 'valid', 'same', 'causal' (all on the left), p or (left, right)."""
+    who = "conv1d"
+    x = _kept(x)
+    kernel = _operand(kernel, x)
+    if isinstance(padding, str) and padding.lower() == "causal":
+        span = (kernel.shape[0] - 1) * _ints(dilation, 1, who, "dilation")[0] if kernel.ndim else 0
+        mode, pads = "explicit", (max(span, 0), 0)
+    else:
+        mode, pads = conv_padding(padding if isinstance(padding, str) else [padding], 1, who)
+    return _C.conv1d(x, kernel, None if bias is None else _operand(bias, x),
+                     _ints(stride, 1, who, "stride")[0], mode, pads,
+                     _ints(dilation, 1, who, "dilation")[0], activation, float(negative_slope), who)
+
+
 def stack_rows(x, index):
     """x[index] along the first axis (differentiable gather)."""
     return as_tensor(x)[index]

@@ -1,0 +1,225 @@
+// Conv1D and Conv2D, channels-last, as im2col + one GEMM (cpu/conv.cpp, cpu/gemm.cpp):
+//   x (N, H, W, C), kernel (KH, KW, C, F) (Keras layout: its leading axes flatten to the
+//   (KH * KW * C, F) matrix that multiplies the patches), bias (F) -> y (N, OH, OW, F).
+//   Conv1D is Conv2D with H = KH = 1: x (N, T, C), kernel (K, C, F) -> (N, OT, F).
+// Forward:   cols = im2col(x)  (M = N * OH * OW rows, K = KH * KW * C columns)
+//            y = act(cols @ kernel + bias)
+// Backward:  gz = gy * act'(y)                       (act'(z) for GELU, which keeps z)
+//            gkernel = cols^T @ gz,  gbias = column sums of gz
+//            gx = col2im(gz @ kernel^T)              (skipped when x needs no gradient)
+// A pointwise convolution (1x1, stride 1, no padding) uses x itself as cols.
+//
+// Workspace: cols is allocated per eager call and kept for the backward (only when the
+// kernel needs a gradient); the input gradient's cols are allocated in the backward. A
+// captured step allocates them once, when it is recorded, and its replays reuse them.
+#include <algorithm>
+#include <cctype>
+
+#include "core/launch.h"
+#include "ops/ops.h"
+
+namespace fastnn {
+
+ConvPadding conv_padding_from_name(const std::string& name, const char* who) {
+  std::string key = name;
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (key == "valid") return ConvPadding::Valid;
+  if (key == "same") return ConvPadding::Same;
+  if (key == "explicit") return ConvPadding::Explicit;
+  fail(ErrorKind::Value, who, ": expected padding 'valid', 'same' or explicit sizes, got '", name,
+       "'");
+}
+
+namespace {
+
+// Far beyond any real image, and small enough that the products below cannot overflow.
+constexpr int64_t kMaxConvSize = int64_t(1) << 31;
+
+struct AxisGeometry {
+  int64_t pad_before = 0, pad_after = 0, out = 0;
+};
+
+// One spatial axis: the padding on each side and the output size. "same" follows
+// TensorFlow: out = ceil(in / stride), the extra padding (when odd) after.
+AxisGeometry resolve_axis(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
+                          ConvPadding mode, int64_t pad_before, int64_t pad_after, const char* axis,
+                          const char* who) {
+  FASTNN_CHECK(stride > 0 && stride <= kMaxConvSize, Value, who, ": expected a ", axis,
+               " stride in [1, 2^31], got ", stride);
+  FASTNN_CHECK(dilation > 0 && dilation <= kMaxConvSize, Value, who, ": expected a ", axis,
+               " dilation rate in [1, 2^31], got ", dilation);
+  const int64_t span = (kernel - 1) * dilation + 1;  // the input extent one output reads
+  AxisGeometry a;
+  if (mode == ConvPadding::Same) {
+    a.out = (in + stride - 1) / stride;
+    const int64_t total = std::max<int64_t>(0, (a.out - 1) * stride + span - in);
+    a.pad_before = total / 2;
+    a.pad_after = total - a.pad_before;
+    return a;
+  }
+  if (mode == ConvPadding::Explicit) {
+    FASTNN_CHECK(pad_before >= 0 && pad_after >= 0 && pad_before <= kMaxConvSize &&
+                     pad_after <= kMaxConvSize,
+                 Value, who, ": expected ", axis, " padding in [0, 2^31], got (", pad_before, ", ",
+                 pad_after, ")");
+    a.pad_before = pad_before;
+    a.pad_after = pad_after;
+  }
+  const int64_t padded = in + a.pad_before + a.pad_after;
+  FASTNN_CHECK(span <= padded, Value, who,
+               ": expected a kernel no larger than the padded input, got ", axis, " kernel size ",
+               kernel, (dilation > 1 ? str(" (", span, " dilated)") : ""), " over padded input ",
+               axis, " size ", padded);
+  a.out = (padded - span) / stride + 1;
+  return a;
+}
+
+void check_conv_args(const Tensor& x, const Tensor& kernel, const Tensor& bias, int64_t rank,
+                     const char* layout, const char* kernel_layout, const char* who) {
+  check_float(x, who, "inputs");
+  check_float(kernel, who, "kernel");
+  FASTNN_CHECK(x.dim() == rank, Value, who, ": expected inputs of rank ", rank, " ", layout,
+               ", got shape ", shape_str(x.shape()));
+  FASTNN_CHECK(kernel.dim() == rank, Value, who, ": expected a kernel of rank ", rank, " ",
+               kernel_layout, ", got shape ", shape_str(kernel.shape()));
+  check_nonempty(x, who, "inputs");
+  check_nonempty(kernel, who, "kernel");
+  check_same_dtype(x, kernel, who, "kernel");
+  check_same_device(x, kernel, who, "kernel");
+  const int64_t C = kernel.shape()[rank - 2], F = kernel.shape()[rank - 1];
+  FASTNN_CHECK(x.shape().back() == C, Value, who, ": expected inputs with ", C,
+               " channels (the kernel's input channels), got shape ", shape_str(x.shape()));
+  if (bias.defined()) {
+    check_same_dtype(x, bias, who, "bias");
+    check_same_device(x, bias, who, "bias");
+    FASTNN_CHECK(bias.dim() == 1 && bias.shape()[0] == F, Value, who, ": expected bias of shape (",
+                 F, ",), got ", shape_str(bias.shape()));
+  }
+}
+
+bool is_pointwise(const ConvGeometry& g) {
+  return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
+         g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0;
+}
+
+// The lowered convolution for a resolved geometry; x and kernel keep their own shapes (the
+// kernels read raw rows), so Conv1D's gradients come back in Conv1D's shapes.
+Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                    const ConvGeometry& g, const Shape& out_shape, Activation act, double alpha,
+                    const char* who) {
+  FASTNN_CHECK(act != Activation::LeakyReLU || alpha >= 0, Value, who,
+               ": expected leaky_relu alpha >= 0, got ", alpha);
+  // Huge padding: a ValueError naming the op rather than sizes wrapping around.
+  const double patch_elements =
+      double(g.batch) * double(g.out_h) * double(g.out_w) * double(g.patch_size());
+  FASTNN_CHECK(patch_elements < 0x1p62, Value, who,
+               ": expected an output small enough to lower, got ", g.out_h, "x", g.out_w,
+               " outputs of ", g.patch_size(), " values each per image");
+  const int64_t M = g.patch_rows(), K = g.patch_size(), F = kernel.shape().back();
+  Backend& be = backend_of(x);
+  const bool grad = needs_grad({&x, &kernel, &bias});
+  const bool pointwise = is_pointwise(g);
+  Tensor cols = x;
+  if (!pointwise) {
+    cols = Tensor::empty({M, K}, x.dtype(), x.device());
+    FASTNN_LAUNCH(be, im2col, x, g, cols);
+  }
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor z;  // pre-activation, kept only when the backward needs it
+  if (grad && !activation_grad_from_output(act))
+    z = Tensor::empty(y.shape(), y.dtype(), y.device());
+  FASTNN_LAUNCH(be, gemm, false, false, M, F, K, 1.0, cols, kernel, 0.0, y);
+  if (bias.defined() || act != Activation::Linear || z.defined())
+    FASTNN_LAUNCH(be, bias_activation_forward, act, alpha, bias, y, z);
+  if (!grad) return y;
+
+  // cols only serves the kernel's gradient: a frozen kernel does not keep it alive.
+  Tensor saved_cols = needs_grad({&kernel}) ? cols.detach() : Tensor();
+  record(who, y, {x, kernel, bias},
+         [cols = saved_cols, w = kernel.detach(), y_saved = y.detach(), z, g, act, alpha, M, K, F,
+          pointwise, x_shape = x.shape()](const Tensor& gy, const std::vector<bool>& needs) {
+           Backend& be = backend_of(gy);
+           Tensor gz = gy;
+           if (act != Activation::Linear) {
+             gz = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+             FASTNN_LAUNCH(be, activation_backward, act, alpha, z, y_saved, gy, gz);
+           }
+           std::vector<Tensor> grads(3);
+           if (needs[0]) {
+             grads[0] = Tensor::empty(x_shape, gy.dtype(), gy.device());
+             if (pointwise) {
+               FASTNN_LAUNCH(be, gemm, false, true, M, K, F, 1.0, gz, w, 0.0, grads[0]);
+             } else {
+               Tensor gcols = Tensor::empty({M, K}, gy.dtype(), gy.device());
+               FASTNN_LAUNCH(be, gemm, false, true, M, K, F, 1.0, gz, w, 0.0, gcols);
+               FASTNN_LAUNCH(be, col2im, gcols, g, grads[0]);
+             }
+           }
+           if (needs[1]) {
+             grads[1] = Tensor::empty(w.shape(), gy.dtype(), gy.device());
+             FASTNN_LAUNCH(be, gemm, true, false, K, F, M, 1.0, cols, gz, 0.0, grads[1]);
+           }
+           if (needs[2]) {
+             grads[2] = Tensor::empty({1, F}, gy.dtype(), gy.device());
+             FASTNN_LAUNCH(be, sum_to, gz.view({M, F}), grads[2]);
+             grads[2] = grads[2].view({F});
+           }
+           return grads;
+         });
+  return y;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, const ConvOptions& options,
+              Activation act, double alpha, const char* who) {
+  check_conv_args(x, kernel, bias, 4, "(batch, height, width, channels)",
+                  "(kernel_height, kernel_width, in_channels, filters)", who);
+  const Shape& xs = x.shape();
+  const Shape& ks = kernel.shape();
+  ConvGeometry g;
+  g.batch = xs[0];
+  g.in_h = xs[1];
+  g.in_w = xs[2];
+  g.channels = xs[3];
+  g.kernel_h = ks[0];
+  g.kernel_w = ks[1];
+  g.stride_h = options.stride_h;
+  g.stride_w = options.stride_w;
+  g.dilation_h = options.dilation_h;
+  g.dilation_w = options.dilation_w;
+  AxisGeometry h = resolve_axis(g.in_h, g.kernel_h, g.stride_h, g.dilation_h, options.padding,
+                                options.pad_top, options.pad_bottom, "height", who);
+  AxisGeometry w = resolve_axis(g.in_w, g.kernel_w, g.stride_w, g.dilation_w, options.padding,
+                                options.pad_left, options.pad_right, "width", who);
+  g.pad_top = h.pad_before;
+  g.pad_bottom = h.pad_after;
+  g.out_h = h.out;
+  g.pad_left = w.pad_before;
+  g.pad_right = w.pad_after;
+  g.out_w = w.out;
+  return conv_lowered(x, kernel, bias, g, {g.batch, g.out_h, g.out_w, ks[3]}, act, alpha, who);
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& kernel, const Tensor& bias, const ConvOptions& options,
+              Activation act, double alpha, const char* who) {
+  check_conv_args(x, kernel, bias, 3, "(batch, steps, channels)",
+                  "(kernel_size, in_channels, filters)", who);
+  ConvGeometry g;
+  g.batch = x.shape()[0];
+  g.in_w = x.shape()[1];
+  g.channels = x.shape()[2];
+  g.kernel_w = kernel.shape()[0];
+  g.stride_w = options.stride_w;
+  g.dilation_w = options.dilation_w;
+  g.in_h = g.kernel_h = g.stride_h = g.dilation_h = g.out_h = 1;
+  AxisGeometry w = resolve_axis(g.in_w, g.kernel_w, g.stride_w, g.dilation_w, options.padding,
+                                options.pad_left, options.pad_right, "steps", who);
+  g.pad_left = w.pad_before;
+  g.pad_right = w.pad_after;
+  g.out_w = w.out;
+  return conv_lowered(x, kernel, bias, g, {g.batch, g.out_w, kernel.shape()[2]}, act, alpha, who);
+}
+
+}  // namespace fastnn
