@@ -10,6 +10,8 @@ from .tensor import (Parameter, Tensor, as_tensor, enable_grad, is_grad_enabled,
 from .functional import (add, concat, concatenate, dense, div, flatten, gelu, leaky_relu,
                          log_softmax, matmul, mean, mul, relu, reshape, sigmoid, softmax, sub,
                          sum, tanh)
+from .functional import (avg_pool1d, avg_pool2d, batch_norm, dropout, global_avg_pool2d,
+                         global_max_pool2d, max_pool1d, max_pool2d)
 from . import (activations, callbacks, cuda, datasets, functional, initializers, layers, losses,
                metrics, optim, regularizers)
 from .layers import Layer
@@ -50,4 +52,6 @@ __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "matmul",
     "dense", "add", "sub", "mul", "div", "sum", "mean", "reshape", "flatten", "concat",
     "concatenate", "Sequential", "data", "optimizers", "utils",
+    "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
+    "global_max_pool2d", "dropout", "batch_norm",
 ]
