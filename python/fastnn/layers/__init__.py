@@ -12,3 +12,6 @@ from .pool import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, Glo
 __all__ += ["MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "MaxPool1D",
             "MaxPooling1D", "AvgPool1D", "AveragePooling1D", "GlobalAvgPool2D",
             "GlobalAveragePooling2D", "GlobalMaxPool2D", "GlobalMaxPooling2D"]
+from .norm import BatchNormalization, Dropout, SpatialDropout2D
+
+__all__ += ["BatchNormalization", "Dropout", "SpatialDropout2D"]
