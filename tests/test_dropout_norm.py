@@ -245,3 +245,56 @@ def test_captured_fit_equals_eager_fit(make):
     assert loss_c == loss_e
     assert all(p.tobytes() == q.tobytes() for p, q in zip(w_c, w_e))  # moving stats included
     assert r_c.tobytes() == r_e.tobytes()  # the generator ends where the eager fit left it
+
+
+# --- backprop by hand and thread counts ----------------------------------------------------
+
+def test_layer_backward_reuses_the_mask_and_leaves_moving_statistics_alone():
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((4, 3, 3, 5)).astype(np.float32)
+    a[0, 0, 0] = 0.0  # a kept zero input still passes its gradient
+    gy = rng.standard_normal(a.shape).astype(np.float32)
+    for layer in (layers.Dropout(0.5), layers.SpatialDropout2D(0.5)):
+        y = np.asarray(layer(a, training=True))
+        mask = np.asarray(layer._last_mask)
+        np.testing.assert_array_equal(y, a * mask)
+        np.testing.assert_array_equal(np.asarray(layer.backward(gy)), gy * mask)
+        layer(a, training=False)
+        np.testing.assert_array_equal(np.asarray(layer.backward(gy)), gy)
+    bn = layers.BatchNormalization()
+    bn(a, training=True)
+    before = bn.get_weights()
+    gx = np.asarray(bn.backward(gy))
+    assert all(p.tobytes() == q.tobytes() for p, q in zip(before, bn.get_weights()))
+    x = fn.tensor(a, requires_grad=True)
+    stats = [fn.tensor(w) for w in before[2:]]
+    fn.batch_norm(x, *stats, bn.gamma, bn.beta, training=True).backward(fn.tensor(gy))
+    np.testing.assert_array_equal(gx, np.asarray(x.grad))
+
+
+def _run_all(a, gy):
+    x = fn.tensor(a, requires_grad=True)
+    mm, mv = fn.zeros(a.shape[-1]), fn.ones(a.shape[-1])
+    fn.manual_seed(4)
+    outs = [fn.max_pool2d(x, 3, 2, "same"), fn.avg_pool2d(x, 2), fn.global_avg_pool2d(x),
+            fn.batch_norm(x, mm, mv, training=True), fn.dropout(x, 0.3)]
+    total = sum(((o * fn.tensor(gy[: o.numel()].reshape(o.shape))).sum() for o in outs[1:]),
+                (outs[0] * fn.tensor(gy[: outs[0].numel()].reshape(outs[0].shape))).sum())
+    total.backward()
+    return [np.asarray(o).tobytes() for o in outs] + [np.asarray(x.grad).tobytes(),
+                                                       np.asarray(mv).tobytes()]
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((33, 17, 15, 24)).astype(np.float32) * 3 + 1
+    gy = rng.standard_normal(a.size).astype(np.float32)
+    threads = fn.get_num_threads()
+    try:
+        fn.set_num_threads(1)
+        one = _run_all(a, gy)
+        fn.set_num_threads(3)
+        three = _run_all(a, gy)
+    finally:
+        fn.set_num_threads(threads)
+    assert one == three

@@ -10,7 +10,7 @@
 namespace fastnn {
 
 Tensor dropout(const Tensor& x, double rate, const Shape& noise_shape, bool training,
-               const Tensor& generator, const char* who) {
+               const Tensor& generator, const char* who, Tensor* mask_out) {
   check_float(x, who, "inputs");
   FASTNN_CHECK(rate >= 0 && rate < 1, Value, who, ": expected rate in [0, 1), got ", rate);
   Shape mask_shape = noise_shape.empty() ? x.shape() : noise_shape;
@@ -30,6 +30,7 @@ Tensor dropout(const Tensor& x, double rate, const Shape& noise_shape, bool trai
   Tensor mask = Tensor::empty(mask_shape, x.dtype(), x.device());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   FASTNN_LAUNCH(backend_of(x), dropout_forward, x, rate, state, mask, y);
+  if (mask_out != nullptr) *mask_out = mask;
   if (!needs_grad({&x})) return y;
   record(who, y, {x}, [mask](const Tensor& gy, const std::vector<bool>&) {
     Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());

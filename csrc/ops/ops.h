@@ -65,9 +65,10 @@ Tensor global_pool2d(const Tensor& x, bool max, const char* who);
 // Inverted dropout (kept values scaled by 1 / (1 - rate)); the identity when not training or
 // rate is 0. noise_shape: the mask's shape (x's rank, each dim x's or 1), {} = x's shape.
 // generator: an int64 {seed, offset} tensor of the layer's own (Keras's seed=), or undefined
-// for the device's global generator.
+// for the device's global generator. mask_out, when given, receives the mask drawn (left
+// undefined when dropout is the identity): Layer.backward reuses it instead of drawing anew.
 Tensor dropout(const Tensor& x, double rate, const Shape& noise_shape, bool training,
-               const Tensor& generator, const char* who);
+               const Tensor& generator, const char* who, Tensor* mask_out = nullptr);
 
 // --- norm.cpp ---
 // Batch normalisation over the last axis of x (..., C); gamma/beta (C) may be undefined.

@@ -92,11 +92,14 @@ void bind_ops(py::module_& m) {
       "dropout",
       [](const Tensor& x, double rate, const std::vector<int64_t>& noise_shape, bool training,
          const std::optional<Tensor>& generator, const std::string& who) {
-        return dropout(x, rate, noise_shape, training, optional_tensor(generator), who.c_str());
+        Tensor mask;
+        Tensor y = dropout(x, rate, noise_shape, training, optional_tensor(generator), who.c_str(),
+                           &mask);
+        return std::make_pair(y, mask.defined() ? std::optional<Tensor>(mask) : std::nullopt);
       },
       py::arg("x"), py::arg("rate"), py::arg("noise_shape") = std::vector<int64_t>{},
       py::arg("training") = true, py::arg("generator") = py::none(), py::arg("who") = "dropout",
-      "Inverted dropout; noise_shape [] means x's shape.");
+      "Inverted dropout; noise_shape [] means x's shape. Returns (y, mask or None).");
   m.def(
       "batch_norm",
       [](const Tensor& x, const std::optional<Tensor>& gamma, const std::optional<Tensor>& beta,

@@ -202,7 +202,7 @@ def dropout(x, rate, training=True, noise_shape=None):
     x = as_tensor(x)
     shape = [] if noise_shape is None else [
         x.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape)]
-    return _C.dropout(x, float(rate), shape, bool(training), None, "dropout")
+    return _C.dropout(x, float(rate), shape, bool(training), None, "dropout")[0]
 
 
 def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training=False,

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from .. import _C
+from ..tensor import Tensor, as_tensor
 from ..tensor import tensor as _tensor
 from .base import Layer
 
@@ -34,6 +35,7 @@ class BatchNormalization(Layer):
         self.initializers = (gamma_initializer, beta_initializer, moving_mean_initializer,
                              moving_variance_initializer)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+        self._replaying = False
         if self.input_shape_arg is not None:
             self._maybe_build(self.input_shape_arg)
 
@@ -52,9 +54,19 @@ class BatchNormalization(Layer):
         self.built = True
 
     def call(self, inputs, training=False):
+        # While Layer.backward re-runs the forward, momentum 1 keeps the moving statistics
+        # from being updated a second time for the same batch.
+        momentum = 1.0 if self._replaying else self.momentum
         return _C.batch_norm(inputs, self.gamma, self.beta, self.moving_mean,
                              self.moving_variance, bool(training) and self.trainable,
-                             self.momentum, self.epsilon, f"BatchNormalization '{self.name}'")
+                             momentum, self.epsilon, f"BatchNormalization '{self.name}'")
+
+    def backward(self, grad_output):
+        self._replaying = True
+        try:
+            return super().backward(grad_output)
+        finally:
+            self._replaying = False
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -93,6 +105,7 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._generator = _own_generator(seed, who)
+        self._last_mask = None
 
     def _mask_shape(self, shape):
         if self.noise_shape is None:
@@ -100,8 +113,24 @@ class Dropout(Layer):
         return [shape[i] if d is None else int(d) for i, d in enumerate(self.noise_shape)]
 
     def call(self, inputs, training=False):
-        return _C.dropout(inputs, self.rate, self._mask_shape(inputs.shape), bool(training),
-                          self._generator, f"{type(self).__name__} '{self.name}'")
+        y, self._last_mask = _C.dropout(inputs, self.rate, self._mask_shape(inputs.shape),
+                                        bool(training), self._generator,
+                                        f"{type(self).__name__} '{self.name}'")
+        return y
+
+    def backward(self, grad_output):
+        """The input gradient for the last call's mask (re-running the forward, as
+        Layer.backward does, would draw a new one)."""
+        if self._last_input is None:
+            raise RuntimeError(f"{type(self).__name__} '{self.name}'.backward: call the layer "
+                               "on an input first")
+        gy = grad_output if isinstance(grad_output, Tensor) else as_tensor(
+            grad_output, dtype=self._last_input.dtype)
+        if tuple(gy.shape) != tuple(self._last_input.shape):
+            raise ValueError(f"{type(self).__name__} '{self.name}'.backward: expected "
+                             f"grad_output of shape {tuple(self._last_input.shape)}, got "
+                             f"{tuple(gy.shape)}")
+        return gy if self._last_mask is None else gy * self._last_mask
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
