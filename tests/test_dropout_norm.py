@@ -27,16 +27,34 @@ def test_dropout_keep_fraction_and_exact_scaling(dtype):
     np.testing.assert_array_equal(y[kept], a.astype(dtype)[kept] * scale)
 
 
-def test_dropout_mask_is_the_generators_uniforms():
+def philox(seed, counters):
+    """Philox4x32-10 in numpy (math/random.h): the four 32-bit lanes of each counter."""
+    m32 = np.uint64(0xFFFFFFFF)
+    c = [counters & m32, counters >> np.uint64(32), np.zeros_like(counters),
+         np.zeros_like(counters)]
+    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
+    for _ in range(10):
+        p0, p1 = np.uint64(0xD2511F53) * c[0], np.uint64(0xCD9E8D57) * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & m32, (p0 >> np.uint64(32)) ^ c[3] ^ k1,
+             p0 & m32]
+        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & m32, (k1 + np.uint64(0xBB67AE85)) & m32
+    return np.stack(c, axis=-1)
+
+
+def test_dropout_mask_is_philox_lanes_and_advances_the_generator_like_rand():
+    n, rate = 7 * 33, 0.4
     fn.manual_seed(5)
-    y = np.asarray(fn.dropout(fn.ones((7, 33)), 0.4))
-    fn.manual_seed(5)
-    u = np.asarray(fn.rand(7, 33))
-    np.testing.assert_array_equal(y != 0, u >= 0.4)
-    after = np.asarray(fn.rand(3))  # the generator advanced past the mask in both cases
-    fn.manual_seed(5)
-    fn.dropout(fn.ones((7, 33)), 0.4)
-    np.testing.assert_array_equal(np.asarray(fn.rand(3)), after)
+    u = np.asarray(fn.rand(n))  # the reference Philox agrees with the generator's own draws
+    lanes = philox(5, np.arange(n, dtype=np.uint64))
+    np.testing.assert_array_equal(u, (lanes[:, 0] >> np.uint64(8)) * np.float32(2.0**-24))
+    after = np.asarray(fn.rand(3))
+    for dtype in ("float32", "float64"):
+        fn.manual_seed(5)
+        y = np.asarray(fn.dropout(fn.ones((7, 33), dtype=dtype), rate))
+        keep = philox(5, np.arange((n + 3) // 4, dtype=np.uint64)).reshape(-1)[:n] >= np.uint64(
+            np.ceil(rate * 2.0**32))
+        np.testing.assert_array_equal(y.reshape(-1) != 0, keep)
+        np.testing.assert_array_equal(np.asarray(fn.rand(3)), after)  # advanced by n, like rand
 
 
 def test_dropout_same_seed_same_mask_and_a_new_mask_each_call():

@@ -176,15 +176,15 @@ class Backend {
   // element of each window, which the backward routes the gradient to.
   virtual void max_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y,
                                   Tensor& argmax) = 0;
-  virtual void max_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy,
-                                   const Tensor& argmax, Tensor& gx) = 0;
+  virtual void max_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy, const Tensor& argmax,
+                                   Tensor& gx) = 0;
   virtual void avg_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y) = 0;
   virtual void avg_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy, Tensor& gx) = 0;
 
   // --- dropout.cpp: `mask` has x's rank, each dim x's or 1 (broadcast: noise_shape,
-  // SpatialDropout). The kernel draws mask.numel() uniforms u from the generator as
-  // random_uniform does (and advances it by as many) and sets mask = u >= rate ? 1 / (1 -
-  // rate) : 0, then y = x * mask. ---
+  // SpatialDropout). Element i of the mask keeps (1 / (1 - rate)) or drops (0) by lane i % 4
+  // of the Philox block at the generator's counter offset + i / 4 (math::dropout_threshold);
+  // the kernel advances the generator by mask.numel(), as random_uniform would. y = x * mask.
   virtual void dropout_forward(const Tensor& x, double rate, Tensor& generator, Tensor& mask,
                                Tensor& y) = 0;
   // gx = gy * mask (broadcast as in the forward).

@@ -81,9 +81,9 @@ class CpuBackend final : public Backend {
                           const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                           Tensor& moving_variance, Tensor& mean, Tensor& invstd,
                           Tensor& y) override;
-  void batch_norm_backward(bool training, const Tensor& x, const Tensor& gamma,
-                           const Tensor& mean, const Tensor& invstd, const Tensor& gy, Tensor& gx,
-                           Tensor& ggamma, Tensor& gbeta) override;
+  void batch_norm_backward(bool training, const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                           const Tensor& invstd, const Tensor& gy, Tensor& gx, Tensor& ggamma,
+                           Tensor& gbeta) override;
 };
 
 // Elements per parallel chunk for cheap per-element loops (a few microseconds of one core:

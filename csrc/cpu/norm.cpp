@@ -41,10 +41,10 @@ T at_or(const Tensor& t, int64_t c, T otherwise) {
 }
 }  // namespace
 
-void CpuBackend::batch_norm_forward(bool training, double momentum, double epsilon,
-                                    const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                    Tensor& moving_mean, Tensor& moving_variance, Tensor& mean,
-                                    Tensor& invstd, Tensor& y) {
+void CpuBackend::batch_norm_forward(bool training, double momentum, double epsilon, const Tensor& x,
+                                    const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
+                                    Tensor& moving_variance, Tensor& mean, Tensor& invstd,
+                                    Tensor& y) {
   dispatch_float(x.dtype(), "batch_norm", [&](auto zero) {
     using T = decltype(zero);
     const int64_t C = last_dim(x), R = leading_rows(x);

@@ -16,9 +16,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     check_defined(t, who, arg);
     check_same_dtype(x, t, who, arg);
     check_same_device(x, t, who, arg);
-    FASTNN_CHECK(t.dim() == 1 && t.size(0) == C, Value, who, ": expected ", arg, " of shape (",
-                 C, ",) for inputs of shape ", shape_str(x.shape()), ", got ",
-                 shape_str(t.shape()));
+    FASTNN_CHECK(t.dim() == 1 && t.size(0) == C, Value, who, ": expected ", arg, " of shape (", C,
+                 ",) for inputs of shape ", shape_str(x.shape()), ", got ", shape_str(t.shape()));
   };
   if (gamma.defined()) check_channel_vector(gamma, "gamma");
   if (beta.defined()) check_channel_vector(beta, "beta");
@@ -45,8 +44,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
            if (needs[0]) grads[0] = Tensor::empty(x.shape(), x.dtype(), x.device());
            if (needs[1]) grads[1] = Tensor::empty(mean.shape(), x.dtype(), x.device());
            if (needs[2]) grads[2] = Tensor::empty(mean.shape(), x.dtype(), x.device());
-           FASTNN_LAUNCH(backend_of(gy), batch_norm_backward, training, x, gamma, mean, invstd,
-                         gy, grads[0], grads[1], grads[2]);
+           FASTNN_LAUNCH(backend_of(gy), batch_norm_backward, training, x, gamma, mean, invstd, gy,
+                         grads[0], grads[1], grads[2]);
            return grads;
          });
   return y;

@@ -19,8 +19,8 @@ void axis_geometry(int64_t extent, int64_t pool, int64_t stride, bool same, cons
     pad_before = pad_total / 2;
     return;
   }
-  FASTNN_CHECK(extent >= pool, Value, who, ": expected a pool_size of at most the input's ",
-               axis, " (", extent, ") with padding='valid', got ", pool);
+  FASTNN_CHECK(extent >= pool, Value, who, ": expected a pool_size of at most the input's ", axis,
+               " (", extent, ") with padding='valid', got ", pool);
   out = (extent - pool) / stride + 1;
   pad_before = 0;
 }

@@ -93,8 +93,8 @@ void bind_ops(py::module_& m) {
       [](const Tensor& x, double rate, const std::vector<int64_t>& noise_shape, bool training,
          const std::optional<Tensor>& generator, const std::string& who) {
         Tensor mask;
-        Tensor y = dropout(x, rate, noise_shape, training, optional_tensor(generator), who.c_str(),
-                           &mask);
+        Tensor y =
+            dropout(x, rate, noise_shape, training, optional_tensor(generator), who.c_str(), &mask);
         return std::make_pair(y, mask.defined() ? std::optional<Tensor>(mask) : std::nullopt);
       },
       py::arg("x"), py::arg("rate"), py::arg("noise_shape") = std::vector<int64_t>{},
@@ -103,8 +103,8 @@ void bind_ops(py::module_& m) {
   m.def(
       "batch_norm",
       [](const Tensor& x, const std::optional<Tensor>& gamma, const std::optional<Tensor>& beta,
-         const Tensor& moving_mean, const Tensor& moving_variance, bool training,
-         double momentum, double epsilon, const std::string& who) {
+         const Tensor& moving_mean, const Tensor& moving_variance, bool training, double momentum,
+         double epsilon, const std::string& who) {
         return batch_norm(x, optional_tensor(gamma), optional_tensor(beta), moving_mean,
                           moving_variance, training, momentum, epsilon, who.c_str());
       },
