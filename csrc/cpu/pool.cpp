@@ -61,12 +61,12 @@ void CpuBackend::max_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Te
               const T* v = xn + at * C;
               for (int64_t c = 0; c < C; ++c) {
                 // Strictly greater keeps the first maximum; a NaN wins once and stays, so
-                // NaN propagates as in TensorFlow and PyTorch.
-                const bool nan_first = v[c] != v[c] && best[c] == best[c];
-                if (v[c] > best[c] || nan_first) {
-                  best[c] = v[c];
-                  where[c] = at;
-                }
+                // NaN propagates as in TensorFlow and PyTorch. Selects, not branches, so
+                // the channel loop vectorises.
+                const T value = v[c], held = best[c];
+                const bool take = value > held || (value != value && held == held);
+                best[c] = take ? value : held;
+                where[c] = take ? at : where[c];
               }
             }
         }
