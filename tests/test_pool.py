@@ -155,7 +155,7 @@ def test_pool2d_vs_torch(case):
 
 
 def test_layers_keras_arguments_and_aliases():
-    assert layers.MaxPooling2D is layers.MaxPool2D and layers.AveragePooling1D is layers.AvgPool1D
+    assert layers.MaxPooling2D is layers.MaxPool2D and layers.MaxPool2D().name.startswith("max_pooling2d") and layers.AveragePooling1D is layers.AvgPool1D
     layer = layers.AveragePooling2D(pool_size=3, strides=(1, 2), padding="SAME")
     assert layer.pool_size == (3, 3) and layer.strides == (1, 2) and layer.padding == "same"
     assert layers.MaxPool2D().strides == (2, 2)
@@ -165,7 +165,7 @@ def test_layers_keras_arguments_and_aliases():
 
 def test_pool_errors_name_the_layer_and_argument():
     x = np.zeros((1, 3, 3, 1), np.float32)
-    with pytest.raises(ValueError, match="MaxPool2D 'p'.*pool_size.*at most.*height"):
+    with pytest.raises(ValueError, match="MaxPooling2D 'p'.*pool_size.*at most.*height"):
         layers.MaxPool2D(4, name="p")(x)
     with pytest.raises(ValueError, match="rank 4"):
         layers.AvgPool2D()(np.zeros((3, 3, 1), np.float32))

@@ -38,14 +38,14 @@ class _Pool2D(Layer):
                 "padding": self.padding}
 
 
-class MaxPool2D(_Pool2D):
+class MaxPooling2D(_Pool2D):
     """Max over pool_size windows of (N, H, W, C) inputs; strides default to pool_size;
     padding 'valid' or 'same' (TensorFlow's: the odd padding at the bottom/right)."""
 
     _max = True
 
 
-class AvgPool2D(_Pool2D):
+class AveragePooling2D(_Pool2D):
     """Mean over pool_size windows of (N, H, W, C) inputs; with padding='same' a window
     divides by its valid (unpadded) elements, as TensorFlow does."""
 
@@ -72,13 +72,13 @@ class _Pool1D(Layer):
                 "padding": self.padding}
 
 
-class MaxPool1D(_Pool1D):
+class MaxPooling1D(_Pool1D):
     """Max over pool_size steps of (N, T, C) inputs."""
 
     _max = True
 
 
-class AvgPool1D(_Pool1D):
+class AveragePooling1D(_Pool1D):
     """Mean over pool_size steps of (N, T, C) inputs."""
 
     _max = False
@@ -102,21 +102,22 @@ class _GlobalPool2D(Layer):
         return {**super().get_config(), "keepdims": self.keepdims}
 
 
-class GlobalAvgPool2D(_GlobalPool2D):
+class GlobalAveragePooling2D(_GlobalPool2D):
     """(N, H, W, C) -> (N, C): the mean of each channel over the image."""
 
     _max = False
 
 
-class GlobalMaxPool2D(_GlobalPool2D):
+class GlobalMaxPooling2D(_GlobalPool2D):
     """(N, H, W, C) -> (N, C): the max of each channel over the image."""
 
     _max = True
 
 
-MaxPooling2D = MaxPool2D
-AveragePooling2D = AvgPool2D
-MaxPooling1D = MaxPool1D
-AveragePooling1D = AvgPool1D
-GlobalAveragePooling2D = GlobalAvgPool2D
-GlobalMaxPooling2D = GlobalMaxPool2D
+# Keras's short aliases (layers are named after the long names, as in Keras).
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D
