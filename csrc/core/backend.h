@@ -87,6 +87,13 @@ struct ConvGeometry {
   int64_t patch_size() const { return kernel_h * kernel_w * channels; }
 };
 
+// Pooling geometry (pool.cpp), fixed when the op is called: sizes of x (N, H, W, C) and y
+// (N, OH, OW, C), the window, the strides and the padding before the first row/column.
+struct Pool2DGeometry {
+  int64_t N = 0, H = 0, W = 0, C = 0, OH = 0, OW = 0;
+  int64_t pool_h = 1, pool_w = 1, stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -185,6 +192,42 @@ class Backend {
   // The adjoint: gx (batch, in_h, in_w, channels) = for every input pixel, the sum of the
   // cols entries that read it, in kernel-tap order (deterministic, no atomics).
   virtual void col2im(const Tensor& cols, const ConvGeometry& geometry, Tensor& gx) = 0;
+
+  // --- pool.cpp: x (N, H, W, C) -> y (N, OH, OW, C), channels last. Window (oh, ow) covers
+  // rows oh * stride_h - pad_top + [0, pool_h) and the same for columns; padded positions
+  // take no part (max ignores them, average divides by the valid count, as TensorFlow). ---
+  // Max pooling keeps in `argmax` (int32, y's shape) the flat h * W + w of the first maximal
+  // element of each window, which the backward routes the gradient to.
+  virtual void max_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y,
+                                  Tensor& argmax) = 0;
+  virtual void max_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy, const Tensor& argmax,
+                                   Tensor& gx) = 0;
+  virtual void avg_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y) = 0;
+  virtual void avg_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy, Tensor& gx) = 0;
+
+  // --- dropout.cpp: `mask` has x's rank, each dim x's or 1 (broadcast: noise_shape,
+  // SpatialDropout). Element i of the mask keeps (1 / (1 - rate)) or drops (0) by lane i % 4
+  // of the Philox block at the generator's counter offset + i / 4 (math::dropout_threshold);
+  // the kernel advances the generator by mask.numel(), as random_uniform would. y = x * mask.
+  virtual void dropout_forward(const Tensor& x, double rate, Tensor& generator, Tensor& mask,
+                               Tensor& y) = 0;
+  // gx = gy * mask (broadcast as in the forward).
+  virtual void dropout_backward(const Tensor& gy, const Tensor& mask, Tensor& gx) = 0;
+
+  // --- norm.cpp: batch normalisation over the last axis of x (rows, C). gamma and beta
+  // (C) may be undefined (scale / center off). training: mean and invstd (C, x's dtype) get
+  // the batch's mean and 1 / sqrt(biased variance + epsilon), and the moving statistics are
+  // updated in place, moving = momentum * moving + (1 - momentum) * batch (Keras); otherwise
+  // mean and invstd come from the moving statistics. y = (x - mean) * invstd * gamma + beta.
+  virtual void batch_norm_forward(bool training, double momentum, double epsilon, const Tensor& x,
+                                  const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
+                                  Tensor& moving_variance, Tensor& mean, Tensor& invstd,
+                                  Tensor& y) = 0;
+  // Gradients for the forward's mean/invstd; training also differentiates through the batch
+  // statistics. gx, ggamma, gbeta: each undefined when not wanted.
+  virtual void batch_norm_backward(bool training, const Tensor& x, const Tensor& gamma,
+                                   const Tensor& mean, const Tensor& invstd, const Tensor& gy,
+                                   Tensor& gx, Tensor& ggamma, Tensor& gbeta) = 0;
 };
 
 // An optimizer config as a tensor its update kernel reads (bytes in an int64 tensor), so a

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <utility>
 
 #include "core/backend.h"
 
@@ -67,6 +68,25 @@ class CpuBackend final : public Backend {
 
   void im2col(const Tensor& x, const ConvGeometry& geometry, Tensor& cols) override;
   void col2im(const Tensor& cols, const ConvGeometry& geometry, Tensor& gx) override;
+
+  void max_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y,
+                          Tensor& argmax) override;
+  void max_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy, const Tensor& argmax,
+                           Tensor& gx) override;
+  void avg_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y) override;
+  void avg_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy, Tensor& gx) override;
+
+  void dropout_forward(const Tensor& x, double rate, Tensor& generator, Tensor& mask,
+                       Tensor& y) override;
+  void dropout_backward(const Tensor& gy, const Tensor& mask, Tensor& gx) override;
+
+  void batch_norm_forward(bool training, double momentum, double epsilon, const Tensor& x,
+                          const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
+                          Tensor& moving_variance, Tensor& mean, Tensor& invstd,
+                          Tensor& y) override;
+  void batch_norm_backward(bool training, const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                           const Tensor& invstd, const Tensor& gy, Tensor& gx, Tensor& ggamma,
+                           Tensor& gbeta) override;
 };
 
 // Elements per parallel chunk for cheap per-element loops (a few microseconds of one core:
@@ -105,6 +125,15 @@ inline int64_t last_dim(const Tensor& t) {
 inline int64_t leading_rows(const Tensor& t) {
   int64_t c = last_dim(t);
   return c == 0 ? 0 : t.numel() / c;
+}
+
+// (seed, first counter) of a draw of `count` values, advancing the generator past it
+// (random.cpp, dropout.cpp).
+inline std::pair<uint64_t, uint64_t> take_counters(Tensor& generator, int64_t count) {
+  uint64_t* state = generator.data<uint64_t>();
+  uint64_t offset = state[1];
+  state[1] += static_cast<uint64_t>(count);
+  return {state[0], offset};
 }
 
 }  // namespace fastnn

@@ -10,16 +10,6 @@
 
 namespace fastnn {
 
-namespace {
-// (seed, first counter) of a draw of `count` values, advancing the generator past it.
-std::pair<uint64_t, uint64_t> take_counters(Tensor& generator, int64_t count) {
-  uint64_t* state = generator.data<uint64_t>();
-  uint64_t offset = state[1];
-  state[1] += static_cast<uint64_t>(count);
-  return {state[0], offset};
-}
-}  // namespace
-
 void CpuBackend::random_uniform(Tensor& out, double low, double high, Tensor& generator) {
   auto [seed, offset] = take_counters(generator, out.numel());
   dispatch_float(out.dtype(), "uniform", [&](auto zero) {

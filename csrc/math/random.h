@@ -54,4 +54,11 @@ FASTNN_HOST_DEVICE double normal_double(const Philox4& r) {
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
 }
 
+// Dropout keeps an element when its 32-bit Philox lane v >= dropout_threshold(rate): with
+// probability 1 - rate (to within 2^-32), the same decision for every dtype. One Philox
+// block gives the lanes of four consecutive elements.
+FASTNN_HOST_DEVICE uint64_t dropout_threshold(double rate) {
+  return static_cast<uint64_t>(ceil(rate * 4294967296.0));
+}
+
 }  // namespace fastnn::math

@@ -69,4 +69,30 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, const C
 Tensor conv1d(const Tensor& x, const Tensor& kernel, const Tensor& bias, const ConvOptions& options,
               Activation act, double alpha, const char* who = "Conv1D");
 
+// --- pool.cpp --- (channels last; padding "valid" or "same", TensorFlow's rule)
+// x (N, H, W, C) -> (N, OH, OW, C).
+Tensor pool2d(const Tensor& x, bool max, int64_t pool_h, int64_t pool_w, int64_t stride_h,
+              int64_t stride_w, const std::string& padding, const char* who);
+// x (N, T, C) -> (N, OT, C).
+Tensor pool1d(const Tensor& x, bool max, int64_t pool, int64_t stride, const std::string& padding,
+              const char* who);
+// x (N, H, W, C) -> (N, C).
+Tensor global_pool2d(const Tensor& x, bool max, const char* who);
+
+// --- dropout.cpp ---
+// Inverted dropout (kept values scaled by 1 / (1 - rate)); the identity when not training or
+// rate is 0. noise_shape: the mask's shape (x's rank, each dim x's or 1), {} = x's shape.
+// generator: an int64 {seed, offset} tensor of the layer's own (Keras's seed=), or undefined
+// for the device's global generator. mask_out, when given, receives the mask drawn (left
+// undefined when dropout is the identity): Layer.backward reuses it instead of drawing anew.
+Tensor dropout(const Tensor& x, double rate, const Shape& noise_shape, bool training,
+               const Tensor& generator, const char* who, Tensor* mask_out = nullptr);
+
+// --- norm.cpp ---
+// Batch normalisation over the last axis of x (..., C); gamma/beta (C) may be undefined.
+// Training uses the batch's statistics and updates moving_mean/moving_variance in place.
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                  const Tensor& moving_mean, const Tensor& moving_variance, bool training,
+                  double momentum, double epsilon, const char* who);
+
 }  // namespace fastnn

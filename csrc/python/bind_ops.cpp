@@ -111,6 +111,53 @@ void bind_ops(py::module_& m) {
       py::arg("who") = "Conv1D",
       "act(conv(x, kernel) + bias): x (N, T, C), kernel (K, C, F); padding 'valid', 'same' or "
       "'explicit' with explicit_padding (left, right).");
+  m.def(
+      "pool2d",
+      [](const Tensor& x, bool max, int64_t pool_h, int64_t pool_w, int64_t stride_h,
+         int64_t stride_w, const std::string& padding, const std::string& who) {
+        return pool2d(x, max, pool_h, pool_w, stride_h, stride_w, padding, who.c_str());
+      },
+      py::arg("x"), py::arg("max"), py::arg("pool_h"), py::arg("pool_w"), py::arg("stride_h"),
+      py::arg("stride_w"), py::arg("padding") = "valid", py::arg("who") = "pool2d",
+      "Max or average pooling of x (N, H, W, C).");
+  m.def(
+      "pool1d",
+      [](const Tensor& x, bool max, int64_t pool, int64_t stride, const std::string& padding,
+         const std::string& who) { return pool1d(x, max, pool, stride, padding, who.c_str()); },
+      py::arg("x"), py::arg("max"), py::arg("pool"), py::arg("stride"),
+      py::arg("padding") = "valid", py::arg("who") = "pool1d",
+      "Max or average pooling of x (N, T, C).");
+  m.def(
+      "global_pool2d",
+      [](const Tensor& x, bool max, const std::string& who) {
+        return global_pool2d(x, max, who.c_str());
+      },
+      py::arg("x"), py::arg("max"), py::arg("who") = "global_pool2d",
+      "Global max or average pooling: (N, H, W, C) -> (N, C).");
+  m.def(
+      "dropout",
+      [](const Tensor& x, double rate, const std::vector<int64_t>& noise_shape, bool training,
+         const std::optional<Tensor>& generator, const std::string& who) {
+        Tensor mask;
+        Tensor y =
+            dropout(x, rate, noise_shape, training, optional_tensor(generator), who.c_str(), &mask);
+        return std::make_pair(y, mask.defined() ? std::optional<Tensor>(mask) : std::nullopt);
+      },
+      py::arg("x"), py::arg("rate"), py::arg("noise_shape") = std::vector<int64_t>{},
+      py::arg("training") = true, py::arg("generator") = py::none(), py::arg("who") = "dropout",
+      "Inverted dropout; noise_shape [] means x's shape. Returns (y, mask or None).");
+  m.def(
+      "batch_norm",
+      [](const Tensor& x, const std::optional<Tensor>& gamma, const std::optional<Tensor>& beta,
+         const Tensor& moving_mean, const Tensor& moving_variance, bool training, double momentum,
+         double epsilon, const std::string& who) {
+        return batch_norm(x, optional_tensor(gamma), optional_tensor(beta), moving_mean,
+                          moving_variance, training, momentum, epsilon, who.c_str());
+      },
+      py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("moving_mean"),
+      py::arg("moving_variance"), py::arg("training"), py::arg("momentum") = 0.99,
+      py::arg("epsilon") = 1e-3, py::arg("who") = "batch_norm",
+      "Batch normalisation over the last axis; training updates the moving statistics.");
 }
 
 }  // namespace fastnn::python

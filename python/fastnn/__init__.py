@@ -11,6 +11,8 @@ from .functional import (add, concat, concatenate, dense, div, flatten, gelu, le
                          log_softmax, matmul, mean, mul, relu, reshape, sigmoid, softmax, sub,
                          sum, tanh)
 from .functional import conv1d, conv2d
+from .functional import (avg_pool1d, avg_pool2d, batch_norm, dropout, global_avg_pool2d,
+                         global_max_pool2d, max_pool1d, max_pool2d)
 from . import (activations, callbacks, cuda, datasets, functional, initializers, layers, losses,
                metrics, optim, regularizers)
 from .layers import Layer
@@ -52,4 +54,6 @@ __all__ = [
     "dense", "add", "sub", "mul", "div", "sum", "mean", "reshape", "flatten", "concat",
     "concatenate", "Sequential", "data", "optimizers", "utils",
     "conv1d", "conv2d",
+    "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
+    "global_max_pool2d", "dropout", "batch_norm",
 ]

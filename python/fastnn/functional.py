@@ -6,6 +6,8 @@ input requires grad.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import _C
@@ -201,5 +203,93 @@ def stack_rows(x, index):
     return as_tensor(x)[index]
 
 
+def _pair(value, who, arg):
+    """An int or a pair of ints, each positive, as a pair (Keras's pool_size/strides)."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                 and v > 0 for v in pair):
+        raise ValueError(f"{who}: expected {arg} to be a positive integer or a pair of them, "
+                         f"got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def _single(value, who, arg):
+    """A positive int, or a 1-tuple of one (Keras's 1D pool_size/strides)."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{who}: expected {arg} to be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _padding(padding, who):
+    mode = padding.lower() if isinstance(padding, str) else padding
+    if mode not in ("valid", "same"):
+        raise ValueError(f"{who}: expected padding 'valid' or 'same', got {padding!r}")
+    return mode
+
+
+def _pool2d(x, is_max, pool_size, strides, padding, who):
+    ph, pw = _pair(pool_size, who, "pool_size")
+    sh, sw = _pair(pool_size if strides is None else strides, who, "strides")
+    return _C.pool2d(as_tensor(x), is_max, ph, pw, sh, sw, _padding(padding, who), who)
+
+
+def _pool1d(x, is_max, pool_size, strides, padding, who):
+    p = _single(pool_size, who, "pool_size")
+    s = _single(p if strides is None else strides, who, "strides")
+    return _C.pool1d(as_tensor(x), is_max, p, s, _padding(padding, who), who)
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding="valid"):
+    """Max pooling of x (N, H, W, C); strides default to pool_size, padding as TensorFlow."""
+    return _pool2d(x, True, pool_size, strides, padding, "max_pool2d")
+
+
+def avg_pool2d(x, pool_size=2, strides=None, padding="valid"):
+    """Average pooling of x (N, H, W, C); with 'same', padded positions are not counted."""
+    return _pool2d(x, False, pool_size, strides, padding, "avg_pool2d")
+
+
+def max_pool1d(x, pool_size=2, strides=None, padding="valid"):
+    """Max pooling of x (N, T, C)."""
+    return _pool1d(x, True, pool_size, strides, padding, "max_pool1d")
+
+
+def avg_pool1d(x, pool_size=2, strides=None, padding="valid"):
+    """Average pooling of x (N, T, C)."""
+    return _pool1d(x, False, pool_size, strides, padding, "avg_pool1d")
+
+
+def global_avg_pool2d(x):
+    """(N, H, W, C) -> (N, C): the mean over each image."""
+    return _C.global_pool2d(as_tensor(x), False, "global_avg_pool2d")
+
+
+def global_max_pool2d(x):
+    """(N, H, W, C) -> (N, C): the max over each image."""
+    return _C.global_pool2d(as_tensor(x), True, "global_max_pool2d")
+
+
+def dropout(x, rate, training=True, noise_shape=None):
+    """Inverted dropout: zeroes each value with probability ``rate`` and scales the others
+    by 1 / (1 - rate) while training; the identity otherwise. The mask comes from fastnn's
+    generator (fn.manual_seed). ``noise_shape``: the mask's shape, dims of x or 1 (None
+    entries take x's)."""
+    x = as_tensor(x)
+    shape = [] if noise_shape is None else [
+        x.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape)]
+    return _C.dropout(x, float(rate), shape, bool(training), None, "dropout")[0]
+
+
+def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training=False,
+               momentum=0.99, epsilon=1e-3):
+    """Batch normalisation over the last axis with Keras's semantics: training normalises
+    with the batch's mean and biased variance and updates moving_mean/moving_variance in
+    place (moving = momentum * moving + (1 - momentum) * batch); otherwise it uses them."""
+    return _C.batch_norm(as_tensor(x), gamma, beta, moving_mean, moving_variance,
+                         bool(training), float(momentum), float(epsilon), "batch_norm")
+
+
 __all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "annotations", "Tensor", "as_tensor", "np", "snapshot")]
+    "annotations", "Tensor", "as_tensor", "np", "snapshot", "numbers")]

@@ -1,0 +1,156 @@
+// Max and average pooling, channels last: x (N, H, W, C) -> y (N, OH, OW, C); argmax (int32,
+// y's shape) holds h * W + w of the element each max came from. 1D and global pooling are
+// these kernels with a height of 1 or a window of the whole image (ops/pool.cpp).
+//
+// Forward loops run over output rows (n, oh) in parallel, each writing its own outputs, with
+// the channel loop innermost so it reads contiguous memory. Backward loops scatter into gx
+// one sample per task, in output order, so overlapping windows add up in the same order
+// whatever the thread count.
+#include <algorithm>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "cpu/backend_cpu.h"
+
+namespace fastnn {
+
+namespace {
+// The valid input rows [begin, end) of window `o` along one axis (padding excluded; every
+// window of "valid" or TensorFlow's "same" padding holds at least one).
+struct Span {
+  int64_t begin, end;
+};
+inline Span window(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t extent) {
+  int64_t start = o * stride - pad;
+  return {std::max<int64_t>(start, 0), std::min(start + size, extent)};
+}
+
+// Samples per backward task: a sample's gx is written by one task only.
+int64_t sample_grain(const Pool2DGeometry& g) {
+  return row_grain(kElementwiseGrain, g.OH * g.OW * g.C * g.pool_h * g.pool_w);
+}
+// Output rows (n, oh) per forward task.
+int64_t row_grain_of(const Pool2DGeometry& g) {
+  return row_grain(kElementwiseGrain, g.OW * g.C * g.pool_h * g.pool_w);
+}
+}  // namespace
+
+void CpuBackend::max_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y,
+                                    Tensor& argmax) {
+  dispatch_float(x.dtype(), "max_pool2d", [&](auto zero) {
+    using T = decltype(zero);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+    int32_t* ap = argmax.data<int32_t>();
+    const int64_t C = g.C;
+    parallel_for(g.N * g.OH, row_grain_of(g), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / g.OH, oh = r % g.OH;
+        const Span hs = window(oh, g.stride_h, g.pad_top, g.pool_h, g.H);
+        const T* xn = xp + n * g.H * g.W * C;
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const Span ws = window(ow, g.stride_w, g.pad_left, g.pool_w, g.W);
+          T* best = yp + (r * g.OW + ow) * C;
+          int32_t* where = ap + (r * g.OW + ow) * C;
+          const int32_t first = static_cast<int32_t>(hs.begin * g.W + ws.begin);
+          std::memcpy(best, xn + first * C, C * sizeof(T));
+          std::fill(where, where + C, first);
+          for (int64_t h = hs.begin; h < hs.end; ++h)
+            for (int64_t w = ws.begin; w < ws.end; ++w) {
+              const int32_t at = static_cast<int32_t>(h * g.W + w);
+              const T* v = xn + at * C;
+              for (int64_t c = 0; c < C; ++c) {
+                // Strictly greater keeps the first maximum; a NaN wins once and stays, so
+                // NaN propagates as in TensorFlow and PyTorch. Selects, not branches, so
+                // the channel loop vectorises.
+                const T value = v[c], held = best[c];
+                const bool take = value > held || (value != value && held == held);
+                best[c] = take ? value : held;
+                where[c] = take ? at : where[c];
+              }
+            }
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::max_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy,
+                                     const Tensor& argmax, Tensor& gx) {
+  dispatch_float(gy.dtype(), "max_pool2d backward", [&](auto zero) {
+    using T = decltype(zero);
+    const T* gyp = gy.data<T>();
+    const int32_t* ap = argmax.data<int32_t>();
+    T* gxp = gx.data<T>();
+    const int64_t C = g.C, in_sample = g.H * g.W * C, out_sample = g.OH * g.OW * C;
+    parallel_for(g.N, sample_grain(g), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        T* gxn = gxp + n * in_sample;
+        std::fill(gxn, gxn + in_sample, T(0));
+        const T* gyn = gyp + n * out_sample;
+        const int32_t* an = ap + n * out_sample;
+        for (int64_t o = 0; o < g.OH * g.OW; ++o)
+          for (int64_t c = 0; c < C; ++c) gxn[an[o * C + c] * C + c] += gyn[o * C + c];
+      }
+    });
+  });
+}
+
+void CpuBackend::avg_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y) {
+  dispatch_float(x.dtype(), "avg_pool2d", [&](auto zero) {
+    using T = decltype(zero);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+    const int64_t C = g.C;
+    parallel_for(g.N * g.OH, row_grain_of(g), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / g.OH, oh = r % g.OH;
+        const Span hs = window(oh, g.stride_h, g.pad_top, g.pool_h, g.H);
+        const T* xn = xp + n * g.H * g.W * C;
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const Span ws = window(ow, g.stride_w, g.pad_left, g.pool_w, g.W);
+          T* out = yp + (r * g.OW + ow) * C;
+          std::fill(out, out + C, T(0));
+          for (int64_t h = hs.begin; h < hs.end; ++h)
+            for (int64_t w = ws.begin; w < ws.end; ++w) {
+              const T* v = xn + (h * g.W + w) * C;
+              for (int64_t c = 0; c < C; ++c) out[c] += v[c];
+            }
+          const T inv_count = T(1) / T((hs.end - hs.begin) * (ws.end - ws.begin));
+          for (int64_t c = 0; c < C; ++c) out[c] *= inv_count;
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::avg_pool2d_backward(const Pool2DGeometry& g, const Tensor& gy, Tensor& gx) {
+  dispatch_float(gy.dtype(), "avg_pool2d backward", [&](auto zero) {
+    using T = decltype(zero);
+    const T* gyp = gy.data<T>();
+    T* gxp = gx.data<T>();
+    const int64_t C = g.C, in_sample = g.H * g.W * C, out_sample = g.OH * g.OW * C;
+    parallel_for(g.N, sample_grain(g), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        T* gxn = gxp + n * in_sample;
+        std::fill(gxn, gxn + in_sample, T(0));
+        const T* gyn = gyp + n * out_sample;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const Span hs = window(oh, g.stride_h, g.pad_top, g.pool_h, g.H);
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const Span ws = window(ow, g.stride_w, g.pad_left, g.pool_w, g.W);
+            const T inv_count = T(1) / T((hs.end - hs.begin) * (ws.end - ws.begin));
+            const T* go = gyn + (oh * g.OW + ow) * C;
+            for (int64_t h = hs.begin; h < hs.end; ++h)
+              for (int64_t w = ws.begin; w < ws.end; ++w) {
+                T* gv = gxn + (h * g.W + w) * C;
+                for (int64_t c = 0; c < C; ++c) gv[c] += go[c] * inv_count;
+              }
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace fastnn
