@@ -1,10 +1,12 @@
-"""Side-by-side training throughput of the seed dense models: fastnn vs PyTorch vs Keras.
+"""Side-by-side training throughput of the seed models: fastnn vs PyTorch vs Keras.
 
 One run, one machine, ratios (see BENCHMARKS rules in bench/NOTES.md):
   - fastnn: ``model.fit`` (step captured once, replayed natively), timed like Keras's fit:
     one untimed fit, then one-epoch fits over ``steps`` batches.
   - PyTorch (CPU build, where installed): a bare step loop over one fixed batch
-    (zero_grad, forward, loss, backward, Adam step).
+    (zero_grad, forward, loss, backward, Adam step). The CNNs run in NCHW, timed twice:
+    contiguous and in torch.channels_last (model and input converted, PyTorch's advice for
+    CPU convolutions); "torch" is the faster, both are printed after the row.
   - Keras 3 on JAX (where installed), in a subprocess with KERAS_BACKEND=jax: fit as above,
     with steps_per_execution 1 (the default) and 20 (its fastest ordinary setting: JAX runs
     20 steps per dispatch); "x keras" compares with the faster of the two.
@@ -14,6 +16,8 @@ frameworks: these machines are shared, noise from other tenants only ever slows 
 sample instead of all of one framework's.
 Also prints fastnn's effective GFLOP/s (forward FLOPs x 3) as a share of the machine's
 sgemm rate (numpy's OpenBLAS on a 1024^3 problem, best of several).
+fastnn and Keras take the CNNs' inputs channels-last, (N, H, W, C). A CNN step costs 10-100x
+a dense one, so CNNs default to fewer steps per timing (DEFAULT_STEPS; --steps sets all).
 
 Run with the machine-wide OpenBLAS pin lifted, in this command only:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/seed_models.py [--batch 64]
@@ -30,29 +34,101 @@ import time
 
 import numpy as np
 
-# name: (dense layer sizes [(in, out, activation)], input width, loss kind, classes)
+# name: (layers, input shape, loss kind, classes). A dense model's layers are
+# [(in, out, activation)] and its input shape the width (an int); a CNN's are layer specs
+# (below) on a channels-last (H, W, C) input.
+#   ("conv", filters, kernel, padding, activation) | ("pool", size) | ("relu",) | ("flatten",)
+#   | ("dense", units, activation)
 MODELS = {
     "binary_mlp": ([(2, 32, "relu"), (32, 1, None)], 2, "binary", 2),
     "mnist_mlp": ([(784, 256, "relu"), (256, 10, None)], 784, "sparse", 10),
     "autoencoder": ([(784, 128, "relu"), (128, 32, "relu"), (32, 128, "relu"), (128, 784, "sigmoid")],
                     784, "mse", None),
     "digits_mlp": ([(64, 64, "relu"), (64, 10, None)], 64, "sparse", 10),
+    "mnist_cnn": ([("conv", 32, 3, "valid", "relu"), ("pool", 2), ("conv", 64, 3, "valid", "relu"),
+                   ("pool", 2), ("flatten",), ("dense", 64, "relu"), ("dense", 10, None)],
+                  (28, 28, 1), "sparse", 10),
+    "mnist_lenet": ([("conv", 10, 5, "valid", None), ("pool", 2), ("relu",), ("conv", 20, 5, "valid", None),
+                     ("pool", 2), ("relu",), ("flatten",), ("dense", 50, "relu"), ("dense", 10, None)],
+                    (28, 28, 1), "sparse", 10),
+    "cifar_cnn": ([("conv", 64, 3, "same", "relu"), ("pool", 2), ("conv", 128, 3, "same", "relu"),
+                   ("pool", 2), ("flatten",), ("dense", 512, "relu"), ("dense", 10, None)],
+                  (32, 32, 3), "sparse", 10),
 }
+
+# Steps per timing at batch 64, so that the fastest framework's timing still takes ~1 s on
+# the 2-core machine (fastnn measured ~5.2k, ~12k, ~0.74k samples/s on the three CNNs, Keras
+# on JAX 2.5-4x slower: its timings take 3-5 s). Dense models: 200. Scaled by 64 / batch.
+DEFAULT_STEPS = {"mnist_cnn": 90, "mnist_lenet": 200, "cifar_cnn": 20}
+
+
+def is_cnn(name):
+    return isinstance(MODELS[name][1], tuple)
+
+
+def default_steps(name, batch):
+    if name not in DEFAULT_STEPS:
+        return 200
+    return max(3, round(DEFAULT_STEPS[name] * 64 / batch))
+
+
+def cnn_shapes(name):
+    """Yield (spec, input shape, output shape) for each layer of a CNN, shapes per sample."""
+    specs, shape = MODELS[name][0], MODELS[name][1]
+    for spec in specs:
+        kind = spec[0]
+        if kind == "conv":
+            _, f, k, pad, _ = spec
+            h, w, _ = shape
+            out = (h, w, f) if pad == "same" else (h - k + 1, w - k + 1, f)
+        elif kind == "pool":
+            out = (shape[0] // spec[1], shape[1] // spec[1], shape[2])
+        elif kind == "flatten":
+            out = (int(np.prod(shape)),)
+        elif kind == "dense":
+            out = (spec[1],)
+        else:
+            out = shape
+        yield spec, shape, out
+        shape = out
 
 
 def data(name, n, seed=0):
     sizes, width, loss, classes = MODELS[name]
     r = np.random.default_rng(seed)
+    shape = width if is_cnn(name) else (width,)
     if loss == "mse":
-        x = r.random((n, width), dtype=np.float32)
+        x = r.random((n, *shape), dtype=np.float32)
         return x, x
-    x = r.standard_normal((n, width), dtype=np.float32)
+    x = r.standard_normal((n, *shape), dtype=np.float32)
     y = r.integers(0, classes, n)
     return x, (y.astype(np.float32)[:, None] if loss == "binary" else y)
 
 
 def forward_flops(name):
-    return sum(2 * i * o for i, o, _ in MODELS[name][0])
+    if not is_cnn(name):
+        return sum(2 * i * o for i, o, _ in MODELS[name][0])
+    # Per sample: a conv 2 * OH * OW * KH * KW * C * F, a dense 2 * in * out; pooling and
+    # the activations are a few ops per element, negligible beside them.
+    total = 0
+    for spec, inp, out in cnn_shapes(name):
+        if spec[0] == "conv":
+            total += 2 * out[0] * out[1] * spec[2] * spec[2] * inp[2] * spec[1]
+        elif spec[0] == "dense":
+            total += 2 * inp[0] * out[0]
+    return total
+
+
+def keras_layers(name, keras):
+    """The model's layers in Keras 3 (also used by the Keras child process)."""
+    L = keras.layers
+    sizes, shape = MODELS[name][0], MODELS[name][1]
+    if not is_cnn(name):
+        return [keras.Input((shape,))] + [L.Dense(o, a) for _, o, a in sizes]
+    make = {"conv": lambda s: L.Conv2D(s[1], s[2], padding=s[3], activation=s[4]),
+            "pool": lambda s: L.MaxPooling2D(s[1]), "relu": lambda s: L.ReLU(),
+            "flatten": lambda s: L.Flatten(), "dense": lambda s: L.Dense(s[1], activation=s[2])}
+    return [keras.Input(shape)] + [make[s[0]](s) for s in sizes]
 
 
 def sgemm_rate():
@@ -84,7 +160,15 @@ def setup_fastnn(name, batch, steps):
 
     sizes, width, loss, _ = MODELS[name]
     fn.manual_seed(0)
-    model = fn.Sequential([layers.Dense(o, activation=a) for _, o, a in sizes], input_shape=(width,))
+    if is_cnn(name):
+        make = {"conv": lambda s: layers.Conv2D(s[1], s[2], padding=s[3], activation=s[4]),
+                "pool": lambda s: layers.MaxPooling2D(s[1]), "relu": lambda s: layers.ReLU(),
+                "flatten": lambda s: layers.Flatten(),
+                "dense": lambda s: layers.Dense(s[1], activation=s[2])}
+        model = fn.Sequential([make[s[0]](s) for s in sizes], input_shape=width)
+    else:
+        model = fn.Sequential([layers.Dense(o, activation=a) for _, o, a in sizes],
+                              input_shape=(width,))
     loss_obj = {"binary": fn.losses.BinaryCrossentropy(from_logits=True),
                 "sparse": fn.losses.SparseCategoricalCrossentropy(from_logits=True),
                 "mse": "mse"}[loss]
@@ -95,24 +179,47 @@ def setup_fastnn(name, batch, steps):
                                                           verbose=0, shuffle=True))
 
 
-def setup_torch(name, batch, steps):
+def torch_modules(name, nn):
+    """The model as a list of torch.nn modules (NCHW for the CNNs)."""
+    def act(a):
+        return {"relu": [nn.ReLU()], "sigmoid": [nn.Sigmoid()], None: []}[a]
+
+    if not is_cnn(name):
+        return [m for i, o, a in MODELS[name][0] for m in [nn.Linear(i, o)] + act(a)]
+    mods = []
+    for spec, inp, out in cnn_shapes(name):
+        kind = spec[0]
+        if kind == "conv":
+            mods += [nn.Conv2d(inp[2], spec[1], spec[2], padding=0 if spec[3] == "valid" else "same")]
+            mods += act(spec[4])
+        elif kind == "pool":
+            mods.append(nn.MaxPool2d(spec[1]))
+        elif kind == "relu":
+            mods.append(nn.ReLU())
+        elif kind == "flatten":
+            mods.append(nn.Flatten())
+        else:
+            mods += [nn.Linear(inp[0], spec[1])] + act(spec[2])
+    return mods
+
+
+def setup_torch(name, batch, steps, channels_last=False):
     import torch
     import torch.nn as nn
 
-    sizes, width, loss, _ = MODELS[name]
+    loss = MODELS[name][2]
     torch.manual_seed(0)
-    mods = []
-    for i, o, a in sizes:
-        mods.append(nn.Linear(i, o))
-        if a == "relu":
-            mods.append(nn.ReLU())
-        elif a == "sigmoid":
-            mods.append(nn.Sigmoid())
-    model = nn.Sequential(*mods)
+    model = nn.Sequential(*torch_modules(name, nn))
     loss_fn = {"binary": nn.BCEWithLogitsLoss(), "sparse": nn.CrossEntropyLoss(), "mse": nn.MSELoss()}[loss]
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = data(name, batch)
     x = torch.tensor(x)
+    if is_cnn(name):
+        x = x.permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
+        if channels_last:
+            # Same logical NCHW tensors, NHWC strides: oneDNN's preferred CPU layout.
+            model = model.to(memory_format=torch.channels_last)
+            x = x.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     y = x if loss == "mse" else torch.tensor(y)
 
     def step():
@@ -134,13 +241,12 @@ def setup_torch(name, batch, steps):
 # model, then times one fit per line read from stdin.
 KERAS_CHILD = r"""
 import json, sys, numpy as np, keras
-from keras import layers as L
 sys.path.insert(0, sys.argv[1])
-from seed_models import MODELS, data, timed
+from seed_models import MODELS, data, keras_layers, timed
 name, batch, steps, spe = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-sizes, width, loss, _ = MODELS[name]
+loss = MODELS[name][2]
 keras.utils.set_random_seed(0)
-m = keras.Sequential([keras.Input((width,))] + [L.Dense(o, a) for _, o, a in sizes])
+m = keras.Sequential(keras_layers(name, keras))
 loss_obj = {"binary": keras.losses.BinaryCrossentropy(from_logits=True),
             "sparse": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "mse": "mse"}[loss]
 m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_obj, steps_per_execution=spe)
@@ -189,11 +295,21 @@ def available(module):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=None,
+                    help="steps per timing for every model (default: 200 for the dense models, "
+                         "fewer for the CNNs, see DEFAULT_STEPS)")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--no-keras", action="store_true")
     ap.add_argument("--repeats", type=int, default=REPEATS)
+    ap.add_argument("--torch-threads", type=int, default=None,
+                    help="torch.set_num_threads (default: PyTorch's own, one per core)")
     args = ap.parse_args()
+    names = args.models.split(",")
+    steps_of = {n: args.steps or default_steps(n, args.batch) for n in names}
+    if args.torch_threads is not None and available("torch"):
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
 
     import fastnn as fn
 
@@ -201,7 +317,11 @@ def main():
     peak = sgemm_rate()
     print(f"fastnn {info['version']} | OpenBLAS kernel {info['blas_core']} | {info['threads']} threads"
           f" | OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    print(f"machine sgemm (numpy, 1024^3): {peak:.0f} GFLOP/s | batch {args.batch}, {args.steps} steps"
+    # One step count for all (as the dense-only runs always printed), else each model's.
+    counts = sorted(set(steps_of.values()))
+    steps_text = (f"{counts[0]} steps" if len(counts) == 1 else
+                  "steps " + ", ".join(f"{n} {steps_of[n]}" for n in names))
+    print(f"machine sgemm (numpy, 1024^3): {peak:.0f} GFLOP/s | batch {args.batch}, {steps_text}"
           f" | best of {args.repeats}")
     have_torch = available("torch")
     have_keras = not args.no_keras and available("keras") and available("jax")
@@ -209,11 +329,13 @@ def main():
               f"{'x torch':>8s} {'x keras':>8s} {'GFLOP/s':>8s} {'% sgemm':>8s}")
     print(header)
     results = {}
-    for name in args.models.split(","):
-        steps = args.steps
+    for name in names:
+        steps = steps_of[name]
         runners = {"fastnn": setup_fastnn(name, args.batch, steps)}
         if have_torch:
             runners["torch"] = setup_torch(name, args.batch, steps)
+            if is_cnn(name):
+                runners["torch_cl"] = setup_torch(name, args.batch, steps, channels_last=True)
         keras_children = []
         if have_keras:
             for key, spe in (("keras_jax", 1), ("keras_jax_spe20", 20)):
@@ -235,16 +357,23 @@ def main():
         # otherwise inflate every share below.
         peak = max(peak, sgemm_rate())
         ours = best["fastnn"]
-        torch_rate = best.get("torch", float("nan"))
+        torch_nchw = best.get("torch", float("nan"))
+        torch_cl = best.get("torch_cl", float("nan"))
+        torch_rate = max(torch_nchw, torch_cl) if "torch_cl" in best else torch_nchw
         keras_rate = best.get("keras_jax", float("nan"))
         keras_spe20 = best.get("keras_jax_spe20", float("nan"))
         fastest_keras = max(keras_rate, keras_spe20) if keras_children else float("nan")
         gflops = ours * forward_flops(name) * 3 / 1e9
         results[name] = dict(fastnn=ours, torch=torch_rate, keras_jax=keras_rate,
                              keras_jax_spe20=keras_spe20, gflops=gflops, share=gflops / peak)
+        # The dense rows print as they always have; a CNN's row adds both PyTorch layouts.
+        extra = ""
+        if "torch_cl" in best:
+            results[name].update(torch_nchw=torch_nchw, torch_channels_last=torch_cl, steps=steps)
+            extra = f"  (torch nchw {torch_nchw:.0f}, channels_last {torch_cl:.0f}; {steps} steps)"
         print(f"{name:12s} {ours:10.0f} {torch_rate:10.0f} {keras_rate:10.0f} {keras_spe20:10.0f} "
               f"{ours / torch_rate:8.2f} {ours / fastest_keras:8.2f} {gflops:8.1f} "
-              f"{100 * gflops / peak:7.1f}%", flush=True)
+              f"{100 * gflops / peak:7.1f}%{extra}", flush=True)
     print(f"(sgemm ceiling used, best of every sample: {peak:.0f} GFLOP/s)")
     print(json.dumps({"batch": args.batch, "sgemm_gflops": peak, "samples_per_s": results}))
 
