@@ -140,11 +140,7 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
          [cols = saved_cols, w = kernel.detach(), y_saved = y.detach(), z, g, act, alpha, M, K, F,
           pointwise, x_shape = x.shape()](const Tensor& gy, const std::vector<bool>& needs) {
            Backend& be = backend_of(gy);
-           Tensor gz = gy;
-           if (act != Activation::Linear) {
-             gz = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-             FASTNN_LAUNCH(be, activation_backward, act, alpha, z, y_saved, gy, gz);
-           }
+           Tensor gz = epilogue_backward(act, alpha, z, y_saved, gy);
            std::vector<Tensor> grads(3);
            if (needs[0]) {
              grads[0] = Tensor::empty(x_shape, gy.dtype(), gy.device());
@@ -160,11 +156,7 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
              grads[1] = Tensor::empty(w.shape(), gy.dtype(), gy.device());
              FASTNN_LAUNCH(be, gemm, true, false, K, F, M, 1.0, cols, gz, 0.0, grads[1]);
            }
-           if (needs[2]) {
-             grads[2] = Tensor::empty({1, F}, gy.dtype(), gy.device());
-             FASTNN_LAUNCH(be, sum_to, gz.view({M, F}), grads[2]);
-             grads[2] = grads[2].view({F});
-           }
+           if (needs[2]) grads[2] = bias_gradient(gz, M, F);
            return grads;
          });
   return y;

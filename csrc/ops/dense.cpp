@@ -28,6 +28,20 @@ void matmul_backward(const Tensor& gy, const Tensor& a, const Tensor& b, int64_t
 }
 }  // namespace
 
+Tensor epilogue_backward(Activation act, double alpha, const Tensor& z, const Tensor& y,
+                         const Tensor& gy) {
+  if (act == Activation::Linear) return gy;
+  Tensor gz = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+  FASTNN_LAUNCH(backend_of(gy), activation_backward, act, alpha, z, y, gy, gz);
+  return gz;
+}
+
+Tensor bias_gradient(const Tensor& gz, int64_t rows, int64_t features) {
+  Tensor g = Tensor::empty({1, features}, gz.dtype(), gz.device());
+  FASTNN_LAUNCH(backend_of(gz), sum_to, gz.view({rows, features}), g);
+  return g.view({features});
+}
+
 // y = act(x @ W + b), computed as one GEMM into y and one pass adding b and applying act.
 // Backward:  gz = gy * act'(y)   (act'(z) for GELU, which keeps z)
 //            gW = x^T @ gz,  gb = column sums of gz,  gx = gz @ W^T
@@ -67,19 +81,10 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
   record(who, y, {x, kernel, bias},
          [x = x.detach(), w = kernel.detach(), y_saved = y.detach(), z, act, alpha, B, I, O](
              const Tensor& gy, const std::vector<bool>& needs) {
-           Backend& be = backend_of(gy);
-           Tensor gz = gy;
-           if (act != Activation::Linear) {
-             gz = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-             FASTNN_LAUNCH(be, activation_backward, act, alpha, z, y_saved, gy, gz);
-           }
+           Tensor gz = epilogue_backward(act, alpha, z, y_saved, gy);
            std::vector<Tensor> grads(3);
            matmul_backward(gz, x, w, B, O, I, needs[0], needs[1], grads[0], grads[1]);
-           if (needs[2]) {
-             grads[2] = Tensor::empty({1, O}, x.dtype(), x.device());
-             FASTNN_LAUNCH(be, sum_to, gz.view({B, O}), grads[2]);
-             grads[2] = grads[2].view({O});
-           }
+           if (needs[2]) grads[2] = bias_gradient(gz, B, O);
            return grads;
          });
   return y;

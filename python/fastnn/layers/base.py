@@ -236,6 +236,27 @@ class Layer:
         """Regularization penalties of this layer's weights (scalar tensors, differentiable)."""
         return [w._regularizer(w) for w in self.weights if w._regularizer is not None]
 
+    def _configure_kernel_and_bias(self, who, activation, use_bias, kernel_initializer,
+                                   bias_initializer, kernel_regularizer, bias_regularizer):
+        """The arguments Dense and Conv share: the activation (fused into the op when it
+        knows it), the bias, and the weights' initializers and regularizers, resolved now so
+        a typo fails at construction rather than at the first call."""
+        from .. import activations, initializers, regularizers
+
+        self.activation_name, self.activation = activations.get(activation, who)
+        # Keras's leaky_relu activation slopes 0.2; fastnn.leaky_relu (PyTorch's) 0.01.
+        self._alpha = 0.2 if isinstance(activation, str) else 0.01
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        initializers.get(kernel_initializer, f"{who} kernel_initializer")
+        initializers.get(bias_initializer, f"{who} bias_initializer")
+        regularizers.get(kernel_regularizer, f"{who} kernel_regularizer")
+        regularizers.get(bias_regularizer, f"{who} bias_regularizer")
+        self.kernel = self.bias = None
+
     # --- building and calling --------------------------------------------------------------
 
     def build(self, input_shape):

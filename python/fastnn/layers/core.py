@@ -25,22 +25,9 @@ class Dense(Layer):
             raise ValueError(f"Dense '{self.name}': expected units to be a positive integer, "
                              f"got {units!r}")
         self.units = int(units)
-        self.activation_name, self.activation = _activations.get(activation, f"Dense '{self.name}'")
-        # Keras's leaky_relu activation slopes 0.2; fastnn.leaky_relu (PyTorch's) 0.01.
-        self._alpha = 0.2 if isinstance(activation, str) else 0.01
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        # Resolve names now so a typo fails at construction, not at the first call.
-        from .. import initializers, regularizers
-
-        initializers.get(kernel_initializer, f"Dense '{self.name}' kernel_initializer")
-        initializers.get(bias_initializer, f"Dense '{self.name}' bias_initializer")
-        regularizers.get(kernel_regularizer, f"Dense '{self.name}' kernel_regularizer")
-        regularizers.get(bias_regularizer, f"Dense '{self.name}' bias_regularizer")
-        self.kernel = self.bias = None
+        self._configure_kernel_and_bias(f"Dense '{self.name}'", activation, use_bias,
+                                        kernel_initializer, bias_initializer, kernel_regularizer,
+                                        bias_regularizer)
         if self.input_shape_arg is not None:
             self._maybe_build(self.input_shape_arg)
 
