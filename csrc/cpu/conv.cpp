@@ -38,6 +38,14 @@ void CpuBackend::im2col(const Tensor& x, const ConvGeometry& g, Tensor& cols) {
             continue;
           }
           const T* src_row = xp + ((n * g.in_h + ih) * g.in_w) * C;
+          const int64_t iw0 = ow * g.stride_w - g.pad_left;
+          if (g.dilation_w == 1 && iw0 >= 0 && iw0 + g.kernel_w <= g.in_w) {
+            // The kernel row's taps are kernel_w * C contiguous input values: one copy
+            // instead of one per tap (first layers have C = 1 to 3: a tap is a few values).
+            const T* src = src_row + iw0 * C;
+            for (int64_t k = 0; k < g.kernel_w * C; ++k) dst_row[k] = src[k];
+            continue;
+          }
           for (int64_t j = 0; j < g.kernel_w; ++j) {
             const int64_t iw = ow * g.stride_w - g.pad_left + j * g.dilation_w;
             T* dst_tap = dst_row + j * C;
