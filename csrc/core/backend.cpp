@@ -43,8 +43,8 @@ Tensor& kernel_errors(Device device) {
   return e;
 }
 
-void report_bad_label(Tensor& errors, int64_t row, int64_t value, int64_t limit) {
-  int64_t* e = errors.data<int64_t>();
+void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limit) {
+  int64_t* e = kernel_errors(device).data<int64_t>();
   if (__atomic_fetch_add(&e[0], 1, __ATOMIC_ACQ_REL) == 0) {
     e[1] = row;
     e[2] = value;

@@ -256,9 +256,9 @@ void write_config(Tensor& t, const Config& c) {
 Tensor& kernel_errors(Device device);
 // Raises IndexError for a recorded error and clears it.
 void check_kernel_errors(Device device, const char* who);
-// Called by a kernel (any thread) that found label or index `value` at position `row`
-// outside [0, limit).
-void report_bad_label(Tensor& errors, int64_t row, int64_t value, int64_t limit);
+// Called by a kernel (any thread) of `device` that found label or index `value` at position
+// `row` outside [0, limit).
+void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limit);
 
 // Reads of device data by the host (queries, numpy views, error checks): a debug counter
 // that tests use to show a replayed epoch reads nothing.

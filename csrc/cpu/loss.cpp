@@ -108,7 +108,7 @@ inline int64_t checked_label(const Tensor& target, int64_t r, int64_t C) {
     if (v >= 0 && v < double(C) && v == std::floor(v)) return static_cast<int64_t>(v);
     bad = std::isfinite(v) && std::fabs(v) < 9e18 ? static_cast<int64_t>(v) : -1;
   }
-  report_bad_label(kernel_errors(target.device()), r, bad, C);
+  report_out_of_range(target.device(), r, bad, C);
   return -1;
 }
 

@@ -30,13 +30,6 @@ void with_index_data(const Tensor& index, F&& f) {
     f(index.data<int64_t>());
 }
 
-// The op checked the index when it was recorded; a replay may bring indices the host never
-// saw (ids from a batch), so each one is checked again here: a bad one is reported in
-// kernel_errors() and its row left out (zeros for a gather) instead of read out of bounds.
-void report_bad_index(const Tensor& index, int64_t i, int64_t k, int64_t limit) {
-  report_bad_label(kernel_errors(index.device()), i, k, limit);
-}
-
 }  // namespace
 
 void CpuBackend::concat(const std::vector<Tensor>& inputs, int64_t axis, Tensor& out) {
@@ -62,6 +55,9 @@ void CpuBackend::slice_axis(const Tensor& x, int64_t axis, int64_t begin, Tensor
   for (int64_t o = 0; o < outer; ++o) std::memcpy(op + o * out_row, xp + o * x_row, out_row);
 }
 
+// The op checked the index when it was recorded; a replay may bring indices the host never
+// saw (ids from a batch), so each one is checked again here: a bad one is reported in
+// kernel_errors() and its row left out (zeros for a gather) instead of read out of bounds.
 void CpuBackend::take_rows(const Tensor& x, const Tensor& index, Tensor& out) {
   size_t row = static_cast<size_t>(inner_size(x.shape(), 0)) * dtype_size(x.dtype());
   const char* xp = static_cast<const char*>(x.raw());
@@ -75,7 +71,7 @@ void CpuBackend::take_rows(const Tensor& x, const Tensor& index, Tensor& out) {
                      if (k >= 0 && k < limit) {
                        std::memcpy(op + i * row, xp + k * row, row);
                      } else {
-                       report_bad_index(index, i, k, limit);
+                       report_out_of_range(index.device(), i, k, limit);
                        std::memset(op + i * row, 0, row);
                      }
                    }
@@ -95,7 +91,7 @@ void CpuBackend::scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& 
       for (int64_t i = 0, n = index.numel(); i < n; ++i) {
         int64_t k = idx[i];
         if (k < 0 || k >= limit) {
-          report_bad_index(index, i, k, limit);
+          report_out_of_range(index.device(), i, k, limit);
           continue;
         }
         T* dst = op + k * row;

@@ -126,12 +126,8 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
     FASTNN_LAUNCH(be, im2col, x, g, cols);
   }
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  Tensor z;  // pre-activation, kept only when the backward needs it
-  if (grad && !activation_grad_from_output(act))
-    z = Tensor::empty(y.shape(), y.dtype(), y.device());
   FASTNN_LAUNCH(be, gemm, false, false, M, F, K, 1.0, cols, kernel, 0.0, y);
-  if (bias.defined() || act != Activation::Linear || z.defined())
-    FASTNN_LAUNCH(be, bias_activation_forward, act, alpha, bias, y, z);
+  Tensor z = epilogue_forward(act, alpha, bias, y, grad);
   if (!grad) return y;
 
   // cols only serves the kernel's gradient: a frozen kernel does not keep it alive.

@@ -28,6 +28,16 @@ void matmul_backward(const Tensor& gy, const Tensor& a, const Tensor& b, int64_t
 }
 }  // namespace
 
+Tensor epilogue_forward(Activation act, double alpha, const Tensor& bias, Tensor& y,
+                        bool grad) {
+  Tensor z;
+  if (grad && !activation_grad_from_output(act))
+    z = Tensor::empty(y.shape(), y.dtype(), y.device());
+  if (bias.defined() || act != Activation::Linear || z.defined())
+    FASTNN_LAUNCH(backend_of(y), bias_activation_forward, act, alpha, bias, y, z);
+  return z;
+}
+
 Tensor epilogue_backward(Activation act, double alpha, const Tensor& z, const Tensor& y,
                          const Tensor& gy) {
   if (act == Activation::Linear) return gy;
@@ -70,12 +80,8 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
   Backend& be = backend_of(x);
   Tensor y = Tensor::empty(with_last(x.shape(), O), x.dtype(), x.device());
   const bool grad = needs_grad({&x, &kernel, &bias});
-  Tensor z;  // pre-activation, kept only when the backward needs it
-  if (grad && !activation_grad_from_output(act))
-    z = Tensor::empty(y.shape(), y.dtype(), y.device());
   FASTNN_LAUNCH(be, gemm, false, false, B, O, I, 1.0, x, kernel, 0.0, y);
-  if (bias.defined() || act != Activation::Linear || z.defined())
-    FASTNN_LAUNCH(be, bias_activation_forward, act, alpha, bias, y, z);
+  Tensor z = epilogue_forward(act, alpha, bias, y, grad);
   if (!grad) return y;
 
   record(who, y, {x, kernel, bias},

@@ -16,9 +16,12 @@ enum class Reduction : uint8_t { Mean, Sum, None };
 Reduction reduction_from_name(const std::string& name, const char* who);
 
 // --- dense.cpp ---
-// The backward of the fused bias + activation epilogue (Dense, Conv): gz = gy * act'(z or
-// y), gy itself for a linear activation; and the bias gradient, gz (rows, features)'s
-// column sums shaped (features).
+// The fused bias + activation epilogue of Dense and Conv, in place on y (the GEMM's output);
+// returns the pre-activation z when a backward will need it (GELU), else undefined.
+Tensor epilogue_forward(Activation act, double alpha, const Tensor& bias, Tensor& y,
+                        bool grad);
+// Its backward: gz = gy * act'(z or y), gy itself for a linear activation; and the bias
+// gradient, gz (rows, features)'s column sums shaped (features).
 Tensor epilogue_backward(Activation act, double alpha, const Tensor& z, const Tensor& y,
                          const Tensor& gy);
 Tensor bias_gradient(const Tensor& gz, int64_t rows, int64_t features);

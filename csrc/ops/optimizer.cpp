@@ -61,10 +61,7 @@ void Optimizer::step() {
     Tensor& p = params_[i];
     Tensor g = p.grad();
     if (!g.defined()) continue;  // parameters that got no gradient are left alone
-    {
-      CaptureSuspend unrecorded;  // first-step state (zeros) must not be re-filled by replays
-      create_state(i);
-    }
+    ensure_state(i);  // unrecorded: replays must not re-zero the state
     update(i, p, g);
   }
 }
