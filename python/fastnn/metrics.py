@@ -201,11 +201,11 @@ class _Accumulator:
             self.native_totals[i] = _C.Tensor(np.zeros(1), "float64")
         return self.native_totals[i]
 
-    def add_replayed(self, samples, specs):
+    def add_replayed(self, samples):
         """Counts ``samples`` samples whose loss and metrics a replayed run accumulated into
-        ``totals`` and the specs' totals."""
+        ``totals`` and the native totals (native_specs: every metric has one)."""
         self.samples += int(samples)
-        for i in range(len(specs)):
+        for i in range(len(self.metrics)):
             self.counts[i] += int(samples)
 
     def update(self, loss, y_pred, y_true):

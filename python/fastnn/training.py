@@ -416,7 +416,7 @@ class TrainingMixin(FeedingMixin):
             if specs is not None and self.optimizer._replay_steps(full - done):
                 self._captured.replay_batches("train", (x, y), order, b, done * b, full - done,
                                               acc.totals, specs)
-                acc.add_replayed((full - done) * b, specs)
+                acc.add_replayed((full - done) * b)
             else:  # no plan, a metric only numpy computes, or a learning-rate schedule
                 for k in range(done, full):
                     step(k * b, (k + 1) * b)
