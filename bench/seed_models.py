@@ -7,9 +7,10 @@ One run, one machine, ratios (see BENCHMARKS rules in bench/NOTES.md):
     (zero_grad, forward, loss, backward, Adam step). The CNNs run in NCHW, timed twice:
     contiguous and in torch.channels_last (model and input converted, PyTorch's advice for
     CPU convolutions); "torch" is the faster, both are printed after the row.
-  - Keras 3 on JAX (where installed), in a subprocess with KERAS_BACKEND=jax: fit as above,
-    with steps_per_execution 1 (the default) and 20 (its fastest ordinary setting: JAX runs
-    20 steps per dispatch); "x keras" compares with the faster of the two.
+  - Keras 3 on JAX and on TensorFlow (each where installed), in a subprocess per backend
+    (KERAS_BACKEND is read at import): fit as above, with steps_per_execution 1 (the default)
+    and 20 (its fastest ordinary setting: 20 steps per dispatch); "keras" is the fastest of
+    the four, "x keras" compares with it, and all four are printed after the row.
 Each figure is the best of ``--repeats`` timings, taken in rounds that alternate the
 frameworks: these machines are shared, noise from other tenants only ever slows a run down
 (medians here moved by 2x between runs), and a noisy stretch then costs each framework one
@@ -237,8 +238,8 @@ def setup_torch(name, batch, steps, channels_last=False):
     return lambda: timed(batch * steps, run)
 
 
-# Keras on JAX in a child process (KERAS_BACKEND is read at import): it builds and warms the
-# model, then times one fit per line read from stdin.
+# Keras in a child process per backend (KERAS_BACKEND is read at import): it builds and warms
+# the model, then times one fit per line read from stdin.
 KERAS_CHILD = r"""
 import json, sys, numpy as np, keras
 sys.path.insert(0, sys.argv[1])
@@ -261,8 +262,9 @@ for line in sys.stdin:
 
 
 class KerasChild:
-    def __init__(self, name, batch, steps, steps_per_execution=1):
-        env = dict(os.environ, KERAS_BACKEND="jax")
+    def __init__(self, name, batch, steps, steps_per_execution=1, backend="jax"):
+        # TF_CPP_MIN_LOG_LEVEL: TensorFlow's start-up chatter on stderr is not an error.
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
         here = os.path.dirname(os.path.abspath(__file__))
         self.proc = subprocess.Popen([sys.executable, "-c", KERAS_CHILD, here, name, str(batch),
                                       str(steps), str(steps_per_execution)], env=env, stdin=subprocess.PIPE,
@@ -300,6 +302,8 @@ def main():
                          "fewer for the CNNs, see DEFAULT_STEPS)")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--no-keras", action="store_true")
+    ap.add_argument("--keras-backends", default="jax,tensorflow",
+                    help="Keras 3 backends to time, each where installed")
     ap.add_argument("--repeats", type=int, default=REPEATS)
     ap.add_argument("--torch-threads", type=int, default=None,
                     help="torch.set_num_threads (default: PyTorch's own, one per core)")
@@ -324,8 +328,10 @@ def main():
     print(f"machine sgemm (numpy, 1024^3): {peak:.0f} GFLOP/s | batch {args.batch}, {steps_text}"
           f" | best of {args.repeats}")
     have_torch = available("torch")
-    have_keras = not args.no_keras and available("keras") and available("jax")
-    header = (f"{'model':12s} {'fastnn':>10s} {'torch':>10s} {'keras/jax':>10s} {'spe=20':>10s} "
+    keras_backends = [] if args.no_keras or not available("keras") else [
+        b for b in args.keras_backends.split(",") if b and available(b)]
+    keras_short = {"jax": "jax", "tensorflow": "tf"}
+    header = (f"{'model':12s} {'fastnn':>10s} {'torch':>10s} {'keras':>10s} "
               f"{'x torch':>8s} {'x keras':>8s} {'GFLOP/s':>8s} {'% sgemm':>8s}")
     print(header)
     results = {}
@@ -337,13 +343,14 @@ def main():
             if is_cnn(name):
                 runners["torch_cl"] = setup_torch(name, args.batch, steps, channels_last=True)
         keras_children = []
-        if have_keras:
-            for key, spe in (("keras_jax", 1), ("keras_jax_spe20", 20)):
+        for backend in keras_backends:
+            for spe in (1, 20):
+                key = f"keras_{keras_short.get(backend, backend)}" + ("_spe20" if spe == 20 else "")
                 try:
-                    keras_children.append(KerasChild(name, args.batch, steps, spe))
+                    keras_children.append(KerasChild(name, args.batch, steps, spe, backend))
                     runners[key] = keras_children[-1]
                 except Exception as exc:  # noqa: BLE001 - report and go on
-                    print(f"  keras/jax (steps_per_execution={spe}) failed on {name}: {exc}")
+                    print(f"  keras/{backend} (steps_per_execution={spe}) failed on {name}: {exc}")
         best = {k: 0.0 for k in runners}
         for _ in range(args.repeats):
             for k, run in runners.items():
@@ -360,20 +367,20 @@ def main():
         torch_nchw = best.get("torch", float("nan"))
         torch_cl = best.get("torch_cl", float("nan"))
         torch_rate = max(torch_nchw, torch_cl) if "torch_cl" in best else torch_nchw
-        keras_rate = best.get("keras_jax", float("nan"))
-        keras_spe20 = best.get("keras_jax_spe20", float("nan"))
-        fastest_keras = max(keras_rate, keras_spe20) if keras_children else float("nan")
+        keras_rates = {k: v for k, v in best.items() if k.startswith("keras_")}
+        fastest_keras = max(keras_rates.values()) if keras_rates else float("nan")
         gflops = ours * forward_flops(name) * 3 / 1e9
-        results[name] = dict(fastnn=ours, torch=torch_rate, keras_jax=keras_rate,
-                             keras_jax_spe20=keras_spe20, gflops=gflops, share=gflops / peak)
-        # The dense rows print as they always have; a CNN's row adds both PyTorch layouts.
-        extra = ""
+        results[name] = dict(fastnn=ours, torch=torch_rate, keras=fastest_keras, **keras_rates,
+                             gflops=gflops, share=gflops / peak, steps=steps)
+        notes = []
         if "torch_cl" in best:
-            results[name].update(torch_nchw=torch_nchw, torch_channels_last=torch_cl, steps=steps)
-            extra = f"  (torch nchw {torch_nchw:.0f}, channels_last {torch_cl:.0f}; {steps} steps)"
-        print(f"{name:12s} {ours:10.0f} {torch_rate:10.0f} {keras_rate:10.0f} {keras_spe20:10.0f} "
+            results[name].update(torch_nchw=torch_nchw, torch_channels_last=torch_cl)
+            notes.append(f"torch nchw {torch_nchw:.0f}, channels_last {torch_cl:.0f}")
+        if keras_rates:
+            notes.append("keras " + ", ".join(f"{k[6:]} {v:.0f}" for k, v in keras_rates.items()))
+        print(f"{name:12s} {ours:10.0f} {torch_rate:10.0f} {fastest_keras:10.0f} "
               f"{ours / torch_rate:8.2f} {ours / fastest_keras:8.2f} {gflops:8.1f} "
-              f"{100 * gflops / peak:7.1f}%{extra}", flush=True)
+              f"{100 * gflops / peak:7.1f}%  ({'; '.join(notes + [f'{steps} steps'])})", flush=True)
     print(f"(sgemm ceiling used, best of every sample: {peak:.0f} GFLOP/s)")
     print(json.dumps({"batch": args.batch, "sgemm_gflops": peak, "samples_per_s": results}))
 
