@@ -190,8 +190,16 @@ class Backend {
   // kernel hangs over the padding.
   virtual void im2col(const Tensor& x, const ConvGeometry& geometry, Tensor& cols) = 0;
   // The adjoint: gx (batch, in_h, in_w, channels) = for every input pixel, the sum of the
-  // cols entries that read it, in kernel-tap order (deterministic, no atomics).
+  // cols entries that read it, in cols row order (deterministic, no atomics).
   virtual void col2im(const Tensor& cols, const ConvGeometry& geometry, Tensor& gx) = 0;
+  // Direct convolution for inputs with few channels (first layers), no lowered matrix:
+  // y (batch, out_h, out_w, filters) = x convolved with kernel (no bias, no activation), and
+  // gkernel (kernel_h, kernel_w, channels, filters) = sum over output pixels of each tap's
+  // input value times gz (the gradient at y). Sums run over taps, resp. pixels, in order.
+  virtual void conv2d_direct_forward(const Tensor& x, const Tensor& kernel,
+                                     const ConvGeometry& geometry, Tensor& y) = 0;
+  virtual void conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz,
+                                             const ConvGeometry& geometry, Tensor& gkernel) = 0;
 
   // --- pool.cpp: x (N, H, W, C) -> y (N, OH, OW, C), channels last. Window (oh, ow) covers
   // rows oh * stride_h - pad_top + [0, pool_h) and the same for columns; padded positions

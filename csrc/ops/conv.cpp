@@ -7,7 +7,8 @@
 // Backward:  gz = gy * act'(y)                       (act'(z) for GELU, which keeps z)
 //            gkernel = cols^T @ gz,  gbias = column sums of gz
 //            gx = col2im(gz @ kernel^T)              (skipped when x needs no gradient)
-// A pointwise convolution (1x1, stride 1, no padding) uses x itself as cols.
+// A pointwise convolution (1x1, stride 1, no padding) uses x itself as cols. Inputs with 1-3
+// channels (first layers) skip the lowering: direct kernels compute y and gkernel from x.
 //
 // Workspace: cols is allocated per eager call and kept for the backward (only when the
 // kernel needs a gradient); the input gradient's cols are allocated in the backward. A
@@ -98,6 +99,10 @@ void check_conv_args(const Tensor& x, const Tensor& kernel, const Tensor& bias, 
   }
 }
 
+// Inputs with this few channels (first layers) take the direct kernels: no lowered matrix
+// (cpu/conv.cpp; bench/NOTES.md item 22 has the measurements).
+constexpr int64_t kDirectMaxChannels = 3;
+
 bool is_pointwise(const ConvGeometry& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
          g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0;
@@ -120,21 +125,28 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
   Backend& be = backend_of(x);
   const bool grad = needs_grad({&x, &kernel, &bias});
   const bool pointwise = is_pointwise(g);
+  const bool direct = !pointwise && g.channels <= kDirectMaxChannels;
   Tensor cols = x;
-  if (!pointwise) {
-    cols = Tensor::empty({M, K}, x.dtype(), x.device());
-    FASTNN_LAUNCH(be, im2col, x, g, cols);
-  }
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  FASTNN_LAUNCH(be, gemm, false, false, M, F, K, 1.0, cols, kernel, 0.0, y);
+  if (direct) {
+    FASTNN_LAUNCH(be, conv2d_direct_forward, x, kernel, g, y);
+  } else {
+    if (!pointwise) {
+      cols = Tensor::empty({M, K}, x.dtype(), x.device());
+      FASTNN_LAUNCH(be, im2col, x, g, cols);
+    }
+    FASTNN_LAUNCH(be, gemm, false, false, M, F, K, 1.0, cols, kernel, 0.0, y);
+  }
   Tensor z = epilogue_forward(act, alpha, bias, y, grad);
   if (!grad) return y;
 
-  // cols only serves the kernel's gradient: a frozen kernel does not keep it alive.
+  // cols (x itself for the direct and pointwise kernels) only serves the kernel's gradient:
+  // a frozen kernel does not keep it alive.
   Tensor saved_cols = needs_grad({&kernel}) ? cols.detach() : Tensor();
   record(who, y, {x, kernel, bias},
          [cols = saved_cols, w = kernel.detach(), y_saved = y.detach(), z, g, act, alpha, M, K, F,
-          pointwise, x_shape = x.shape()](const Tensor& gy, const std::vector<bool>& needs) {
+          pointwise, direct, x_shape = x.shape()](const Tensor& gy,
+                                                  const std::vector<bool>& needs) {
            Backend& be = backend_of(gy);
            Tensor gz = epilogue_backward(act, alpha, z, y_saved, gy);
            std::vector<Tensor> grads(3);
@@ -150,7 +162,11 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
            }
            if (needs[1]) {
              grads[1] = Tensor::empty(w.shape(), gy.dtype(), gy.device());
-             FASTNN_LAUNCH(be, gemm, true, false, K, F, M, 1.0, cols, gz, 0.0, grads[1]);
+             if (direct) {
+               FASTNN_LAUNCH(be, conv2d_direct_backward_kernel, cols, gz, g, grads[1]);
+             } else {
+               FASTNN_LAUNCH(be, gemm, true, false, K, F, M, 1.0, cols, gz, 0.0, grads[1]);
+             }
            }
            if (needs[2]) grads[2] = bias_gradient(gz, M, F);
            return grads;
