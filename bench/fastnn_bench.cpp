@@ -7,250 +7,45 @@
 //   dense f+b (ops)  ops dense() on tensors that require grad, then backward()  6*B*I*O
 //   activations, the bias+activation epilogue, losses, SGD/Adam updates: GB/s (bytes read +
 //   written by the kernel, counted once)
+//   conv_cases.cpp, at batch 64 and 256, the seed CNNs' layers (mnist_cnn, mnist_lenet,
+//   cifar_cnn; per-image shapes, "3x3s" marks "same" padding):
+//     conv fwd       ops conv2d() (im2col + GEMM + epilogue)    GFLOP/s of 2*N*OH*OW*KH*KW*C*F
+//     conv f+b       conv2d() on tensors that require grad, then backward()   3x that; a
+//                    first layer ("f+b-gx") has x without grad, as in training, and so skips
+//                    the input gradient's GEMM and col2im, yet is counted at 3x too
+//     im2col, col2im Backend kernels alone                      GB/s of x and cols
+//     max/avg pooling 2x2 stride 2, forward and backward, at the convs' outputs   GB/s
+//     batch norm forward (training, inference) and training's backward   GB/s
 // GFLOP/s is also shown as a share of OpenBLAS's sgemm rate (blas_sgemm on 1024^3, best of
 // several, measured at the start of the same run); GB/s as a share of a plain memcpy moving the
 // same number of bytes, split over threads as fastnn's elementwise loops are.
 //
 // Every case is first checked against a double-precision reference loop written here (sampled
-// rows for the GEMMs, every element otherwise); a failed check prints FAIL and skips the
-// timing, and the exit status is then 1.
+// rows for the GEMMs, sampled pixels of a direct convolution for the convs, every element
+// otherwise); a failed check prints FAIL and skips the timing, and the exit status is then 1.
+// harness.h/.cpp hold the timing, checks and reporting the cases share.
 //
 // Build and run from the repository root (bench/README.md has the full cmake line):
 //   cmake -S . -B build/bench -G Ninja ... && ninja -C build/bench fastnn_bench
 //   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench/fastnn_bench [--quick] [--threads N]
-// --quick runs batch 64 and the smallest sizes only (a smoke test of a few seconds).
-#include <algorithm>
-#include <chrono>
+// --quick runs batch 64 and the smallest sizes only (a smoke test, ~15 s: the CNN cases
+// at batch 64 take most of it).
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <functional>
-#include <map>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "autograd/node.h"
-#include "core/backend.h"
 #include "core/parallel.h"
-#include "cpu/backend_cpu.h"  // kElementwiseGrain
 #include "cpu/blas.h"
+#include "harness.h"
 #include "ops/ops.h"
 
-using namespace fastnn;
+using namespace bench;
 
 namespace {
-
-constexpr DType F32 = DType::Float32;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-using Clock = std::chrono::steady_clock;
-
-double g_budget_s = 0.2;    // timed seconds per case (--quick: 0.02)
-double g_sgemm_gflops = 0;  // the machine's sgemm rate, measured first
-int g_failed = 0, g_passed = 0;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-struct Timing {
-  double median_us, min_us;  // per call
-};
-
-// Times one call of f: warm up for a tenth of the budget, then 7 repeats of a loop sized so
-// that together they take about the budget. The minimum shows how much of the median is noise
-// from other processes on the machine.
-Timing time_calls(const std::function<void()>& f) {
-  auto t0 = Clock::now();
-  int64_t warm = 0;
-  while (warm < 3 || seconds_since(t0) < 0.1 * g_budget_s) {
-    f();
-    ++warm;
-  }
-  const int repeats = 7;
-  double per_call = seconds_since(t0) / warm;
-  int64_t iters = std::max<int64_t>(1, static_cast<int64_t>(g_budget_s / repeats / per_call));
-  std::vector<double> samples;
-  for (int r = 0; r < repeats; ++r) {
-    auto t = Clock::now();
-    for (int64_t i = 0; i < iters; ++i) f();
-    samples.push_back(seconds_since(t) * 1e6 / iters);
-  }
-  std::sort(samples.begin(), samples.end());
-  return {samples[repeats / 2], samples[0]};
-}
-
-// --- inputs and checks ---
-
-std::mt19937_64 g_rng(20240601);
-
-Tensor random_tensor(const Shape& shape, double lo, double hi) {
-  Tensor t = Tensor::empty(shape, F32);
-  std::uniform_real_distribution<double> u(lo, hi);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(u(g_rng));
-  return t;
-}
-
-Tensor empty_like(const Tensor& t) {
-  return Tensor::empty(t.shape(), t.dtype());
-}
-double at(const Tensor& t, int64_t i) {
-  return t.data<float>()[i];
-}
-
-// n indices to compare at: all of [0, count) when that is few, else evenly spaced from the
-// first to the last.
-std::vector<int64_t> sample(int64_t count, int64_t n) {
-  std::vector<int64_t> idx;
-  for (int64_t j = 0; j < std::min(count, n); ++j)
-    idx.push_back(count <= n ? j : j * (count - 1) / (n - 1));
-  return idx;
-}
-
-// The worst error of a kernel's outputs against the double reference, as |got - want| over
-// max(scale, |want|): scale is 1 for values of order one, the sum of |terms| for a dot product.
-struct Check {
-  double tol;
-  double worst = 0;
-  void expect(double got, double want, double scale = 1) {
-    double err = std::abs(got - want) / std::max({scale, std::abs(want), 1e-30});
-    worst = std::max(worst, std::isnan(err) ? INFINITY : err);
-  }
-  void merge(const Check& other) { worst = std::max(worst, other.worst); }  // same tol
-  bool ok() const { return worst <= tol; }
-};
-
-// A dot product: `got` against the sum of term(k) for k < n, with the error relative to the
-// sum of |term(k)| (what float rounding scales with).
-template <class Term>
-void expect_dot(Check& check, double got, int64_t n, Term term) {
-  double sum = 0, mag = 0;
-  for (int64_t k = 0; k < n; ++k) sum += term(k), mag += std::abs(term(k));
-  check.expect(got, sum, mag);
-}
-
-double act_ref(Activation a, double x) {
-  switch (a) {
-    case Activation::ReLU:
-      return x > 0 ? x : 0;
-    case Activation::Sigmoid:
-      return 1 / (1 + std::exp(-x));
-    case Activation::Tanh:
-      return std::tanh(x);
-    case Activation::GELU:
-      return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-    default:
-      return x;  // Linear
-  }
-}
-
-double act_grad_ref(Activation a, double x) {
-  switch (a) {
-    case Activation::ReLU:
-      return x > 0 ? 1 : 0;
-    case Activation::Sigmoid:
-      return act_ref(a, x) * (1 - act_ref(a, x));
-    case Activation::Tanh:
-      return 1 - std::tanh(x) * std::tanh(x);
-    case Activation::GELU:
-      return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) * kInvSqrt2Pi;
-    default:
-      return 1;
-  }
-}
-
-// The derivative from the activation's output, as dense's backward computes it (the dense
-// layers of the seed models use linear, relu and sigmoid only).
-double act_grad_from_y(Activation a, double y) {
-  switch (a) {
-    case Activation::ReLU:
-      return y > 0 ? 1 : 0;
-    case Activation::Sigmoid:
-      return y * (1 - y);
-    case Activation::Tanh:
-      return 1 - y * y;
-    default:
-      return 1;
-  }
-}
-
-// --- reporting ---
-
-// Rate of a plain memcpy moving `bytes` in all (half read, half written), split over threads
-// as fastnn's elementwise loops are: the ceiling for a memory-bound kernel of that size.
-double copy_gbps(double bytes) {
-  static std::map<int64_t, double> cache;
-  int64_t half = std::max<int64_t>(64, static_cast<int64_t>(bytes / 2));
-  auto it = cache.find(half);
-  if (it != cache.end()) return it->second;
-  std::vector<char> src(half, 1), dst(half, 0);
-  Timing t = time_calls([&] {
-    parallel_for(half, kElementwiseGrain * 4,
-                 [&](int64_t b, int64_t e) { std::memcpy(dst.data() + b, src.data() + b, e - b); });
-  });
-  return cache[half] = 2.0 * half / t.median_us / 1e3;
-}
-
-enum class Unit { Flops, Bytes };
-
-// Prints one row: the check, then (if it passed) the median and minimum time of f and the rate
-// of `amount` FLOPs or bytes per call at the median.
-void report(const std::string& kernel, const std::string& shape, const Check& check,
-            const std::function<void()>& f, double amount, Unit unit) {
-  if (!check.ok()) {
-    ++g_failed;
-    std::printf("%-24s %-22s FAIL  worst error %.2e > tolerance %.0e; not timed\n", kernel.c_str(),
-                shape.c_str(), check.worst, check.tol);
-    return;
-  }
-  ++g_passed;
-  Timing t = time_calls(f);
-  double rate = amount / t.median_us / 1e3;  // per µs -> G per s
-  bool flops = unit == Unit::Flops;
-  double ceiling = flops ? g_sgemm_gflops : copy_gbps(amount);
-  std::printf("%-24s %-22s PASS %10.2f %10.2f %8.2f %-7s %4.0f%% %s\n", kernel.c_str(),
-              shape.c_str(), t.median_us, t.min_us, rate, flops ? "GFLOP/s" : "GB/s",
-              100 * rate / ceiling, flops ? "sgemm" : "memcpy");
-  std::fflush(stdout);
-}
-
-std::string dims(int64_t a, int64_t b) {
-  return std::to_string(a) + "x" + std::to_string(b);
-}
-
-// --- the machine's sgemm rate ---
-
-double measure_sgemm_gflops(int64_t n, int reps) {
-  std::vector<float> a(n * n), b(n * n), c(n * n);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (int64_t i = 0; i < n * n; ++i) a[i] = u(g_rng), b[i] = u(g_rng);
-  auto run = [&] {
-    blas_sgemm(false, false, n, n, n, 1, a.data(), n, b.data(), n, 0, c.data(), n);
-  };
-  // The ceiling is OpenBLAS threading itself over as many threads as fastnn uses (inside
-  // fastnn it runs single-threaded, on the pool's threads).
-  blas_set_num_threads(get_num_threads());
-  run();
-  Check check{1e-4};
-  for (int64_t r : sample(n, 8))
-    for (int64_t j : sample(n, 8))
-      expect_dot(check, c[r * n + j], n,
-                 [&](int64_t k) { return double(a[r * n + k]) * b[k * n + j]; });
-  double best = INFINITY;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    run();
-    best = std::min(best, seconds_since(t0));
-  }
-  blas_set_num_threads(1);
-  std::printf("sgemm %ldx%ldx%ld (blas_sgemm, best of %d): %.1f GFLOP/s  check %s\n\n", long(n),
-              long(n), long(n), reps, 2.0 * n * n * n / best / 1e9, check.ok() ? "PASS" : "FAIL");
-  check.ok() ? ++g_passed : ++g_failed;
-  return 2.0 * n * n * n / best / 1e9;
-}
 
 // --- dense ---
 
@@ -272,12 +67,10 @@ Check check_dense_forward(const Tensor& x, const Tensor& w, const Tensor& b, Act
   Check check{1e-4};
   for (int64_t r : sample(B, 16))
     for (int64_t o = 0; o < O; ++o) {
-      double z = at(b, o), mag = std::abs(z);
-      for (int64_t i = 0; i < I; ++i) {
-        double term = at(x, r * I + i) * at(w, i * O + o);
-        z += term, mag += std::abs(term);
-      }
-      check.expect(at(y, r * O + o), act_ref(act, z), mag);
+      Dot z;
+      z.add(at(b, o));
+      for (int64_t i = 0; i < I; ++i) z.add(at(x, r * I + i) * at(w, i * O + o));
+      check.expect(at(y, r * O + o), act_ref(act, z.sum), z.mag);
     }
   return check;
 }
@@ -504,10 +297,6 @@ void bench_optimizers(Backend& be, int64_t n) {
       4.0 * 5 * n, Unit::Bytes);
 }
 
-void section(const char* title) {
-  std::printf("-- %s\n", title);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -544,9 +333,10 @@ int main(int argc, char** argv) {
     const std::vector<std::pair<int64_t, int64_t>> elementwise = {{64, 256}, {1024, 784}};
     const std::vector<std::pair<int64_t, int64_t>> losses = {{64, 10}, {1024, 10}};
     const std::vector<int64_t> params = {64 * 10, 784 * 256};
+    const std::vector<int64_t> cnn_batches = {64, 256};
     const size_t count = quick ? 1 : 2;
     for (size_t s = 0; s < count; ++s) {
-      section(("dense, batch " + std::to_string(batches[s])).c_str());
+      section("dense, batch " + std::to_string(batches[s]));
       for (const DenseLayer& layer : kDenseLayers) bench_dense(be, batches[s], layer);
     }
     section("activations and the bias+activation epilogue");
@@ -556,6 +346,15 @@ int main(int argc, char** argv) {
     for (size_t s = 0; s < count; ++s) bench_losses(be, losses[s].first, losses[s].second);
     section("optimizer updates (parameters)");
     for (size_t s = 0; s < count; ++s) bench_optimizers(be, params[s]);
+    for (size_t s = 0; s < count; ++s) {
+      const std::string batch = ", batch " + std::to_string(cnn_batches[s]);
+      section("convolution (ops conv2d; im2col, col2im alone; per-image shapes)" + batch);
+      bench_convolutions(be, cnn_batches[s]);
+      section("pooling 2x2 stride 2 (per-image shapes)" + batch);
+      bench_pooling(be, cnn_batches[s]);
+      section("batch normalisation (per-sample shapes)" + batch);
+      bench_batch_norm(be, cnn_batches[s]);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fastnn_bench: %s\n", e.what());
     return 2;
