@@ -124,6 +124,45 @@ def test_conv2d_fused_activation(act):
                    [leaf(x), leaf(k), leaf(b)])
 
 
+def ref_conv2d_kernel_gradient(x, g, kernel_shape, strides, pads, dilation):
+    """d/dkernel of sum(conv2d(x, kernel) * g): each tap's input slice against g."""
+    (sh, sw), (dh, dw) = _pair(strides), _pair(dilation)
+    t, bo, l, r = pads
+    xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0)))
+    OH, OW = g.shape[1:3]
+    gk = np.zeros(kernel_shape)
+    for i in range(kernel_shape[0]):
+        for j in range(kernel_shape[1]):
+            patch = xp[:, i * dh:i * dh + (OH - 1) * sh + 1:sh, j * dw:j * dw + (OW - 1) * sw + 1:sw]
+            gk[i, j] = np.einsum("nhwc,nhwf->cf", patch, g)
+    return gk
+
+
+# First layers (1-3 channels, up to 32 filters) take the direct kernels, wider ones the
+# lowered GEMM: filter counts on both sides of the switch and of the 8-filter blocks, rows
+# wide enough for the 8-, 4- and 1-pixel blocks, and borders from "same" padding.
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("C,F,K,strides,padding,dilation", [
+    (1, 10, 5, 1, "valid", 1), (1, 32, 3, 1, "same", 1), (3, 17, 3, 2, "same", 1),
+    (2, 31, 3, 1, "same", 2), (3, 33, 3, 1, "same", 1), (1, 8, (2, 4), (1, 2), ((2, 0), (1, 3)), 1)])
+def test_conv2d_first_layer_kernels_against_reference(dtype, C, F, K, strides, padding, dilation):
+    KH, KW = _pair(K)
+    rng = np.random.default_rng(F * 10 + C)
+    x = rng.standard_normal((3, 11, 23, C))
+    k = rng.standard_normal((KH, KW, C, F)) / math.sqrt(KH * KW * C)
+    pads = resolve_pads(x.shape, k.shape, strides, padding, dilation)
+    expected = ref_conv2d(x, k, None, strides, pads, dilation)
+    kt = leaf(k, dtype)
+    y = fn.conv2d(fn.tensor(x, dtype=dtype), kt, None, strides, padding, dilation)
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=tol, atol=tol)
+    g = rng.standard_normal(expected.shape)
+    (y * fn.tensor(g, dtype=dtype)).sum().backward()
+    np.testing.assert_allclose(np.asarray(kt.grad),
+                               ref_conv2d_kernel_gradient(x, g, k.shape, strides, pads, dilation),
+                               rtol=tol * 10, atol=tol * 10)
+
+
 def test_conv2d_without_bias_and_input_gradient_skipped():
     """No bias; an input that needs no gradient (a first layer) gets none computed."""
     x, k, _, strides, padding, dilation, pads = make_case(CASES[4], 7)

@@ -126,7 +126,7 @@ namespace {
 // Filters per register block (one 256-bit vector of floats) and output pixels per block in
 // the forward, taps per block in the kernel gradient: 4-8 vectors of accumulators.
 constexpr int kFilterBlock = 8;
-constexpr int kPixelBlock = 4;
+constexpr int kPixelBlock = 8;
 constexpr int kTapBlock = 8;
 
 // The kernel's filters in blocks of kFilterBlock, zero-padded: block b holds taps x 8 values
@@ -146,15 +146,22 @@ const T* pack_filter_blocks(const T* kernel, int64_t taps, int64_t filters) {
   return packed.data();
 }
 
-// Offsets of the taps (i, j, c), in kernel order, from an output pixel's top-left input value.
-std::vector<int64_t> tap_offsets(const ConvGeometry& g) {
-  std::vector<int64_t> offsets;
-  offsets.reserve(g.patch_size());
+// The taps (i, j, c) in kernel order: their offset from an output pixel's top-left input
+// value, and the input row and column they add to it (for the border's bounds checks).
+struct Taps {
+  std::vector<int64_t> offset, row, column, channel;
+};
+Taps kernel_taps(const ConvGeometry& g) {
+  Taps taps;
   for (int64_t i = 0; i < g.kernel_h; ++i)
     for (int64_t j = 0; j < g.kernel_w; ++j)
-      for (int64_t c = 0; c < g.channels; ++c)
-        offsets.push_back((i * g.dilation_h * g.in_w + j * g.dilation_w) * g.channels + c);
-  return offsets;
+      for (int64_t c = 0; c < g.channels; ++c) {
+        taps.offset.push_back((i * g.dilation_h * g.in_w + j * g.dilation_w) * g.channels + c);
+        taps.row.push_back(i * g.dilation_h);
+        taps.column.push_back(j * g.dilation_w);
+        taps.channel.push_back(c);
+      }
+  return taps;
 }
 
 // Whether every tap of output (oh, ow) reads inside the input (no padding).
@@ -169,28 +176,91 @@ bool columns_inside(const ConvGeometry& g, int64_t ow) {
 
 // Pixel (n, oh, ow)'s tap t value, zero in the padding.
 template <class T>
-T tap_value(const T* x, const ConvGeometry& g, int64_t n, int64_t oh, int64_t ow, int64_t t) {
-  const int64_t c = t % g.channels, j = (t / g.channels) % g.kernel_w, i = t / g.channels / g.kernel_w;
-  const int64_t ih = oh * g.stride_h - g.pad_top + i * g.dilation_h;
-  const int64_t iw = ow * g.stride_w - g.pad_left + j * g.dilation_w;
+T tap_value(const T* x, const ConvGeometry& g, const Taps& taps, int64_t n, int64_t oh,
+            int64_t ow, int64_t t) {
+  const int64_t ih = oh * g.stride_h - g.pad_top + taps.row[t];
+  const int64_t iw = ow * g.stride_w - g.pad_left + taps.column[t];
   if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) return T(0);
-  return x[((n * g.in_h + ih) * g.in_w + iw) * g.channels + c];
+  return x[((n * g.in_h + ih) * g.in_w + iw) * g.channels + taps.channel[t]];
 }
 
-// acc[p] = the filter block's sums for P pixels whose taps all lie inside, the first at
+// A block of kFilterBlock filters as one GCC vector (AVX: one register of floats): the
+// sums below stay in registers and every multiply-add covers the block. Plain loops over
+// local arrays were left mostly scalar by the vectorizer (bench/NOTES.md item 22).
+template <class T>
+struct FilterBlock {
+  typedef T vector __attribute__((vector_size(kFilterBlock * sizeof(T))));
+};
+template <class T>
+using FilterVector = typename FilterBlock<T>::vector;
+
+template <class T>
+FilterVector<T> load_block(const T* p) {
+  FilterVector<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// The first `width` (< kFilterBlock) values of a block, the rest zero, and back. Loops of a
+// fixed trip count: a copy of a run-time length becomes a memmove call per pixel, which
+// cost more than the pixel's arithmetic.
+template <class T>
+FilterVector<T> load_partial_block(const T* p, int64_t width) {
+  FilterVector<T> v = {};
+  for (int f = 0; f < kFilterBlock; ++f)
+    if (f < width) v[f] = p[f];
+  return v;
+}
+template <class T>
+void store_block(T* p, const FilterVector<T>& v, int64_t width) {
+  if (width == kFilterBlock) {
+    std::memcpy(p, &v, sizeof v);
+    return;
+  }
+  for (int f = 0; f < kFilterBlock; ++f)
+    if (f < width) p[f] = v[f];
+}
+
+// sums[p] = the filter block's sums for P pixels whose taps all lie inside, the first at
 // `origin`, the next `pixel_step` values on.
 template <int P, class T>
 void accumulate_pixels(const T* origin, int64_t pixel_step, const int64_t* offsets, int64_t taps,
-                       const T* filters, T (&acc)[P][kFilterBlock]) {
-  for (int p = 0; p < P; ++p)
-    for (int f = 0; f < kFilterBlock; ++f) acc[p][f] = T(0);
+                       const T* filters, FilterVector<T> (&sums)[P]) {
+  FilterVector<T> sum[P] = {};
   for (int64_t t = 0; t < taps; ++t) {
-    const T* w = filters + t * kFilterBlock;
-    for (int p = 0; p < P; ++p) {
-      const T v = origin[p * pixel_step + offsets[t]];
-      for (int f = 0; f < kFilterBlock; ++f) acc[p][f] += v * w[f];
-    }
+    const FilterVector<T> w = load_block(filters + t * kFilterBlock);
+    for (int p = 0; p < P; ++p) sum[p] += origin[p * pixel_step + offsets[t]] * w;
   }
+  for (int p = 0; p < P; ++p) sums[p] = sum[p];
+}
+
+// Output columns [first, last) whose taps all lie inside the input's columns, in every row.
+struct InteriorColumns {
+  int64_t first = 0, last = 0;
+};
+InteriorColumns interior_columns(const ConvGeometry& g) {
+  InteriorColumns c;
+  while (c.first < g.out_w && !columns_inside(g, c.first)) ++c.first;
+  c.last = c.first;
+  while (c.last < g.out_w && columns_inside(g, c.last)) ++c.last;
+  return c;
+}
+
+// sums[t] += tap t's input value times gz's filter block, over `count` pixels whose taps all
+// lie inside, the first at `origin` and `grad`. The hot loop of the kernel gradient: nothing
+// in it but loads and multiply-adds, so the sums stay in registers (with the border's
+// bounds checks in the same loop, the compiler kept them on the stack: 4x slower).
+template <bool kFullBlock, class T>
+void add_interior_pixels(const T* origin, int64_t pixel_step, const T* grad, int64_t F,
+                         int64_t count, int64_t width, const int64_t* offsets,
+                         FilterVector<T>* sums) {
+  FilterVector<T> sum[kTapBlock];
+  for (int t = 0; t < kTapBlock; ++t) sum[t] = sums[t];
+  for (int64_t i = 0; i < count; ++i, origin += pixel_step, grad += F) {
+    const FilterVector<T> g = kFullBlock ? load_block(grad) : load_partial_block(grad, width);
+    for (int t = 0; t < kTapBlock; ++t) sum[t] += origin[offsets[t]] * g;
+  }
+  for (int t = 0; t < kTapBlock; ++t) sums[t] = sum[t];
 }
 
 }  // namespace
@@ -204,115 +274,126 @@ void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, co
     const int64_t taps = g.patch_size(), F = kernel.shape().back();
     const int64_t blocks = (F + kFilterBlock - 1) / kFilterBlock;
     const T* packed = pack_filter_blocks(kernel.data<T>(), taps, F);
-    const std::vector<int64_t> offsets = tap_offsets(g);
+    const Taps tap = kernel_taps(g);
+    const InteriorColumns inside = interior_columns(g);
     const int64_t pixel_step = g.stride_w * g.channels;
-    // Stores a pixel's block: only the filters that exist.
-    auto store = [&](T* out, const T* acc, int64_t f0) {
-      const int64_t width = std::min<int64_t>(kFilterBlock, F - f0);
-      for (int64_t f = 0; f < width; ++f) out[f0 + f] = acc[f];
-    };
     // One output row (n, oh) per iteration; each y value has one writer.
     parallel_for(g.batch * g.out_h, row_grain(kElementwiseGrain, g.out_w * taps * F),
                  [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t n = r / g.out_h, oh = r % g.out_h;
-        const bool row_ok = rows_inside(g, oh);
-        // Where output (oh, 0)'s taps start; only followed for pixels whose taps lie inside.
+        // The interior when every tap row lies inside, else no pixel is interior.
+        const int64_t first = rows_inside(g, oh) ? inside.first : g.out_w;
+        const int64_t last = rows_inside(g, oh) ? inside.last : g.out_w;
+        // Where output (oh, 0)'s taps start; only followed for interior pixels.
         const int64_t origin_row =
             ((n * g.in_h + oh * g.stride_h - g.pad_top) * g.in_w - g.pad_left) * g.channels;
         T* y_row = yp + r * g.out_w * F;
         for (int64_t b = 0; b < blocks; ++b) {
           const T* filters = packed + b * taps * kFilterBlock;
-          const int64_t f0 = b * kFilterBlock;
-          for (int64_t ow = 0; ow < g.out_w;) {
-            if (row_ok && ow + kPixelBlock <= g.out_w && columns_inside(g, ow) &&
-                columns_inside(g, ow + kPixelBlock - 1)) {
-              T acc[kPixelBlock][kFilterBlock];
-              accumulate_pixels(xp + origin_row + ow * pixel_step, pixel_step, offsets.data(), taps,
-                                filters, acc);
-              for (int p = 0; p < kPixelBlock; ++p) store(y_row + (ow + p) * F, acc[p], f0);
-              ow += kPixelBlock;
-            } else if (row_ok && columns_inside(g, ow)) {
-              T acc[1][kFilterBlock];
-              accumulate_pixels(xp + origin_row + ow * pixel_step, pixel_step, offsets.data(), taps,
-                                filters, acc);
-              store(y_row + ow * F, acc[0], f0);
-              ++ow;
-            } else {  // a border pixel: taps in the padding add nothing
-              T acc[kFilterBlock] = {};
-              for (int64_t t = 0; t < taps; ++t) {
-                const T v = tap_value(xp, g, n, oh, ow, t);
-                for (int f = 0; f < kFilterBlock; ++f) acc[f] += v * filters[t * kFilterBlock + f];
-              }
-              store(y_row + ow * F, acc, f0);
-              ++ow;
+          const int64_t f0 = b * kFilterBlock, width = std::min<int64_t>(kFilterBlock, F - f0);
+          // Border pixels: taps in the padding add nothing.
+          auto border_pixel = [&](int64_t ow) {
+            FilterVector<T> sum = {};
+            for (int64_t t = 0; t < taps; ++t)
+              sum += tap_value(xp, g, tap, n, oh, ow, t) * load_block(filters + t * kFilterBlock);
+            store_block(y_row + ow * F + f0, sum, width);
+          };
+          for (int64_t ow = 0; ow < first; ++ow) border_pixel(ow);
+          int64_t ow = first;
+          // Interior pixels in blocks of 8, then 4, then 1: a multiply-add's latency is
+          // covered only with 5 or more independent sums in flight.
+          auto interior_pixels = [&](auto block) {
+            constexpr int P = decltype(block)::value;
+            for (; ow + P <= last; ow += P) {
+              FilterVector<T> sums[P];
+              accumulate_pixels(xp + origin_row + ow * pixel_step, pixel_step, tap.offset.data(),
+                                taps, filters, sums);
+              for (int p = 0; p < P; ++p) store_block(y_row + (ow + p) * F + f0, sums[p], width);
             }
-          }
+          };
+          interior_pixels(std::integral_constant<int, kPixelBlock>());
+          interior_pixels(std::integral_constant<int, kPixelBlock / 2>());
+          interior_pixels(std::integral_constant<int, 1>());
+          for (ow = std::max(first, last); ow < g.out_w; ++ow) border_pixel(ow);
         }
       }
     });
   });
 }
 
-// Work items are (block of taps, block of filters): each gkernel value is summed by one
-// thread over the pixels in order, so the result does not depend on the thread count.
+// Work items are (block of taps, block of filters), split over the threads: each gkernel
+// value is summed by one thread over the pixels in order, so the result does not depend on
+// the thread count. Each thread walks the rows once and runs all its items on a row while
+// its gz values are in cache (one item per pass over gz read it 8 times from memory for
+// mnist_cnn: 4 ms instead of 1). A short block's missing taps read the pixel's first tap
+// (always inside) and its missing filters zeros: their sums are never stored, and no lane
+// needs a branch.
 void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz,
                                                const ConvGeometry& g, Tensor& gkernel) {
   dispatch_float(x.dtype(), "conv2d_direct_backward_kernel", [&](auto zero) {
     using T = decltype(zero);
     const T* xp = x.data<T>();
     const T* gp = gz.data<T>();
-    T* kp = gkernel.data<T>();
     const int64_t taps = g.patch_size(), F = gkernel.shape().back();
     const int64_t filter_blocks = (F + kFilterBlock - 1) / kFilterBlock;
     const int64_t tap_blocks = (taps + kTapBlock - 1) / kTapBlock;
-    const std::vector<int64_t> offsets = tap_offsets(g);
+    const Taps tap = kernel_taps(g);
+    const InteriorColumns inside = interior_columns(g);
+    const int64_t pixel_step = g.stride_w * g.channels;
     parallel_for(tap_blocks * filter_blocks, 1, [&](int64_t item0, int64_t item1) {
+      // Per item: its taps' offsets and its sums. Kept per thread, grown once.
+      static thread_local std::vector<int64_t> item_offsets;
+      static thread_local std::vector<FilterVector<T>> item_sums;
+      item_offsets.resize((item1 - item0) * kTapBlock);
+      item_sums.assign((item1 - item0) * kTapBlock, FilterVector<T>{});
       for (int64_t item = item0; item < item1; ++item) {
-        const int64_t t0 = item / filter_blocks * kTapBlock, f0 = item % filter_blocks * kFilterBlock;
-        const int64_t tb = std::min<int64_t>(kTapBlock, taps - t0);
-        const int64_t fb = std::min<int64_t>(kFilterBlock, F - f0);
-        // A short block's missing taps read the pixel's first tap (always inside) and its
-        // missing filters zeros: their sums are never stored, and no lane needs a branch.
-        int64_t offsets_block[kTapBlock];
-        for (int t = 0; t < kTapBlock; ++t) offsets_block[t] = t < tb ? offsets[t0 + t] : 0;
-        T acc[kTapBlock][kFilterBlock] = {};
-        auto add_pixels = [&](auto full_block) {
-          T padded[kFilterBlock] = {};
-          for (int64_t n = 0; n < g.batch; ++n) {
-            for (int64_t oh = 0; oh < g.out_h; ++oh) {
-              const bool row_ok = rows_inside(g, oh);
-              const int64_t origin_row =
-                  ((n * g.in_h + oh * g.stride_h - g.pad_top) * g.in_w - g.pad_left) * g.channels;
-              const T* gz_row = gp + (n * g.out_h + oh) * g.out_w * F + f0;
-              for (int64_t ow = 0; ow < g.out_w; ++ow) {
-                const T* grad = gz_row + ow * F;
-                if constexpr (!decltype(full_block)::value) {
-                  // The last filters: reading 8 would pass the end of gz.
-                  std::copy_n(grad, fb, padded);
-                  grad = padded;
-                }
-                T v[kTapBlock];
-                if (row_ok && columns_inside(g, ow)) {
-                  const T* origin = xp + origin_row + ow * g.stride_w * g.channels;
-                  for (int t = 0; t < kTapBlock; ++t) v[t] = origin[offsets_block[t]];
-                } else {
-                  for (int t = 0; t < kTapBlock; ++t)
-                    v[t] = t < tb ? tap_value(xp, g, n, oh, ow, t0 + t) : T(0);
-                }
-                for (int t = 0; t < kTapBlock; ++t)
-                  for (int f = 0; f < kFilterBlock; ++f) acc[t][f] += v[t] * grad[f];
+        const int64_t t0 = item / filter_blocks * kTapBlock;
+        for (int64_t t = 0; t < kTapBlock; ++t)
+          item_offsets[(item - item0) * kTapBlock + t] = t0 + t < taps ? tap.offset[t0 + t] : 0;
+      }
+      for (int64_t n = 0; n < g.batch; ++n) {
+        for (int64_t oh = 0; oh < g.out_h; ++oh) {
+          const int64_t first = rows_inside(g, oh) ? inside.first : g.out_w;
+          const int64_t last = rows_inside(g, oh) ? inside.last : g.out_w;
+          const int64_t origin_row =
+              ((n * g.in_h + oh * g.stride_h - g.pad_top) * g.in_w - g.pad_left) * g.channels;
+          for (int64_t item = item0; item < item1; ++item) {
+            const int64_t t0 = item / filter_blocks * kTapBlock;
+            const int64_t f0 = item % filter_blocks * kFilterBlock;
+            const int64_t tb = std::min<int64_t>(kTapBlock, taps - t0);
+            const int64_t width = std::min<int64_t>(kFilterBlock, F - f0);
+            FilterVector<T>* sums = item_sums.data() + (item - item0) * kTapBlock;
+            const T* gz_row = gp + (n * g.out_h + oh) * g.out_w * F + f0;
+            auto border_pixel = [&](int64_t ow) {
+              const FilterVector<T> grad = load_partial_block(gz_row + ow * F, width);
+              for (int64_t t = 0; t < tb; ++t)
+                sums[t] += tap_value(xp, g, tap, n, oh, ow, t0 + t) * grad;
+            };
+            for (int64_t ow = 0; ow < first; ++ow) border_pixel(ow);
+            if (first < last) {
+              const T* origin = xp + origin_row + first * pixel_step;
+              const int64_t* block_offsets = item_offsets.data() + (item - item0) * kTapBlock;
+              if (width == kFilterBlock) {
+                add_interior_pixels<true>(origin, pixel_step, gz_row + first * F, F, last - first,
+                                          width, block_offsets, sums);
+              } else {
+                add_interior_pixels<false>(origin, pixel_step, gz_row + first * F, F, last - first,
+                                           width, block_offsets, sums);
               }
             }
+            for (int64_t ow = std::max(first, last); ow < g.out_w; ++ow) border_pixel(ow);
           }
-        };
-        if (fb == kFilterBlock) {
-          add_pixels(std::true_type());
-        } else {
-          add_pixels(std::false_type());
         }
+      }
+      T* kp = gkernel.data<T>();
+      for (int64_t item = item0; item < item1; ++item) {
+        const int64_t t0 = item / filter_blocks * kTapBlock;
+        const int64_t f0 = item % filter_blocks * kFilterBlock;
+        const int64_t tb = std::min<int64_t>(kTapBlock, taps - t0);
+        const int64_t width = std::min<int64_t>(kFilterBlock, F - f0);
         for (int64_t t = 0; t < tb; ++t)
-          for (int64_t f = 0; f < fb; ++f) kp[(t0 + t) * F + f0 + f] = acc[t][f];
+          store_block(kp + (t0 + t) * F + f0, item_sums[(item - item0) * kTapBlock + t], width);
       }
     });
   });

@@ -99,9 +99,12 @@ void check_conv_args(const Tensor& x, const Tensor& kernel, const Tensor& bias, 
   }
 }
 
-// Inputs with this few channels (first layers) take the direct kernels: no lowered matrix
-// (cpu/conv.cpp; bench/NOTES.md item 22 has the measurements).
+// First layers with few channels and filters take the direct kernels (cpu/conv.cpp): no
+// lowered matrix. With more filters the GEMM's efficiency wins back its im2col: measured
+// (bench/NOTES.md item 22) direct 2.0x faster at 1 -> 10 filters (LeNet), 1.35x at 1 -> 32
+// (mnist_cnn), 1.36x slower at 3 -> 64 (cifar_cnn).
 constexpr int64_t kDirectMaxChannels = 3;
+constexpr int64_t kDirectMaxFilters = 32;
 
 bool is_pointwise(const ConvGeometry& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
@@ -125,7 +128,8 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
   Backend& be = backend_of(x);
   const bool grad = needs_grad({&x, &kernel, &bias});
   const bool pointwise = is_pointwise(g);
-  const bool direct = !pointwise && g.channels <= kDirectMaxChannels;
+  const bool direct =
+      !pointwise && g.channels <= kDirectMaxChannels && F <= kDirectMaxFilters;
   Tensor cols = x;
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   if (direct) {
