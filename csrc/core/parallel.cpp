@@ -60,7 +60,7 @@ class ThreadPool {
 
   // Runs job(t) for t in [0, size()), t == 0 on the calling thread, and returns when all
   // have finished.
-  void run(const std::function<void(int)>& job) {
+  void run(FunctionRef<void(int)> job) {
     job_ = &job;
     pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     generation_.fetch_add(1);  // publishes job_ and pending_
@@ -132,7 +132,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_;
-  const std::function<void(int)>* job_ = nullptr;
+  const FunctionRef<void(int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<int> sleepers_{0};
@@ -187,7 +187,7 @@ void set_num_threads(int n) {
   p.resize(n);
 }
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+void parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t, int64_t)> body) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   if (n <= grain) {

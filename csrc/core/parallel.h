@@ -10,7 +10,8 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+
+#include "core/function_ref.h"
 
 namespace fastnn {
 
@@ -22,7 +23,7 @@ void set_num_threads(int n);
 
 // Runs body(begin, end) over [0, n) in chunks of at least `grain` items; runs inline when
 // the work is small or only one thread is configured.
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+void parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t, int64_t)> body);
 
 // Fixed chunking for deterministic reductions: chunk c covers
 // [c * chunk_size, min(n, (c + 1) * chunk_size)).
