@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 namespace fastnn {
 
@@ -108,9 +109,12 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
     FASTNN_CHECK(m.pred.defined() && m.target.defined() && m.total.defined() &&
                      m.total.dtype() == DType::Float64,
                  Value, who, ": a metric needs the step's prediction and target and a total");
+  // Each batch's indices are copied into one index tensor (a view per batch would be a
+  // heap allocation per step).
+  Tensor batch_index = Tensor::empty({rows}, DType::Int64, order.device());
   for (int64_t b = 0; b < batches; ++b) {
     if (between_batches) between_batches();
-    Tensor batch_index = order.rows(first + b * rows, first + (b + 1) * rows);
+    std::memcpy(batch_index.data<int64_t>(), index + first + b * rows, rows * sizeof(int64_t));
     for (size_t i = 0; i < inputs.size(); ++i) {
       Tensor input = inputs[i];
       backend_of(input).take_rows(sources[i], batch_index, input);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/backend.h"
 
@@ -101,6 +103,21 @@ constexpr int64_t kTranscendentalGrain = 1 << 12;
 // Rows per chunk for a loop over rows of C elements, from a per-element grain.
 inline int64_t row_grain(int64_t grain, int64_t C) {
   return C > 0 ? std::max<int64_t>(1, grain / C) : grain;
+}
+
+// Scratch memory for a kernel: `count` values of slot `slot`, kept per thread and grown
+// once, so a replayed step makes no heap allocation. Contents are left from the last use.
+// Buffers a kernel holds at the same time take different slots (a buffer is per type, so a
+// float kernel's values and its double accumulators may share a slot number; a double
+// kernel's may not).
+constexpr int kScratchSlots = 4;
+template <class T>
+T* scratch(int slot, size_t count) {
+  static_assert(std::is_trivially_copyable_v<T>, "scratch holds plain values");
+  thread_local std::vector<T> buffers[kScratchSlots];
+  std::vector<T>& buffer = buffers[slot];
+  if (buffer.size() < count) buffer.resize(count);
+  return buffer.data();
 }
 
 // Element i of a tensor of any dtype as a double (targets: labels may come as ints or

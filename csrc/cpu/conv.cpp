@@ -151,8 +151,10 @@ const T* pack_filter_blocks(const T* kernel, int64_t taps, int64_t filters) {
 struct Taps {
   std::vector<int64_t> offset, row, column, channel;
 };
-Taps kernel_taps(const ConvGeometry& g) {
-  Taps taps;
+// Kept per thread and refilled: clear() keeps the capacity, so no allocation per call.
+const Taps& kernel_taps(const ConvGeometry& g) {
+  static thread_local Taps taps;
+  taps.offset.clear(), taps.row.clear(), taps.column.clear(), taps.channel.clear();
   for (int64_t i = 0; i < g.kernel_h; ++i)
     for (int64_t j = 0; j < g.kernel_w; ++j)
       for (int64_t c = 0; c < g.channels; ++c) {
@@ -274,7 +276,7 @@ void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, co
     const int64_t taps = g.patch_size(), F = kernel.shape().back();
     const int64_t blocks = (F + kFilterBlock - 1) / kFilterBlock;
     const T* packed = pack_filter_blocks(kernel.data<T>(), taps, F);
-    const Taps tap = kernel_taps(g);
+    const Taps& tap = kernel_taps(g);
     const InteriorColumns inside = interior_columns(g);
     const int64_t pixel_step = g.stride_w * g.channels;
     // One output row (n, oh) per iteration; each y value has one writer.
@@ -338,7 +340,7 @@ void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz
     const int64_t taps = g.patch_size(), F = gkernel.shape().back();
     const int64_t filter_blocks = (F + kFilterBlock - 1) / kFilterBlock;
     const int64_t tap_blocks = (taps + kTapBlock - 1) / kTapBlock;
-    const Taps tap = kernel_taps(g);
+    const Taps& tap = kernel_taps(g);
     const InteriorColumns inside = interior_columns(g);
     const int64_t pixel_step = g.stride_w * g.channels;
     parallel_for(tap_blocks * filter_blocks, 1, [&](int64_t item0, int64_t item1) {

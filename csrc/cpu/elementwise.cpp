@@ -1,9 +1,9 @@
 // Broadcasting binary ops, axpby, and the reductions that undo broadcasting (sum_to) and
 // redo it (broadcast_to). Shapes here always have equal rank: the ops layer pads with 1s.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <type_traits>
-#include <vector>
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
@@ -13,40 +13,45 @@ namespace {
 
 // out's shape with each operand's element strides (0 where it broadcasts), adjacent dims
 // merged where that keeps every operand's addressing linear. The last dim is the inner loop.
+// Fixed arrays, not vectors: a layout is built on every call of a kernel, and a replayed
+// step makes no heap allocation.
+constexpr size_t kMaxLayoutDims = 16;
 struct Layout {
-  Shape shape;
-  std::vector<int64_t> stride_a, stride_b;
+  int64_t shape[kMaxLayoutDims], stride_a[kMaxLayoutDims], stride_b[kMaxLayoutDims];
+  size_t dims = 0;
+  int64_t last() const { return shape[dims - 1]; }
 };
 
 Layout broadcast_layout(const Shape& out, const Shape& a, const Shape& b) {
-  size_t n = out.size();
-  std::vector<int64_t> sa(n), sb(n);
+  Layout L;
   int64_t ra = 1, rb = 1;
-  for (size_t i = n; i-- > 0;) {
-    sa[i] = a[i] == 1 && out[i] != 1 ? 0 : ra;
-    sb[i] = b[i] == 1 && out[i] != 1 ? 0 : rb;
+  // From the last dim to the first, merging a dim into the one after it (already in L,
+  // which is built reversed) when both operands step through the pair linearly.
+  for (size_t i = out.size(); i-- > 0;) {
+    const int64_t sa = a[i] == 1 && out[i] != 1 ? 0 : ra, sb = b[i] == 1 && out[i] != 1 ? 0 : rb;
     ra *= a[i];
     rb *= b[i];
-  }
-  Layout L;
-  for (size_t i = 0; i < n; ++i) {
     if (out[i] == 1) continue;  // size-1 dims move nothing
-    if (!L.shape.empty() && L.stride_a.back() == sa[i] * out[i] &&
-        L.stride_b.back() == sb[i] * out[i]) {
-      L.shape.back() *= out[i];
-      L.stride_a.back() = sa[i];
-      L.stride_b.back() = sb[i];
+    if (L.dims > 0 && sa == L.stride_a[L.dims - 1] * L.shape[L.dims - 1] &&
+        sb == L.stride_b[L.dims - 1] * L.shape[L.dims - 1]) {
+      L.shape[L.dims - 1] *= out[i];
       continue;
     }
-    L.shape.push_back(out[i]);
-    L.stride_a.push_back(sa[i]);
-    L.stride_b.push_back(sb[i]);
+    FASTNN_CHECK(L.dims < kMaxLayoutDims, Value, "broadcast: expected at most ", kMaxLayoutDims,
+                 " dims that broadcast differently, got shapes ", shape_str(a), " and ",
+                 shape_str(b));
+    L.shape[L.dims] = out[i];
+    L.stride_a[L.dims] = sa;
+    L.stride_b[L.dims] = sb;
+    ++L.dims;
   }
-  if (L.shape.empty()) {
-    L.shape = {1};
-    L.stride_a = {1};
-    L.stride_b = {1};
+  if (L.dims == 0) {
+    L.shape[0] = L.stride_a[0] = L.stride_b[0] = 1;
+    L.dims = 1;
   }
+  std::reverse(L.shape, L.shape + L.dims);
+  std::reverse(L.stride_a, L.stride_a + L.dims);
+  std::reverse(L.stride_b, L.stride_b + L.dims);
   return L;
 }
 
@@ -54,9 +59,9 @@ Layout broadcast_layout(const Shape& out, const Shape& a, const Shape& b) {
 // last dim, rows [r0, r1) of the outer dims.
 template <class Inner>
 void for_each_run(const Layout& L, int64_t r0, int64_t r1, Inner&& inner) {
-  size_t nd = L.shape.size();
-  int64_t C = L.shape.back();
-  std::vector<int64_t> idx(nd, 0);
+  const size_t nd = L.dims;
+  const int64_t C = L.last();
+  int64_t idx[kMaxLayoutDims] = {};
   int64_t rem = r0;
   for (size_t d = nd - 1; d-- > 0;) {
     idx[d] = rem % L.shape[d];
@@ -68,7 +73,7 @@ void for_each_run(const Layout& L, int64_t r0, int64_t r1, Inner&& inner) {
       oa += idx[d] * L.stride_a[d];
       ob += idx[d] * L.stride_b[d];
     }
-    inner(oa, ob, r * C, C, L.stride_a.back(), L.stride_b.back());
+    inner(oa, ob, r * C, C, L.stride_a[nd - 1], L.stride_b[nd - 1]);
     for (size_t d = nd - 1; d-- > 0;) {
       if (++idx[d] < L.shape[d]) break;
       idx[d] = 0;
@@ -77,7 +82,9 @@ void for_each_run(const Layout& L, int64_t r0, int64_t r1, Inner&& inner) {
 }
 
 int64_t outer_rows(const Layout& L) {
-  return shape_numel(L.shape) / L.shape.back();
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < L.dims; ++d) rows *= L.shape[d];
+  return rows;
 }
 
 template <class T, class F>
@@ -86,8 +93,8 @@ void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   const T* ap = a.data<T>();
   const T* bp = b.data<T>();
   T* op = out.data<T>();
-  Layout L = broadcast_layout(out.shape(), a.shape(), b.shape());
-  int64_t C = L.shape.back();
+  const Layout L = broadcast_layout(out.shape(), a.shape(), b.shape());
+  const int64_t C = L.last();
   parallel_for(outer_rows(L), row_grain(kElementwiseGrain, C), [&](int64_t r0, int64_t r1) {
     for_each_run(L, r0, r1,
                  [&](int64_t oa, int64_t ob, int64_t oo, int64_t n, int64_t sa, int64_t sb) {
@@ -160,7 +167,7 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
     int64_t n = x.numel();
     if (out.numel() == 1) {
       int64_t chunks = num_chunks(n, kReduceChunk);
-      std::vector<double> partial(chunks, 0.0);
+      double* partial = scratch<double>(0, chunks);
       parallel_for(chunks, 8, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           double s = 0;
@@ -170,7 +177,7 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
         }
       });
       double total = 0;
-      for (double s : partial) total += s;
+      for (int64_t c = 0; c < chunks; ++c) total += partial[c];
       op[0] = static_cast<T>(total);
       return;
     }
@@ -178,7 +185,8 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
       // Column sums (bias gradients): each chunk of columns adds the rows in order.
       int64_t C = last_dim(x), N = leading_rows(x);
       parallel_for(C, row_grain(kElementwiseGrain, N), [&](int64_t c0, int64_t c1) {
-        std::vector<double> acc(c1 - c0, 0.0);
+        double* acc = scratch<double>(0, c1 - c0);
+        std::fill(acc, acc + (c1 - c0), 0.0);
         for (int64_t r = 0; r < N; ++r) {
           const T* row = xp + r * C + c0;
           for (int64_t c = 0; c < c1 - c0; ++c) acc[c] += row[c];
@@ -187,7 +195,8 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
       });
       return;
     }
-    std::vector<double> acc(out.numel(), 0.0);
+    double* acc = scratch<double>(0, out.numel());
+    std::fill(acc, acc + out.numel(), 0.0);
     if (n == 0) {  // an empty sum is 0; the layout below would have rows of length 0
       for (int64_t i = 0; i < out.numel(); ++i) op[i] = T(0);
       return;
@@ -197,7 +206,7 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
     for_each_run(L, 0, outer_rows(L),
                  [&](int64_t oa, int64_t ob, int64_t, int64_t cnt, int64_t sa, int64_t sb) {
                    const T* src = xp + oa;
-                   double* dst = acc.data() + ob;
+                   double* dst = acc + ob;
                    if (sb == 0) {
                      double s = 0;
                      for (int64_t i = 0; i < cnt; ++i) s += src[i * sa];
@@ -217,7 +226,7 @@ void CpuBackend::penalty_forward(const Tensor& w, double l1, double l2, Tensor& 
     using T = decltype(zero);
     const T* wp = w.data<T>();
     int64_t n = w.numel(), chunks = num_chunks(n, kReduceChunk);
-    std::vector<double> partial(chunks, 0.0);
+    double* partial = scratch<double>(0, chunks);
     parallel_for(chunks, 8, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         double s1 = 0, s2 = 0;
@@ -229,7 +238,7 @@ void CpuBackend::penalty_forward(const Tensor& w, double l1, double l2, Tensor& 
       }
     });
     double total = 0;
-    for (double s : partial) total += s;
+    for (int64_t c = 0; c < chunks; ++c) total += partial[c];
     out.data<T>()[0] = static_cast<T>(total);
   });
 }

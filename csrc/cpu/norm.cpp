@@ -9,7 +9,6 @@
 //           inference: gx = gamma * invstd * gy
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
@@ -17,12 +16,14 @@
 namespace fastnn {
 
 namespace {
-// out[k * C + c] = sum over rows r of what add_row(r, acc) adds into acc[k * C + c].
+// out[k * C + c] = sum over rows r of what add_row(r, acc) adds into acc[k * C + c], in
+// scratch slot `slot` (slot 0 holds the partial sums meanwhile).
 template <class AddRow>
-std::vector<double> channel_sums(int64_t R, int64_t C, int K, AddRow add_row) {
+const double* channel_sums(int slot, int64_t R, int64_t C, int K, AddRow add_row) {
   const int64_t rows_per_chunk = std::max<int64_t>(1, kReduceChunk / std::max<int64_t>(C, 1));
   const int64_t chunks = num_chunks(R, rows_per_chunk);
-  std::vector<double> partial(chunks * K * C, 0.0);
+  double* partial = scratch<double>(0, chunks * K * C);
+  std::fill(partial, partial + chunks * K * C, 0.0);
   // Threads take at least an elementwise loop's grain of values: a dense (64, 512) batch
   // is 8 chunks that one thread sums faster than two hand off (82 us vs 2.4 ms measured
   // under load, where a second thread waits for a scheduler slice).
@@ -30,12 +31,13 @@ std::vector<double> channel_sums(int64_t R, int64_t C, int K, AddRow add_row) {
   const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / chunk_values);
   parallel_for(chunks, grain, [&](int64_t c0, int64_t c1) {
     for (int64_t chunk = c0; chunk < c1; ++chunk) {
-      double* acc = partial.data() + chunk * K * C;
+      double* acc = partial + chunk * K * C;
       for (int64_t r = chunk * rows_per_chunk, e = std::min(R, r + rows_per_chunk); r < e; ++r)
         add_row(r, acc);
     }
   });
-  std::vector<double> total(K * C, 0.0);
+  double* total = scratch<double>(slot, K * C);
+  std::fill(total, total + K * C, 0.0);
   for (int64_t chunk = 0; chunk < chunks; ++chunk)
     for (int64_t i = 0; i < K * C; ++i) total[i] += partial[chunk * K * C + i];
   return total;
@@ -62,13 +64,13 @@ void CpuBackend::batch_norm_forward(bool training, double momentum, double epsil
     if (training) {
       // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which
       // cancels badly when |mean| >> std.
-      std::vector<double> sums = channel_sums(R, C, 1, [&](int64_t r, double* acc) {
+      const double* sums = channel_sums(1, R, C, 1, [&](int64_t r, double* acc) {
         const T* row = xp + r * C;
         for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
       });
-      std::vector<double> batch_mean(C);
+      double* batch_mean = scratch<double>(2, C);
       for (int64_t c = 0; c < C; ++c) batch_mean[c] = sums[c] / double(R);
-      std::vector<double> squares = channel_sums(R, C, 1, [&](int64_t r, double* acc) {
+      const double* squares = channel_sums(3, R, C, 1, [&](int64_t r, double* acc) {
         const T* row = xp + r * C;
         for (int64_t c = 0; c < C; ++c) {
           double d = row[c] - batch_mean[c];
@@ -88,7 +90,10 @@ void CpuBackend::batch_norm_forward(bool training, double momentum, double epsil
         ip[c] = static_cast<T>(1.0 / std::sqrt(double(mvp[c]) + epsilon));
       }
     }
-    std::vector<T> scale(C), shift(C);
+    // Slots 1 and 2: a double kernel's values share the accumulators' buffers, whose
+    // contents are no longer needed here.
+    T* scale = scratch<T>(1, C);
+    T* shift = scratch<T>(2, C);
     for (int64_t c = 0; c < C; ++c) {
       scale[c] = ip[c] * at_or<T>(gamma, c, T(1));
       shift[c] = at_or<T>(beta, c, T(0));
@@ -116,9 +121,9 @@ void CpuBackend::batch_norm_backward(bool training, const Tensor& x, const Tenso
     const T* ip = invstd.data<T>();
     // sums[c] = sum gy, sums[C + c] = sum gy * xhat: needed by gamma, beta and, when
     // training, by gx.
-    std::vector<double> sums;
+    const double* sums = nullptr;
     if (training || ggamma.defined() || gbeta.defined())
-      sums = channel_sums(R, C, 2, [&](int64_t r, double* acc) {
+      sums = channel_sums(1, R, C, 2, [&](int64_t r, double* acc) {
         const T* row = xp + r * C;
         const T* g = gp + r * C;
         for (int64_t c = 0; c < C; ++c) {
@@ -131,13 +136,14 @@ void CpuBackend::batch_norm_backward(bool training, const Tensor& x, const Tenso
     if (ggamma.defined())
       for (int64_t c = 0; c < C; ++c) ggamma.data<T>()[c] = static_cast<T>(sums[C + c]);
     if (!gx.defined()) return;
-    std::vector<T> scale(C), mean_gy(C, T(0)), mean_gy_xhat(C, T(0));
+    // Slots 0, 2 and 3: slot 1 (sums) is still read below for a double kernel.
+    T* scale = scratch<T>(0, C);
+    T* mean_gy = scratch<T>(2, C);
+    T* mean_gy_xhat = scratch<T>(3, C);
     for (int64_t c = 0; c < C; ++c) {
       scale[c] = at_or<T>(gamma, c, T(1)) * ip[c];
-      if (training) {
-        mean_gy[c] = static_cast<T>(sums[c] / double(R));
-        mean_gy_xhat[c] = static_cast<T>(sums[C + c] / double(R));
-      }
+      mean_gy[c] = training ? static_cast<T>(sums[c] / double(R)) : T(0);
+      mean_gy_xhat[c] = training ? static_cast<T>(sums[C + c] / double(R)) : T(0);
     }
     T* op = gx.data<T>();
     parallel_for(R, row_grain(kElementwiseGrain, C), [&](int64_t r0, int64_t r1) {
