@@ -2,6 +2,8 @@
 
 #include <array>
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 
 #include "core/launch.h"
 
@@ -37,10 +39,43 @@ Tensor& kernel_errors(Device device) {
   static std::array<Tensor, 2> errors;
   Tensor& e = errors[static_cast<size_t>(device.kind)];
   if (!e.defined()) {
-    e = Tensor::empty({4}, DType::Int64, device);
+    e = Tensor::empty({5}, DType::Int64, device);
     std::memset(e.raw(), 0, e.nbytes());
   }
   return e;
+}
+
+Tensor& kernel_error_source(Device device) {
+  static std::array<Tensor, 2> sources;
+  Tensor& s = sources[static_cast<size_t>(device.kind)];
+  if (!s.defined()) {
+    s = Tensor::empty({1}, DType::Int64, device);
+    std::memset(s.raw(), 0, s.nbytes());
+  }
+  return s;
+}
+
+namespace {
+// One entry per distinct name (layer names: as many as layers made in the process).
+std::mutex source_names_mutex;
+std::vector<std::string>& source_names() {
+  static std::vector<std::string> names;
+  return names;
+}
+std::unordered_map<std::string, int64_t>& source_ids() {
+  static std::unordered_map<std::string, int64_t> ids;
+  return ids;
+}
+}  // namespace
+
+int64_t error_source_id(const std::string& who) {
+  std::lock_guard<std::mutex> lock(source_names_mutex);
+  auto [it, added] = source_ids().try_emplace(who, 0);
+  if (added) {
+    source_names().push_back(who);
+    it->second = static_cast<int64_t>(source_names().size());
+  }
+  return it->second;
 }
 
 void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limit) {
@@ -49,6 +84,7 @@ void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limi
     e[1] = row;
     e[2] = value;
     e[3] = limit;
+    e[4] = kernel_error_source(device).data<int64_t>()[0];
   }
 }
 
@@ -57,8 +93,18 @@ void check_kernel_errors(Device device, const char* who) {
   count_host_read();
   int64_t* e = errors.data<int64_t>();
   if (e[0] == 0) return;
-  int64_t row = e[1], value = e[2], limit = e[3];
+  int64_t row = e[1], value = e[2], limit = e[3], source = e[4];
   std::memset(e, 0, errors.nbytes());
+  if (source > 0) {
+    std::string name;
+    {
+      std::lock_guard<std::mutex> lock(source_names_mutex);
+      name = source_names().at(static_cast<size_t>(source - 1));
+    }
+    fail(ErrorKind::Index, name, ": id ", value, " at position ", row,
+         " of a batch's ids (flattened) is not an integer in [0, ", limit, ") (input_dim ",
+         limit, ")");
+  }
   fail(ErrorKind::Index, who, ": label or index ", value, " at position ", row,
        " of a batch is out of range (expected an integer in [0, ", limit, "))");
 }

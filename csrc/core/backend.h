@@ -259,11 +259,19 @@ void write_config(Tensor& t, const Config& c) {
 }
 
 // Errors kernels find in data the host never looked at (a label or an index out of range in
-// a replayed step): an int64 {count, row, value, limit} per device, written by the kernel
-// that found the first one, so no kernel waits for the host. Read where results are read.
+// a replayed step): an int64 {count, row, value, limit, source} per device, written by the
+// kernel that found the first one, so no kernel waits for the host. Read where results are
+// read.
 Tensor& kernel_errors(Device device);
-// Raises IndexError for a recorded error and clears it.
+// Raises IndexError for a recorded error and clears it. The message names the error's
+// source when one was set, else `who` (the reader: a loss, a pass).
 void check_kernel_errors(Device device, const char* who);
+// Who is launching kernels that may report, so a replayed error can name a layer: an int64
+// per device holding 0 (nobody in particular) or an id from error_source_id. An op sets it
+// with a fill launch before its kernels and clears it after, so replays set it too.
+Tensor& kernel_error_source(Device device);
+// A stable id (>= 1) for the name `who`, the same for the same name.
+int64_t error_source_id(const std::string& who);
 // Called by a kernel (any thread) of `device` that found label or index `value` at position
 // `row` outside [0, limit).
 void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limit);

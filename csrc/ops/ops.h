@@ -52,6 +52,10 @@ Tensor concat(const std::vector<Tensor>& inputs, int64_t axis);
 Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);  // view along axis 0
 Tensor take_rows(const Tensor& x, const Tensor& index);          // x[index] along axis 0
 Tensor to_dtype(const Tensor& x, DType dtype);
+// Rows of `weights` (input_dim, output_dim) at `ids` (any shape; int32, int64 or integral
+// floats), shape ids.shape + (output_dim,); the gradient scatter-adds rows in id order. Bad ids
+// raise IndexError naming `who` here, or, when a replay brings them, in check_kernel_errors.
+Tensor embedding(const Tensor& weights, const Tensor& ids, const std::string& who);
 
 // --- loss.cpp ---
 // Keras names: mean_squared_error, mean_absolute_error, binary_crossentropy,

@@ -1,5 +1,8 @@
 // Shape ops: reshape and flatten are views; concat, row slicing and row gathers move data.
 #include "ops/ops.h"
+
+#include <sstream>
+
 #include "core/launch.h"
 
 namespace fastnn {
@@ -118,6 +121,78 @@ Tensor take_rows(const Tensor& x, const Tensor& index) {
     FASTNN_LAUNCH(backend_of(gy), scatter_add_rows, gy, index, gx);
     return std::vector<Tensor>{gx};
   });
+  return out;
+}
+
+namespace {
+// "[n, t]" for a position in ids of `shape`, as numpy would index it.
+std::string position_in(int64_t flat, const Shape& shape) {
+  std::string out;
+  for (size_t a = shape.size(); a-- > 0;) {
+    int64_t size = std::max<int64_t>(shape[a], 1);
+    out = std::to_string(flat % size) + (out.empty() ? "" : ", ") + out;
+    flat /= size;
+  }
+  return "[" + out + "]";
+}
+
+// Runs `launches` with kernel errors attributed to `source` (error_source_id): the fill
+// launches are recorded too, so a replayed gather names the layer as well.
+template <class F>
+void reporting_as(int64_t source, Device device, F&& launches) {
+  Tensor& current = kernel_error_source(device);
+  FASTNN_LAUNCH(backend_for(device), fill, current, static_cast<double>(source));
+  launches();
+  FASTNN_LAUNCH(backend_for(device), fill, current, 0.0);
+}
+}  // namespace
+
+Tensor embedding(const Tensor& weights, const Tensor& ids, const std::string& who_name) {
+  const char* who = who_name.c_str();
+  check_defined(weights, who, "embeddings");
+  check_defined(ids, who, "ids");
+  FASTNN_CHECK(weights.dim() == 2 && is_floating(weights.dtype()), Value, who,
+               ": expected float embeddings of shape (input_dim, output_dim), got ",
+               dtype_name(weights.dtype()), " of shape ", shape_str(weights.shape()));
+  check_same_device(weights, ids, who, "ids");
+  const int64_t limit = weights.size(0);
+  int64_t bad = backend_of(ids).find_index_out_of_range(ids, limit);
+  if (bad >= 0) {
+    // The one value the message shows, copied to the host (an integer id exactly: as a
+    // double, 1234567 would print as 1.23457e+06).
+    bool integral = !is_floating(ids.dtype());
+    Tensor value = Tensor::empty({1}, integral ? DType::Int64 : DType::Float64);
+    FASTNN_LAUNCH(backend_of(ids), cast, ids.view({ids.numel()}).rows(bad, bad + 1), value);
+    std::string shown = integral ? std::to_string(value.data<int64_t>()[0]) : [&] {
+      std::ostringstream text;
+      text << value.data<double>()[0];
+      return text.str();
+    }();
+    fail(ErrorKind::Index, who, ": id ", shown, " at ids", position_in(bad, ids.shape()),
+         " is not an integer in [0, ", limit, ") (input_dim ", limit, ")");
+  }
+  Tensor index = ids;
+  if (is_floating(ids.dtype())) {  // Keras casts integral float ids
+    index = Tensor::empty(ids.shape(), DType::Int64, ids.device());
+    FASTNN_LAUNCH(backend_of(ids), cast, ids, index);
+  }
+  Shape out_shape = ids.shape();
+  out_shape.push_back(weights.size(1));
+  Tensor out = Tensor::empty(out_shape, weights.dtype(), weights.device());
+  const int64_t source = error_source_id(who_name);
+  reporting_as(source, weights.device(),
+               [&] { FASTNN_LAUNCH(backend_of(weights), take_rows, weights, index, out); });
+  if (!needs_grad({&weights})) return out;
+  record("embedding", out, {weights},
+         [wshape = weights.shape(), index, source](const Tensor& gy, const std::vector<bool>&) {
+           Tensor gw = Tensor::zeros(wshape, gy.dtype(), gy.device());
+           // Serial in id order (the kernel's contract): repeated ids add up the same way
+           // every time.
+           reporting_as(source, gy.device(), [&] {
+             FASTNN_LAUNCH(backend_of(gy), scatter_add_rows, gy, index, gw);
+           });
+           return std::vector<Tensor>{gw};
+         });
   return out;
 }
 

@@ -52,6 +52,7 @@ void bind_ops(py::module_& m) {
   m.def("concat", &concat, py::arg("tensors"), py::arg("axis") = 0);
   m.def("slice_rows", &slice_rows, py::arg("x"), py::arg("begin"), py::arg("end"));
   m.def("take_rows", &take_rows, py::arg("x"), py::arg("index"));
+  m.def("embedding", &embedding, py::arg("weights"), py::arg("ids"), py::arg("who") = "embedding");
   m.def(
       "to_dtype",
       [](const Tensor& x, const py::object& dtype) { return to_dtype(x, parse_dtype(dtype)); },

@@ -10,7 +10,7 @@ from .tensor import (Parameter, Tensor, as_tensor, enable_grad, is_grad_enabled,
 from .functional import (add, concat, concatenate, dense, div, flatten, gelu, leaky_relu,
                          log_softmax, matmul, mean, mul, relu, reshape, sigmoid, softmax, sub,
                          sum, tanh)
-from .functional import conv1d, conv2d
+from .functional import conv1d, conv2d, embedding
 from .functional import (avg_pool1d, avg_pool2d, batch_norm, dropout, global_avg_pool2d,
                          global_max_pool2d, max_pool1d, max_pool2d)
 from . import (activations, callbacks, cuda, datasets, functional, initializers, layers, losses,
@@ -53,7 +53,7 @@ __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "matmul",
     "dense", "add", "sub", "mul", "div", "sum", "mean", "reshape", "flatten", "concat",
     "concatenate", "Sequential", "data", "optimizers", "utils",
-    "conv1d", "conv2d",
+    "conv1d", "conv2d", "embedding",
     "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
     "global_max_pool2d", "dropout", "batch_norm",
 ]

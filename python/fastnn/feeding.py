@@ -85,6 +85,18 @@ class FeedingMixin:
 
     def _prepare_x(self, who, x, arg="x"):
         array = numeric_array(x, who, arg, batch_axis=True)
+        if array.dtype.kind in "iuf" and self._takes_ids():
+            # Ids stay integers (the plan's input buffer too): cast to float32 they would
+            # lose every id past 2**24, and a replay would truncate fractional ones unseen.
+            if array.dtype.kind == "f":
+                flat = array.reshape(-1)
+                bad = ~np.isfinite(flat) | (flat != np.round(flat))
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    raise IndexError(f"{who}: the model's first layer takes integer ids, but "
+                                     f"{arg}{_position(i, array.shape)} = {flat[i].item()!r}")
+            ids = np.int32 if array.dtype == np.int32 else np.int64
+            return np.ascontiguousarray(array, dtype=ids)
         return np.ascontiguousarray(array, dtype=self._np_dtype())
 
     def _loss_name(self):

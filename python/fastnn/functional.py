@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _C
 from .snapshot import snapshot
-from .tensor import Tensor, _axes, as_tensor
+from .tensor import Tensor, _axes, as_tensor, numeric_array
 
 
 def _kept(x, dtype=None):
@@ -196,6 +196,30 @@ def conv1d(x, kernel, bias=None, stride=1, padding="valid", dilation=1, activati
     return _C.conv1d(x, kernel, None if bias is None else _operand(bias, x),
                      _ints(stride, 1, who, "stride")[0], mode, pads,
                      _ints(dilation, 1, who, "dilation")[0], activation, float(negative_slope), who)
+
+
+def ids_tensor(ids, who="embedding"):
+    """``ids`` (a tensor, or an array of integers or integral floats) as a tensor the
+    embedding op takes: tensors as they are, integer arrays as int32/int64, float arrays as
+    float64 so the op's integrality check sees the exact values."""
+    if isinstance(ids, Tensor):
+        return ids
+    array = numeric_array(ids, who, "ids")
+    if array.dtype.kind in "bu" or (array.dtype.kind == "i" and array.dtype != np.int32):
+        array = array.astype(np.int64)
+    elif array.dtype.kind == "f":
+        array = array.astype(np.float64)
+    if _C.is_grad_enabled():
+        # The gradient's scatter reads the ids in backward: a borrowed array changed before
+        # then would change it.
+        return snapshot(array, array.dtype.name)
+    return _C.from_numpy(array, array.dtype.name)
+
+
+def embedding(ids, weights):
+    """Rows of ``weights`` (num, dim) at integer ``ids`` of any shape: ids.shape + (dim,)
+    (torch.nn.functional.embedding's argument order). The gradient adds repeated ids' rows."""
+    return _C.embedding(_kept(weights), ids_tensor(ids), "embedding")
 
 
 def stack_rows(x, index):

@@ -181,6 +181,7 @@ class Orthogonal(Initializer):
 _BY_NAME = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_uniform": RandomUniform, "random_normal": RandomNormal,
+    "uniform": RandomUniform, "normal": RandomNormal,  # Keras's short aliases
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "xavier_uniform": GlorotUniform, "xavier_normal": GlorotNormal,

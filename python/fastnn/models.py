@@ -88,6 +88,11 @@ class Model(TrainingMixin, Layer):
     def layers(self):
         return [v for v in self._tracked() if isinstance(v, Layer)]
 
+    def _takes_ids(self):
+        # The first layer assigned stands for the one the input meets first.
+        layers = self.layers
+        return bool(layers) and layers[0]._takes_ids()
+
     @property
     def weights(self):
         out, seen = [], set()

@@ -219,6 +219,22 @@ class Sequential(Model):
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                            for layer in self._layers]}
 
+    @classmethod
+    def from_config(cls, config):
+        """A new Sequential from ``get_config()``'s dict, each layer made by its class's
+        from_config (fastnn.layers classes only)."""
+        from . import layers as _layers
+
+        config = dict(config)
+        made = []
+        for spec in config.pop("layers", []):
+            kind = getattr(_layers, spec["class_name"], None)
+            if not (isinstance(kind, type) and issubclass(kind, Layer)):
+                raise ValueError(f"Sequential.from_config: expected layers of fastnn.layers, "
+                                 f"got class {spec['class_name']!r}")
+            made.append(kind.from_config(spec["config"]))
+        return cls(made, **config)
+
     def __repr__(self):
         return f"<Sequential name={self.name!r} layers={len(self._layers)} built={self.built}>"
 

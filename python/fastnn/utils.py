@@ -57,6 +57,64 @@ def _position(flat_index, shape):
     return str([int(i) for i in np.unravel_index(flat_index, shape)]).replace(" ", "")
 
 
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre",
+                  value=0.0):
+    """Ragged sequences (lists or arrays) -> one array (num_sequences, maxlen, ...), as
+    ``keras.utils.pad_sequences``.
+
+    Each item is a sequence of scalars, or of equally shaped vectors (an array (len, ...)),
+    whose shape then trails the result's. ``maxlen`` defaults to the longest; longer ones
+    lose steps at the start (``truncating="pre"``) or the end ("post"); shorter ones get
+    ``value`` before (``padding="pre"``) or after ("post"). Empty sequences are all padding.
+    """
+    who = "pad_sequences"
+    for arg, given in (("padding", padding), ("truncating", truncating)):
+        if not isinstance(given, str) or given not in ("pre", "post"):
+            raise ValueError(f"{who}: expected {arg} to be 'pre' or 'post', got {given!r}")
+    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(
+            maxlen, numbers.Integral) or maxlen < 0):
+        raise ValueError(f"{who}: expected maxlen to be a non-negative integer or None, got "
+                         f"{maxlen!r}")
+    if not hasattr(sequences, "__len__") or isinstance(sequences, (str, bytes)):
+        raise ValueError(f"{who}: expected sequences to be a list of sequences, got "
+                         f"{type(sequences).__name__}")
+    dtype = np.dtype(dtype)
+    if isinstance(value, str) and dtype.kind not in "OUS":
+        raise ValueError(f"{who}: expected a value of dtype {dtype} to pad with, got the "
+                         f"string {value!r} (pass dtype=object or a string dtype for strings)")
+    lengths, sample_shape = [], None
+    for i, seq in enumerate(sequences):
+        try:
+            n = len(seq)
+        except TypeError:
+            raise ValueError(f"{who}: expected sequences to be a list of sequences, but "
+                             f"sequences[{i}] is a {type(seq).__name__} ({seq!r})") from None
+        lengths.append(n)
+        if sample_shape is None and n:
+            sample_shape = np.asarray(seq).shape[1:]
+    sample_shape = sample_shape or ()
+    if maxlen is None:
+        maxlen = max(lengths, default=0)
+    maxlen = int(maxlen)
+    out = np.full((len(lengths), maxlen) + tuple(sample_shape), value, dtype=dtype)
+    if maxlen == 0:
+        return out
+    for i, seq in enumerate(sequences):
+        if not lengths[i]:
+            continue
+        kept = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        kept = np.asarray(kept, dtype=dtype)
+        if kept.shape[1:] != sample_shape:
+            raise ValueError(f"{who}: expected every step to have the shape "
+                             f"{tuple(sample_shape)} of the first non-empty sequence's steps, "
+                             f"but sequences[{i}] has steps of shape {kept.shape[1:]}")
+        if padding == "post":
+            out[i, :len(kept)] = kept
+        else:
+            out[i, maxlen - len(kept):] = kept
+    return out
+
+
 def set_random_seed(seed: int) -> None:
     """Seeds fastnn's generator and numpy's global one (Keras's keras.utils.set_random_seed)."""
     from . import manual_seed
@@ -65,4 +123,4 @@ def set_random_seed(seed: int) -> None:
     np.random.seed(seed % (1 << 32))
 
 
-__all__ = ["to_categorical", "set_random_seed"]
+__all__ = ["to_categorical", "set_random_seed", "pad_sequences"]

@@ -279,8 +279,17 @@ class Layer:
             out = self(np.zeros(shape, dtype=self.dtype))
         return (None,) + tuple(out.shape[1:])
 
+    def _takes_ids(self):
+        """Whether this layer's input is integer ids (an Embedding, or a model whose first
+        layer is one): integer arrays then reach it as integers, not cast to its dtype."""
+        return False
+
     def _convert_input(self, inputs):
         """Numpy inputs become tensors of the layer's dtype (as Keras casts them)."""
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "iu" and self._takes_ids():
+            from ..functional import ids_tensor
+
+            return ids_tensor(inputs)
         if isinstance(inputs, Tensor):
             if inputs.dtype in ("float32", "float64") and inputs.dtype != self.dtype:
                 raise TypeError(f"{type(self).__name__} '{self.name}': expected {self.dtype} "
@@ -348,6 +357,11 @@ class Layer:
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        """A new layer from ``get_config()``'s dict (Keras's default: ``cls(**config)``)."""
+        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
