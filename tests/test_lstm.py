@@ -167,7 +167,8 @@ def test_layer_matches_torch(return_sequences, go_backwards, state, dtype):
     y, (hn, cn) = m(xt, (h0t, c0t)) if state else m(xt)
     out_t = y if return_sequences else hn[0]
     wo = w[0] if return_sequences else w[1]
-    loss_t = ((out_t * torch.tensor(wo, dtype=tdt)).sum() + (hn[0] * torch.tensor(w[1], dtype=tdt)).sum()
+    loss_t = ((out_t * torch.tensor(wo, dtype=tdt)).sum()
+              + (hn[0] * torch.tensor(w[1], dtype=tdt)).sum()
               + (cn[0] * torch.tensor(w[2], dtype=tdt)).sum())
     loss_t.backward()
 
@@ -177,7 +178,8 @@ def test_layer_matches_torch(return_sequences, go_backwards, state, dtype):
     x = leaf(a["x"], dtype)
     h0, c0 = leaf(a["h0"], dtype), leaf(a["c0"], dtype)
     out, h, c = layer(x, initial_state=[h0, c0]) if state else layer(x)
-    loss = (out * t64(wo, dtype)).sum() + (h * t64(w[1], dtype)).sum() + (c * t64(w[2], dtype)).sum()
+    loss = ((out * t64(wo, dtype)).sum() + (h * t64(w[1], dtype)).sum()
+            + (c * t64(w[2], dtype)).sum())
     loss.backward()
 
     tol = dict(rtol=1e-12, atol=1e-13) if dtype == "float64" else dict(rtol=2e-5, atol=2e-5)
@@ -311,17 +313,25 @@ def test_results_do_not_depend_on_the_thread_count(dtype):
 # --- errors --------------------------------------------------------------------------------
 
 def test_bad_arguments_raise_naming_the_argument():
-    x, W, R, b = t64(np.zeros((2, 3, 4))), t64(np.zeros((4, 8))), t64(np.zeros((2, 8))), t64(np.zeros(8))
-    s = t64(np.zeros((2, 2)))
+    def z(*shape):
+        return t64(np.zeros(shape))
+
+    x, W, R, b, s = z(2, 3, 4), z(4, 8), z(2, 8), z(8), z(2, 2)
     cases = [
-        (dict(x=t64(np.zeros((2, 4)))), r"L: expected 'inputs' of shape \(batch, timesteps, features\), got shape \(2, 4\)"),
-        (dict(x=t64(np.zeros((0, 3, 4)))), r"L: expected a non-empty 'inputs'"),
-        (dict(W=t64(np.zeros((5, 8)))), r"L: expected 'kernel' of shape \(4, 4 \* units\).*got shape \(5, 8\)"),
-        (dict(W=t64(np.zeros((4, 6)))), r"L: expected 'kernel' with 4 \* units columns.*\(4, 6\)"),
-        (dict(R=t64(np.zeros((3, 8)))), r"L: expected 'recurrent_kernel' of shape \(2, 8\).*got shape \(3, 8\)"),
-        (dict(b=t64(np.zeros(6))), r"L: expected 'bias' of shape \(8,\).*got shape \(6,\)"),
-        (dict(h0=t64(np.zeros((3, 2)))), r"L: expected 'initial_state h' of shape \(2, 2\).*got shape \(3, 2\)"),
-        (dict(c0=t64(np.zeros((2, 2, 1)))), r"L: expected 'initial_state c' of shape \(2, 2\)"),
+        (dict(x=z(2, 4)),
+         r"L: expected 'inputs' of shape \(batch, timesteps, features\), got shape \(2, 4\)"),
+        (dict(x=z(0, 3, 4)), r"L: expected a non-empty 'inputs'"),
+        (dict(W=z(5, 8)), r"L: expected 'inputs' with 5 features \(the kernel's rows\), got "
+                          r"shape \(2, 3, 4\)"),
+        (dict(W=z(4, 8, 1)), r"L: expected 'kernel' of shape \(features, 4 \* units\), got "
+                             r"shape \(4, 8, 1\)"),
+        (dict(W=z(4, 6)), r"L: expected 'kernel' with 4 \* units columns.*\(4, 6\)"),
+        (dict(R=z(3, 8)),
+         r"L: expected 'recurrent_kernel' of shape \(2, 8\).*got shape \(3, 8\)"),
+        (dict(b=z(6)), r"L: expected 'bias' of shape \(8,\).*got shape \(6,\)"),
+        (dict(h0=z(3, 2)),
+         r"L: expected 'initial_state h' of shape \(2, 2\).*got shape \(3, 2\)"),
+        (dict(c0=z(2, 2, 1)), r"L: expected 'initial_state c' of shape \(2, 2\)"),
     ]
     for change, message in cases:
         args = dict(x=x, W=W, R=R, b=b, h0=s, c0=s)
@@ -345,6 +355,10 @@ def test_layer_arguments():
         layers.LSTM(4)(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match=r"initial_state to be a list \[h, c\]"):
         layers.LSTM(4)(np.zeros((2, 3, 5), np.float32), initial_state=np.zeros((2, 4)))
+    layer = layers.LSTM(4)
+    layer(np.zeros((2, 3, 5), np.float32))
+    with pytest.raises(ValueError, match=r"LSTM 'lstm.*': expected 'inputs' with 5 features"):
+        layer(np.zeros((2, 3, 6), np.float32))
     with pytest.raises(ValueError, match=r"'initial_state h' of shape \(2, 4\)"):
         layers.LSTM(4)(np.zeros((2, 3, 5), np.float32),
                        initial_state=[np.zeros((2, 5)), np.zeros((2, 4))])

@@ -67,7 +67,8 @@ void CpuBackend::lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, c
           math::LstmGates<T> g{an[u], an[U + u], an[2 * U + u], an[3 * U + u]};
           T grad_h = dho ? dhp[k] + dho[k] : dhp[k];
           T dc_prev;
-          math::LstmGates<T> dg = math::lstm_cell_backward(g, cp[k], cn[k], grad_h, dcp[k], dc_prev);
+          math::LstmGates<T> dg =
+              math::lstm_cell_backward(g, cp[k], cn[k], grad_h, dcp[k], dc_prev);
           dcp[k] = dc_prev;
           d[u] = dg.i;
           d[U + u] = dg.f;

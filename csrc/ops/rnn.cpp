@@ -67,9 +67,12 @@ LstmOutputs lstm(const Tensor& x, const Tensor& kernel, const Tensor& recurrent_
   check_same_dtype(x, recurrent_kernel, who, "recurrent_kernel");
   check_same_device(x, recurrent_kernel, who, "recurrent_kernel");
   const int64_t N = x.shape()[0], T = x.shape()[1], F = x.shape()[2];
-  FASTNN_CHECK(kernel.dim() == 2 && kernel.shape()[0] == F, Value, who,
-               ": expected 'kernel' of shape (", F, ", 4 * units) (features of the inputs, "
-               "gates i, f, c, o), got shape ", shape_str(kernel.shape()));
+  FASTNN_CHECK(kernel.dim() == 2, Value, who,
+               ": expected 'kernel' of shape (features, 4 * units), got shape ",
+               shape_str(kernel.shape()));
+  FASTNN_CHECK(kernel.shape()[0] == F, Value, who, ": expected 'inputs' with ",
+               kernel.shape()[0], " features (the kernel's rows), got shape ",
+               shape_str(x.shape()));
   const int64_t G = kernel.shape()[1], U = G / 4;
   FASTNN_CHECK(G > 0 && G % 4 == 0, Value, who,
                ": expected 'kernel' with 4 * units columns (gates i, f, c, o), got shape ",
