@@ -22,11 +22,12 @@ std::vector<Tensor> Node::apply(const std::vector<Tensor>& grads_out) {
   FASTNN_CHECK(!released_, Runtime, "backward: trying to backward through the graph a second ",
                "time (op '", name_, "'): its saved tensors were freed after the first backward; ",
                "pass retain_graph=True to the first backward() to keep them");
-  return fn_(grads_out, needs_);
+  return multi_fn_ ? multi_fn_(grads_out, needs_) : fn_(grads_out[0], needs_);
 }
 
 void Node::release() {
   fn_ = nullptr;
+  multi_fn_ = nullptr;
   released_ = true;
 }
 
@@ -44,9 +45,7 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-void record_multi(const char* name, const std::vector<Tensor*>& outputs,
-                  const std::vector<Tensor>& inputs, MultiBackwardFn fn) {
-  auto node = std::make_shared<Node>(name, std::move(fn), static_cast<int>(outputs.size()));
+void add_edges(Node& node, const std::vector<Tensor>& inputs) {
   for (const Tensor& in : inputs) {
     Node::Edge edge;
     bool need = in.defined() && in.requires_grad();
@@ -58,21 +57,26 @@ void record_multi(const char* name, const std::vector<Tensor*>& outputs,
         edge.leaf = in.impl_ptr();
       }
     }
-    node->edges_.push_back(std::move(edge));
-    node->needs_.push_back(need);
-  }
-  for (size_t k = 0; k < outputs.size(); ++k) {
-    outputs[k]->impl()->requires_grad = true;
-    outputs[k]->set_grad_fn(node, static_cast<int>(k));
+    node.edges_.push_back(std::move(edge));
+    node.needs_.push_back(need);
   }
 }
 
 void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn) {
-  record_multi(name, {&out}, inputs,
-               [fn = std::move(fn)](const std::vector<Tensor>& grads_out,
-                                    const std::vector<bool>& needs) {
-                 return fn(grads_out[0], needs);
-               });
+  auto node = std::make_shared<Node>(name, std::move(fn));
+  add_edges(*node, inputs);
+  out.impl()->requires_grad = true;
+  out.set_grad_fn(std::move(node));
+}
+
+void record_multi(const char* name, const std::vector<Tensor*>& outputs,
+                  const std::vector<Tensor>& inputs, MultiBackwardFn fn) {
+  auto node = std::make_shared<Node>(name, std::move(fn), static_cast<int>(outputs.size()));
+  add_edges(*node, inputs);
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    outputs[k]->impl()->requires_grad = true;
+    outputs[k]->set_grad_fn(node, static_cast<int>(k));
+  }
 }
 
 namespace {

@@ -50,8 +50,9 @@ class Node {
     int output = 0;                    // which of node's outputs the input is
   };
 
+  Node(const char* name, BackwardFn fn) : name_(name), fn_(std::move(fn)) {}
   Node(const char* name, MultiBackwardFn fn, int num_outputs)
-      : name_(name), fn_(std::move(fn)), num_outputs_(num_outputs) {}
+      : name_(name), multi_fn_(std::move(fn)), num_outputs_(num_outputs) {}
   const char* name() const { return name_.c_str(); }
   int num_outputs() const { return num_outputs_; }
   const std::vector<Edge>& edges() const { return edges_; }
@@ -64,10 +65,11 @@ class Node {
   void release();
 
  private:
-  friend void record_multi(const char*, const std::vector<Tensor*>&, const std::vector<Tensor>&,
-                           MultiBackwardFn);
+  friend void add_edges(Node&, const std::vector<Tensor>&);
   std::string name_;  // a copy: op names may come from Python strings
-  MultiBackwardFn fn_;
+  // One of the two: single-output ops keep their own function (no wrapper to allocate).
+  BackwardFn fn_;
+  MultiBackwardFn multi_fn_;
   int num_outputs_ = 1;
   std::vector<Edge> edges_;
   std::vector<bool> needs_;
