@@ -18,15 +18,16 @@ void set_grad_enabled(bool enabled) {
   grad_mode = enabled;
 }
 
-std::vector<Tensor> Node::apply(const Tensor& grad_out) {
+std::vector<Tensor> Node::apply(const std::vector<Tensor>& grads_out) {
   FASTNN_CHECK(!released_, Runtime, "backward: trying to backward through the graph a second ",
                "time (op '", name_, "'): its saved tensors were freed after the first backward; ",
                "pass retain_graph=True to the first backward() to keep them");
-  return fn_(grad_out, needs_);
+  return multi_fn_ ? multi_fn_(grads_out, needs_) : fn_(grads_out[0], needs_);
 }
 
 void Node::release() {
   fn_ = nullptr;
+  multi_fn_ = nullptr;
   released_ = true;
 }
 
@@ -44,22 +45,38 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn) {
-  auto node = std::make_shared<Node>(name, std::move(fn));
+void add_edges(Node& node, const std::vector<Tensor>& inputs) {
   for (const Tensor& in : inputs) {
     Node::Edge edge;
     bool need = in.defined() && in.requires_grad();
     if (need) {
-      if (in.grad_fn())
+      if (in.grad_fn()) {
         edge.node = in.grad_fn();
-      else
+        edge.output = in.output_nr();
+      } else {
         edge.leaf = in.impl_ptr();
+      }
     }
-    node->edges_.push_back(std::move(edge));
-    node->needs_.push_back(need);
+    node.edges_.push_back(std::move(edge));
+    node.needs_.push_back(need);
   }
+}
+
+void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn) {
+  auto node = std::make_shared<Node>(name, std::move(fn));
+  add_edges(*node, inputs);
   out.impl()->requires_grad = true;
   out.set_grad_fn(std::move(node));
+}
+
+void record_multi(const char* name, const std::vector<Tensor*>& outputs,
+                  const std::vector<Tensor>& inputs, MultiBackwardFn fn) {
+  auto node = std::make_shared<Node>(name, std::move(fn), static_cast<int>(outputs.size()));
+  add_edges(*node, inputs);
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    outputs[k]->impl()->requires_grad = true;
+    outputs[k]->set_grad_fn(node, static_cast<int>(k));
+  }
 }
 
 namespace {
@@ -139,28 +156,30 @@ void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
     for (const auto& e : n->edges())
       if (e.node) keep.push_back(e.node);
 
-  std::unordered_map<Node*, Tensor> pending{{root_node, grad}};
+  // Gradients waiting for each node, one slot per output (undefined until one arrives).
+  std::unordered_map<Node*, std::vector<Tensor>> pending;
+  pending[root_node].resize(root_node->num_outputs());
+  pending[root_node][root.output_nr()] = grad;
   for (Node* node : order) {
     auto it = pending.find(node);
     if (it == pending.end()) continue;  // no gradient reached it
-    Tensor g = std::move(it->second);
+    std::vector<Tensor> g = std::move(it->second);
     pending.erase(it);
     std::vector<Tensor> grads = node->apply(g);
     for (size_t i = 0; i < node->edges().size(); ++i) {
       if (!node->needs()[i] || i >= grads.size() || !grads[i].defined()) continue;
       const Node::Edge& edge = node->edges()[i];
       if (edge.node) {
-        auto slot = pending.find(edge.node.get());
-        if (slot == pending.end())
-          pending.emplace(edge.node.get(), grads[i]);
-        else
-          slot->second = add_tensors(slot->second, grads[i]);
+        std::vector<Tensor>& slots = pending[edge.node.get()];
+        if (slots.empty()) slots.resize(edge.node->num_outputs());
+        Tensor& slot = slots[edge.output];
+        slot = slot.defined() ? add_tensors(slot, grads[i]) : grads[i];
       } else if (edge.leaf) {
         Tensor gi = std::move(grads[i]);
         accumulate_into_leaf(edge.leaf.get(), gi);
       }
     }
-    g = Tensor();
+    g.clear();
     if (!retain_graph) node->release();
   }
   if (!retain_graph)

@@ -2,6 +2,9 @@
 // records one Node: its backward function (a closure holding what the backward needs,
 // saved as detached tensors so that no output refers back to its own node) and one edge
 // per input, to the node that produced it or to the leaf whose .grad it accumulates into.
+// A node may have several outputs (an LSTM's h_seq, h_last, c_last): each output tensor
+// knows its index (Tensor::output_nr), edges name the producer's output they came from, and
+// the backward receives one gradient per output, summed over every use of that output.
 #pragma once
 
 #include <functional>
@@ -33,28 +36,41 @@ class NoGradGuard {
 // needs[i] is false), each with that input's shape.
 using BackwardFn =
     std::function<std::vector<Tensor>(const Tensor& grad_out, const std::vector<bool>& needs)>;
+// For ops with several outputs: grads_out[k] is the gradient of output k, or UNDEFINED when
+// no gradient reached that output (nothing downstream used it), so the op can skip its
+// terms instead of reading zeros. At least one is defined. Returns one per input as above.
+using MultiBackwardFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& grads_out,
+                                                          const std::vector<bool>& needs)>;
 
 class Node {
  public:
   struct Edge {
     std::shared_ptr<Node> node;        // the input's producer, or
     std::shared_ptr<TensorImpl> leaf;  // the leaf tensor itself; both null: no grad needed
+    int output = 0;                    // which of node's outputs the input is
   };
 
   Node(const char* name, BackwardFn fn) : name_(name), fn_(std::move(fn)) {}
+  Node(const char* name, MultiBackwardFn fn, int num_outputs)
+      : name_(name), multi_fn_(std::move(fn)), num_outputs_(num_outputs) {}
   const char* name() const { return name_.c_str(); }
+  int num_outputs() const { return num_outputs_; }
   const std::vector<Edge>& edges() const { return edges_; }
   const std::vector<bool>& needs() const { return needs_; }
   bool released() const { return released_; }
 
-  std::vector<Tensor> apply(const Tensor& grad_out);
+  // One gradient per output (undefined where none arrived).
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads_out);
   // Frees what the backward saved; a later apply raises.
   void release();
 
  private:
-  friend void record(const char*, Tensor&, const std::vector<Tensor>&, BackwardFn);
+  friend void add_edges(Node&, const std::vector<Tensor>&);
   std::string name_;  // a copy: op names may come from Python strings
+  // One of the two: single-output ops keep their own function (no wrapper to allocate).
   BackwardFn fn_;
+  MultiBackwardFn multi_fn_;
+  int num_outputs_ = 1;
   std::vector<Edge> edges_;
   std::vector<bool> needs_;
   bool released_ = false;
@@ -66,6 +82,11 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 
 // Makes `out` the result of a recorded op over `inputs` (undefined inputs allowed).
 void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn);
+// The same for an op with several outputs: outputs[k] becomes output k of one node. Each
+// output may be used alone or with the others; the backward runs once, after every use of
+// every output has contributed its gradient.
+void record_multi(const char* name, const std::vector<Tensor*>& outputs,
+                  const std::vector<Tensor>& inputs, MultiBackwardFn fn);
 
 // Runs the graph behind `root` in reverse topological order and accumulates into .grad
 // of the leaves. `grad` may be undefined when root has one element (it is then 1).

@@ -222,6 +222,25 @@ class Backend {
   // gx = gy * mask (broadcast as in the forward).
   virtual void dropout_backward(const Tensor& gy, const Tensor& mask, Tensor& gx) = 0;
 
+  // --- rnn.cpp: the LSTM cell, one step for the whole batch (Keras's gates i, f, c, o with
+  // tanh and a sigmoid recurrent activation; math/rnn.h). N = batch, U = units. ---
+  // gates (N, 4U) holds the step's pre-activation z = x_t W + h_prev U (bias not yet added)
+  // on entry and the activated gates, which the backward needs, on exit. bias (4U) may be
+  // undefined. c_prev (N, U) -> c, h (N, U).
+  virtual void lstm_cell_forward(const Tensor& bias, const Tensor& c_prev, Tensor& gates,
+                                 Tensor& c, Tensor& h) = 0;
+  // The step's backward from its saved gates, c_prev and c. The gradient reaching h is
+  // dh (from the next step) + dh_out (from the output; may be undefined); dc holds the
+  // gradient reaching c on entry and that of c_prev on exit. dz (N, 4U): the gradients of
+  // the pre-activations.
+  virtual void lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, const Tensor& c,
+                                  const Tensor& dh, const Tensor& dh_out, Tensor& dc,
+                                  Tensor& dz) = 0;
+  // out (B, A, C) = x (A, B, C) with its two leading axes swapped (batch-first <-> time-
+  // first sequences): out[b][a] = x[reverse_a ? A-1-a : a][reverse_b ? B-1-b : b].
+  virtual void swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b,
+                                 Tensor& out) = 0;
+
   // --- norm.cpp: batch normalisation over the last axis of x (rows, C). gamma and beta
   // (C) may be undefined (scale / center off). training: mean and invstd (C, x's dtype) get
   // the batch's mean and 1 / sqrt(biased variance + epsilon), and the moving statistics are

@@ -195,8 +195,12 @@ void Tensor::set_grad(const Tensor& grad) {
 const std::shared_ptr<Node>& Tensor::grad_fn() const {
   return impl_->grad_fn;
 }
-void Tensor::set_grad_fn(std::shared_ptr<Node> node) {
+int Tensor::output_nr() const {
+  return impl_->output_nr;
+}
+void Tensor::set_grad_fn(std::shared_ptr<Node> node, int output_nr) {
   impl_->grad_fn = std::move(node);
+  impl_->output_nr = output_nr;
 }
 const std::string& Tensor::name() const {
   return impl_->name;

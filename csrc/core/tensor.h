@@ -81,7 +81,9 @@ class Tensor {
   Tensor grad() const;
   void set_grad(const Tensor& grad);
   const std::shared_ptr<Node>& grad_fn() const;
-  void set_grad_fn(std::shared_ptr<Node> node);
+  // Which output of grad_fn this tensor is (0 for single-output ops).
+  int output_nr() const;
+  void set_grad_fn(std::shared_ptr<Node> node, int output_nr = 0);
   const std::string& name() const;
   void set_name(const std::string& name);
 
@@ -102,6 +104,7 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<Node> grad_fn;
+  int output_nr = 0;
   std::string name;
 };
 

@@ -86,6 +86,12 @@ class CpuBackend final : public Backend {
                        Tensor& y) override;
   void dropout_backward(const Tensor& gy, const Tensor& mask, Tensor& gx) override;
 
+  void lstm_cell_forward(const Tensor& bias, const Tensor& c_prev, Tensor& gates, Tensor& c,
+                         Tensor& h) override;
+  void lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, const Tensor& c,
+                          const Tensor& dh, const Tensor& dh_out, Tensor& dc, Tensor& dz) override;
+  void swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b, Tensor& out) override;
+
   void batch_norm_forward(bool training, double momentum, double epsilon, const Tensor& x,
                           const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                           Tensor& moving_variance, Tensor& mean, Tensor& invstd,

@@ -108,4 +108,18 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const Tensor& moving_mean, const Tensor& moving_variance, bool training,
                   double momentum, double epsilon, const char* who);
 
+// --- rnn.cpp ---
+struct LstmOutputs {
+  Tensor h_seq;   // (N, T, U): h at every step, in processing order
+  Tensor h_last;  // (N, U)
+  Tensor c_last;  // (N, U)
+};
+// Keras's LSTM (tanh, sigmoid recurrent activation, gates i, f, c, o) over x (N, T, F):
+// kernel (F, 4U), recurrent_kernel (U, 4U), bias (4U) or undefined, h0/c0 (N, U) or
+// undefined (zeros). go_backwards runs over the reversed sequence. One autograd node whose
+// three outputs may be used in any combination.
+LstmOutputs lstm(const Tensor& x, const Tensor& kernel, const Tensor& recurrent_kernel,
+                 const Tensor& bias, const Tensor& h0, const Tensor& c0, bool go_backwards,
+                 const char* who);
+
 }  // namespace fastnn

@@ -23,6 +23,22 @@ void bind_ops(py::module_& m) {
       py::arg("activation") = "linear", py::arg("alpha") = 0.0, py::arg("who") = "Dense",
       "act(x @ kernel + bias) as one op: x (..., in), kernel (in, out), bias (out,).");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"));
+  m.def(
+      "lstm",
+      [](const Tensor& x, const Tensor& kernel, const Tensor& recurrent_kernel,
+         const std::optional<Tensor>& bias, const std::optional<Tensor>& h0,
+         const std::optional<Tensor>& c0, bool go_backwards, const std::string& who) {
+        LstmOutputs out = lstm(x, kernel, recurrent_kernel, optional_tensor(bias),
+                               optional_tensor(h0), optional_tensor(c0), go_backwards, who.c_str());
+        return py::make_tuple(out.h_seq, out.h_last, out.c_last);
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias") = py::none(),
+      py::arg("h0") = py::none(), py::arg("c0") = py::none(), py::arg("go_backwards") = false,
+      py::arg("who") = "LSTM",
+      "Keras's LSTM over x (N, T, F) as one op: kernel (F, 4U), recurrent_kernel (U, 4U), "
+      "bias (4U,), h0/c0 (N, U); gates i, f, c, o. Returns (h_seq (N, T, U), h_last (N, U), "
+      "c_last (N, U)).");
+
   m.def("add", [](const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); });
   m.def("sub", [](const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); });
   m.def("mul", [](const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, a, b); });
