@@ -14,29 +14,9 @@ from fastnn import _C
 
 from fuzzing import (FUZZ, assert_matches, child_process_test, export_properties, float_arrays,
                      log_case, outcome, shapes)
+from test_lstm import reference
 
 test_fuzz_in_a_child_process = child_process_test(__file__)
-
-
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def _reference(x, W, R, b, h0, c0, go_backwards):
-    n, steps, _ = x.shape
-    u = R.shape[0]
-    h = np.zeros((n, u)) if h0 is None else h0
-    c = np.zeros((n, u)) if c0 is None else c0
-    xs = x[:, ::-1] if go_backwards else x
-    seq = []
-    for t in range(steps):
-        z = xs[:, t] @ W + h @ R + (0 if b is None else b)
-        i, f, g, o = (z[:, k * u:(k + 1) * u] for k in range(4))
-        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-        h = _sigmoid(o) * np.tanh(c)
-        seq.append(h)
-    return np.stack(seq, axis=1), h, c
 
 
 def _valid(x, W, R, b, h0, c0):
@@ -89,7 +69,7 @@ def fuzz_lstm(args, other):
         return
     assert exc is None, f"unexpected {type(exc).__name__}: {exc}"
     with np.errstate(all="ignore"):
-        expected = _reference(*(None if a is None else a.astype(np.float64)
+        expected = reference(*(None if a is None else a.astype(np.float64)
                                 for a in (x, W, R, b_used, h0, c0)), go_backwards)
     finite = all(np.all(np.isfinite(a)) for a in (x, W, R, b_used, h0, c0) if a is not None)
     tol = 1e-4 if x.dtype == np.float32 else 1e-10

@@ -33,26 +33,28 @@ int64_t host_read_count() {
   return host_reads.load(std::memory_order_relaxed);
 }
 
-Tensor& kernel_errors(Device device) {
-  // Created outside any capture's sight: an allocation is never recorded. (A device
-  // backend will zero its copy with a kernel; the CPU one is host memory.)
-  static std::array<Tensor, 2> errors;
-  Tensor& e = errors[static_cast<size_t>(device.kind)];
-  if (!e.defined()) {
-    e = Tensor::empty({5}, DType::Int64, device);
-    std::memset(e.raw(), 0, e.nbytes());
+namespace {
+// A zeroed int64 tensor per device kind, made on first use. Created outside any capture's
+// sight: an allocation is never recorded. (A device backend will zero its copy with a
+// kernel; the CPU one is host memory.)
+Tensor& zeroed_per_device(std::array<Tensor, 2>& tensors, Device device, int64_t size) {
+  Tensor& t = tensors[static_cast<size_t>(device.kind)];
+  if (!t.defined()) {
+    t = Tensor::empty({size}, DType::Int64, device);
+    std::memset(t.raw(), 0, t.nbytes());
   }
-  return e;
+  return t;
+}
+}  // namespace
+
+Tensor& kernel_errors(Device device) {
+  static std::array<Tensor, 2> errors;
+  return zeroed_per_device(errors, device, 5);
 }
 
 Tensor& kernel_error_source(Device device) {
   static std::array<Tensor, 2> sources;
-  Tensor& s = sources[static_cast<size_t>(device.kind)];
-  if (!s.defined()) {
-    s = Tensor::empty({1}, DType::Int64, device);
-    std::memset(s.raw(), 0, s.nbytes());
-  }
-  return s;
+  return zeroed_per_device(sources, device, 1);
 }
 
 namespace {
