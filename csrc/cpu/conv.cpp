@@ -130,20 +130,18 @@ constexpr int kPixelBlock = 8;
 constexpr int kTapBlock = 8;
 
 // The kernel's filters in blocks of kFilterBlock, zero-padded: block b holds taps x 8 values
-// (a short last block reads zeros instead of the next tap's filters). Kept per thread and
-// grown once: no allocation per step.
+// (a short last block reads zeros instead of the next tap's filters), in scratch slot 0.
 template <class T>
 const T* pack_filter_blocks(const T* kernel, int64_t taps, int64_t filters) {
-  static thread_local std::vector<T> packed;
   const int64_t blocks = (filters + kFilterBlock - 1) / kFilterBlock;
-  packed.assign(blocks * taps * kFilterBlock, T(0));
+  T* packed = scratch<T>(0, blocks * taps * kFilterBlock);
+  std::fill(packed, packed + blocks * taps * kFilterBlock, T(0));
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t f0 = b * kFilterBlock, width = std::min<int64_t>(kFilterBlock, filters - f0);
-    for (int64_t t = 0; t < taps; ++t) {
-      std::copy_n(kernel + t * filters + f0, width, packed.data() + (b * taps + t) * kFilterBlock);
-    }
+    for (int64_t t = 0; t < taps; ++t)
+      std::copy_n(kernel + t * filters + f0, width, packed + (b * taps + t) * kFilterBlock);
   }
-  return packed.data();
+  return packed;
 }
 
 // The taps (i, j, c) in kernel order: their offset from an output pixel's top-left input
@@ -174,6 +172,12 @@ bool rows_inside(const ConvGeometry& g, int64_t oh) {
 bool columns_inside(const ConvGeometry& g, int64_t ow) {
   const int64_t iw0 = ow * g.stride_w - g.pad_left;
   return iw0 >= 0 && iw0 + (g.kernel_w - 1) * g.dilation_w < g.in_w;
+}
+
+// Where output (n, oh, 0)'s taps start in x (an offset: only followed for interior pixels,
+// the border's may point before x).
+int64_t origin_offset(const ConvGeometry& g, int64_t n, int64_t oh) {
+  return ((n * g.in_h + oh * g.stride_h - g.pad_top) * g.in_w - g.pad_left) * g.channels;
 }
 
 // Pixel (n, oh, ow)'s tap t value, zero in the padding.
@@ -287,9 +291,7 @@ void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, co
         // The interior when every tap row lies inside, else no pixel is interior.
         const int64_t first = rows_inside(g, oh) ? inside.first : g.out_w;
         const int64_t last = rows_inside(g, oh) ? inside.last : g.out_w;
-        // Where output (oh, 0)'s taps start; only followed for interior pixels.
-        const int64_t origin_row =
-            ((n * g.in_h + oh * g.stride_h - g.pad_top) * g.in_w - g.pad_left) * g.channels;
+        const int64_t origin_row = origin_offset(g, n, oh);
         T* y_row = yp + r * g.out_w * F;
         for (int64_t b = 0; b < blocks; ++b) {
           const T* filters = packed + b * taps * kFilterBlock;
@@ -344,11 +346,10 @@ void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz
     const InteriorColumns inside = interior_columns(g);
     const int64_t pixel_step = g.stride_w * g.channels;
     parallel_for(tap_blocks * filter_blocks, 1, [&](int64_t item0, int64_t item1) {
-      // Per item: its taps' offsets and its sums. Kept per thread, grown once.
-      static thread_local std::vector<int64_t> item_offsets;
-      static thread_local std::vector<FilterVector<T>> item_sums;
-      item_offsets.resize((item1 - item0) * kTapBlock);
-      item_sums.assign((item1 - item0) * kTapBlock, FilterVector<T>{});
+      // Per item: its taps' offsets and its sums, in this thread's scratch.
+      int64_t* item_offsets = scratch<int64_t>(0, (item1 - item0) * kTapBlock);
+      FilterVector<T>* item_sums = scratch<FilterVector<T>>(0, (item1 - item0) * kTapBlock);
+      std::fill(item_sums, item_sums + (item1 - item0) * kTapBlock, FilterVector<T>{});
       for (int64_t item = item0; item < item1; ++item) {
         const int64_t t0 = item / filter_blocks * kTapBlock;
         for (int64_t t = 0; t < kTapBlock; ++t)
@@ -358,14 +359,13 @@ void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz
         for (int64_t oh = 0; oh < g.out_h; ++oh) {
           const int64_t first = rows_inside(g, oh) ? inside.first : g.out_w;
           const int64_t last = rows_inside(g, oh) ? inside.last : g.out_w;
-          const int64_t origin_row =
-              ((n * g.in_h + oh * g.stride_h - g.pad_top) * g.in_w - g.pad_left) * g.channels;
+          const int64_t origin_row = origin_offset(g, n, oh);
           for (int64_t item = item0; item < item1; ++item) {
             const int64_t t0 = item / filter_blocks * kTapBlock;
             const int64_t f0 = item % filter_blocks * kFilterBlock;
             const int64_t tb = std::min<int64_t>(kTapBlock, taps - t0);
             const int64_t width = std::min<int64_t>(kFilterBlock, F - f0);
-            FilterVector<T>* sums = item_sums.data() + (item - item0) * kTapBlock;
+            FilterVector<T>* sums = item_sums + (item - item0) * kTapBlock;
             const T* gz_row = gp + (n * g.out_h + oh) * g.out_w * F + f0;
             auto border_pixel = [&](int64_t ow) {
               const FilterVector<T> grad = load_partial_block(gz_row + ow * F, width);
@@ -375,7 +375,7 @@ void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz
             for (int64_t ow = 0; ow < first; ++ow) border_pixel(ow);
             if (first < last) {
               const T* origin = xp + origin_row + first * pixel_step;
-              const int64_t* block_offsets = item_offsets.data() + (item - item0) * kTapBlock;
+              const int64_t* block_offsets = item_offsets + (item - item0) * kTapBlock;
               if (width == kFilterBlock) {
                 add_interior_pixels<true>(origin, pixel_step, gz_row + first * F, F, last - first,
                                           width, block_offsets, sums);

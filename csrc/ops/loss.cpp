@@ -58,13 +58,9 @@ Tensor checked_target(LossKind kind, const Tensor& pred, const Tensor& target, c
     int64_t C = ps.back();
     int64_t bad = backend_of(target).find_index_out_of_range(target, C);
     if (bad >= 0) {
-      // The one value the message shows, copied to a float64 tensor (the host reads it).
-      Tensor value = Tensor::empty({1}, DType::Float64);
-      FASTNN_LAUNCH(backend_of(target), cast, target.view({target.numel()}).rows(bad, bad + 1),
-                    value);
       fail(ErrorKind::Index, who, ": labels must be integers in [0, ", C,
            ") for predictions with ", C, " classes; the label at position ", bad, " is ",
-           value.data<double>()[0]);
+           element_text(target, bad));
     }
     return target.view(rows);
   }

@@ -52,6 +52,8 @@ Tensor concat(const std::vector<Tensor>& inputs, int64_t axis);
 Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);  // view along axis 0
 Tensor take_rows(const Tensor& x, const Tensor& index);          // x[index] along axis 0
 Tensor to_dtype(const Tensor& x, DType dtype);
+// Element i of t (flat), as an error message shows it: integers exactly.
+std::string element_text(const Tensor& t, int64_t i);
 // Rows of `weights` (input_dim, output_dim) at `ids` (any shape; int32, int64 or integral
 // floats), shape ids.shape + (output_dim,); the gradient scatter-adds rows in id order. Bad ids
 // raise IndexError naming `who` here, or, when a replay brings them, in check_kernel_errors.

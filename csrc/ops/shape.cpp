@@ -147,6 +147,18 @@ void reporting_as(int64_t source, Device device, F&& launches) {
 }
 }  // namespace
 
+std::string element_text(const Tensor& t, int64_t i) {
+  // Copied to the host through a cast; integers stay integers (as a double, 1234567 would
+  // print as 1.23457e+06).
+  const bool integral = !is_floating(t.dtype());
+  Tensor value = Tensor::empty({1}, integral ? DType::Int64 : DType::Float64);
+  FASTNN_LAUNCH(backend_of(t), cast, t.view({t.numel()}).rows(i, i + 1), value);
+  if (integral) return std::to_string(value.data<int64_t>()[0]);
+  std::ostringstream text;
+  text << value.data<double>()[0];
+  return text.str();
+}
+
 Tensor embedding(const Tensor& weights, const Tensor& ids, const std::string& who_name) {
   const char* who = who_name.c_str();
   check_defined(weights, who, "embeddings");
@@ -158,17 +170,8 @@ Tensor embedding(const Tensor& weights, const Tensor& ids, const std::string& wh
   const int64_t limit = weights.size(0);
   int64_t bad = backend_of(ids).find_index_out_of_range(ids, limit);
   if (bad >= 0) {
-    // The one value the message shows, copied to the host (an integer id exactly: as a
-    // double, 1234567 would print as 1.23457e+06).
-    bool integral = !is_floating(ids.dtype());
-    Tensor value = Tensor::empty({1}, integral ? DType::Int64 : DType::Float64);
-    FASTNN_LAUNCH(backend_of(ids), cast, ids.view({ids.numel()}).rows(bad, bad + 1), value);
-    std::string shown = integral ? std::to_string(value.data<int64_t>()[0]) : [&] {
-      std::ostringstream text;
-      text << value.data<double>()[0];
-      return text.str();
-    }();
-    fail(ErrorKind::Index, who, ": id ", shown, " at ids", position_in(bad, ids.shape()),
+    fail(ErrorKind::Index, who, ": id ", element_text(ids, bad), " at ids",
+         position_in(bad, ids.shape()),
          " is not an integer in [0, ", limit, ") (input_dim ", limit, ")");
   }
   Tensor index = ids;
