@@ -14,6 +14,11 @@ from conftest import check_grad, check_grad_f32, leaf
 N, T, F, U = 3, 5, 7, 6  # odd sizes, none equal
 
 
+def lstm_op(x, W, R, b=None, h0=None, c0=None, go_backwards=False, who="LSTM", mask=None):
+    """The rnn op as an LSTM: (h_seq, h_last, c_last)."""
+    return _C.rnn("lstm", x, W, R, b, h0, c0, mask, "tanh", go_backwards, False, True, who)
+
+
 def sigmoid(z):
     """Without overflow for huge |z| (the fuzz tests share this reference)."""
     e = np.exp(-np.abs(z))
@@ -61,7 +66,7 @@ def test_forward_matches_numpy(go_backwards, state, use_bias, dtype, tol):
     b = a["b"] if use_bias else None
     h0, c0 = (a["h0"], a["c0"]) if state else (None, None)
     want = reference(a["x"], a["W"], a["R"], b, h0, c0, go_backwards)
-    got = _C.lstm(t64(a["x"], dtype), t64(a["W"], dtype), t64(a["R"], dtype),
+    got = lstm_op(t64(a["x"], dtype), t64(a["W"], dtype), t64(a["R"], dtype),
                   None if b is None else t64(b, dtype), None if h0 is None else t64(h0, dtype),
                   None if c0 is None else t64(c0, dtype), go_backwards, "lstm")
     for g, w in zip(got, want):
@@ -72,7 +77,7 @@ def test_forward_matches_numpy(go_backwards, state, use_bias, dtype, tol):
 def test_one_step_and_one_sample():
     rng = np.random.default_rng(2)
     a = draw(rng, n=1, steps=1, features=1, units=1)
-    got = _C.lstm(*(t64(a[k]) for k in ("x", "W", "R", "b", "h0", "c0")))
+    got = lstm_op(*(t64(a[k]) for k in ("x", "W", "R", "b", "h0", "c0")))
     want = reference(a["x"], a["W"], a["R"], a["b"], a["h0"], a["c0"])
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-14, atol=1e-15)
@@ -109,7 +114,7 @@ def test_all_gradients_match_finite_differences(use, go_backwards):
     w = loss_weights(rng)
 
     def f(x, W, R, b, h0, c0):
-        return weighted_loss(_C.lstm(x, W, R, b, h0, c0, go_backwards), w, use)
+        return weighted_loss(lstm_op(x, W, R, b, h0, c0, go_backwards), w, use)
 
     check_grad(f, [leaf(a[k]) for k in ("x", "W", "R", "b", "h0", "c0")])
 
@@ -120,7 +125,7 @@ def test_gradients_without_bias_or_state_float64_and_float32():
     w = loss_weights(rng)
 
     def f(x, W, R):
-        return weighted_loss(_C.lstm(x, W, R), w, "all")
+        return weighted_loss(lstm_op(x, W, R), w, "all")
 
     check_grad(f, [leaf(a[k]) for k in ("x", "W", "R")])
     check_grad_f32(f, [leaf(a[k], "float32") for k in ("x", "W", "R")])
@@ -132,7 +137,7 @@ def test_float32_gradients_with_bias_and_state():
     w = loss_weights(rng)
 
     def f(x, W, R, b, h0, c0):
-        return weighted_loss(_C.lstm(x, W, R, b, h0, c0, True), w, "all")
+        return weighted_loss(lstm_op(x, W, R, b, h0, c0, True), w, "all")
 
     check_grad_f32(f, [leaf(a[k], "float32") for k in ("x", "W", "R", "b", "h0", "c0")])
 
@@ -203,7 +208,7 @@ def test_layer_matches_torch(return_sequences, go_backwards, state, dtype):
 
 def grads_of(loss_fn, a, dtype="float64"):
     ins = [leaf(a[k], dtype) for k in ("x", "W", "R", "b", "h0", "c0")]
-    outs = _C.lstm(*ins)
+    outs = lstm_op(*ins)
     loss_fn(outs).backward()
     return [np.asarray(t.grad) for t in ins]
 
@@ -212,7 +217,7 @@ def test_outputs_are_one_node_and_their_gradients_add_up():
     rng = np.random.default_rng(7)
     a = draw(rng)
     w = loss_weights(rng)
-    outs = _C.lstm(*(leaf(a[k]) for k in ("x", "W", "R", "b", "h0", "c0")), False, "my_lstm")
+    outs = lstm_op(*(leaf(a[k]) for k in ("x", "W", "R", "b", "h0", "c0")), False, "my_lstm")
     assert [o.grad_fn for o in outs] == ["my_lstm"] * 3
     # h_last is h_seq's last step: a loss on both is the loss on h_last with twice the weight.
     last_only = np.zeros_like(w[0])
@@ -241,8 +246,8 @@ def test_an_output_used_twice_and_a_stack_whose_first_layer_feeds_two_paths():
     wc = rng.standard_normal((N, U))
 
     def f(x, W, R, b, W2, R2):
-        h_seq, h_last, c_last = _C.lstm(x, W, R, b)
-        top = _C.lstm(h_seq, W2, R2)
+        h_seq, h_last, c_last = lstm_op(x, W, R, b)
+        top = lstm_op(h_seq, W2, R2)
         return (weighted_loss(top, w, "all") + (c_last * t64(wc)).sum()
                 + (h_last * h_last).sum())
 
@@ -255,7 +260,7 @@ def test_retain_graph_and_release():
     a = draw(rng)
     w = loss_weights(rng)
     x = leaf(a["x"])
-    h_seq, h_last, c_last = _C.lstm(x, t64(a["W"]), t64(a["R"]))
+    h_seq, h_last, c_last = lstm_op(x, t64(a["W"]), t64(a["R"]))
     loss = weighted_loss((h_seq, h_last, c_last), w, "all")
     loss.backward(retain_graph=True)
     once = np.asarray(x.grad).copy()
@@ -273,7 +278,7 @@ def test_backward_from_each_output_in_turn_accumulates():
     a = draw(rng)
     w = loss_weights(rng)
     x = leaf(a["x"])
-    outs = _C.lstm(x, *(t64(a[k]) for k in ("W", "R", "b", "h0", "c0")))
+    outs = lstm_op(x, *(t64(a[k]) for k in ("W", "R", "b", "h0", "c0")))
     for k in range(3):
         outs[k].backward(t64(w[k]), retain_graph=True)
     total = grads_of(lambda o: weighted_loss(o, w, "all"), a)
@@ -284,9 +289,9 @@ def test_no_graph_under_no_grad_and_without_grad_inputs():
     rng = np.random.default_rng(11)
     a = draw(rng)
     with fn.no_grad():
-        outs = _C.lstm(leaf(a["x"]), leaf(a["W"]), leaf(a["R"]))
+        outs = lstm_op(leaf(a["x"]), leaf(a["W"]), leaf(a["R"]))
     assert all(o.grad_fn is None and not o.requires_grad for o in outs)
-    outs = _C.lstm(t64(a["x"]), t64(a["W"]), t64(a["R"]))
+    outs = lstm_op(t64(a["x"]), t64(a["W"]), t64(a["R"]))
     assert all(o.grad_fn is None for o in outs)
 
 
@@ -303,7 +308,7 @@ def test_results_do_not_depend_on_the_thread_count(dtype):
         for threads in (1, 2):
             fn.set_num_threads(threads)
             ins = [leaf(a[k], dtype) for k in ("x", "W", "R", "b", "h0", "c0")]
-            outs = _C.lstm(*ins, True)
+            outs = lstm_op(*ins, True)
             weighted_loss(outs, w, "all").backward()
             results.append([np.asarray(o).tobytes() for o in outs]
                            + [np.asarray(t.grad).tobytes() for t in ins])
@@ -325,9 +330,9 @@ def test_bad_arguments_raise_naming_the_argument():
         (dict(x=z(0, 3, 4)), r"L: expected a non-empty 'inputs'"),
         (dict(W=z(5, 8)), r"L: expected 'inputs' with 5 features \(the kernel's rows\), got "
                           r"shape \(2, 3, 4\)"),
-        (dict(W=z(4, 8, 1)), r"L: expected 'kernel' of shape \(features, 4 \* units\), got "
-                             r"shape \(4, 8, 1\)"),
-        (dict(W=z(4, 6)), r"L: expected 'kernel' with 4 \* units columns.*\(4, 6\)"),
+        (dict(W=z(4, 8, 1)),
+         r"L: expected 'kernel' of shape \(features, 4 \* units \(gates.*\), got shape \(4, 8, 1\)"),
+        (dict(W=z(4, 6)), r"L: expected 'kernel' with 4 \* units \(gates i, f, c, o\) columns"),
         (dict(R=z(3, 8)),
          r"L: expected 'recurrent_kernel' of shape \(2, 8\).*got shape \(3, 8\)"),
         (dict(b=z(6)), r"L: expected 'bias' of shape \(8,\).*got shape \(6,\)"),
@@ -339,11 +344,11 @@ def test_bad_arguments_raise_naming_the_argument():
         args = dict(x=x, W=W, R=R, b=b, h0=s, c0=s)
         args.update(change)
         with pytest.raises(ValueError, match=message):
-            _C.lstm(args["x"], args["W"], args["R"], args["b"], args["h0"], args["c0"], False, "L")
+            lstm_op(args["x"], args["W"], args["R"], args["b"], args["h0"], args["c0"], False, "L")
     with pytest.raises(TypeError, match="L.*kernel"):
-        _C.lstm(x, t64(np.zeros((4, 8)), "float32"), R, b, None, None, False, "L")
+        lstm_op(x, t64(np.zeros((4, 8)), "float32"), R, b, None, None, False, "L")
     with pytest.raises(TypeError, match="L.*initial_state c"):
-        _C.lstm(x, W, R, b, s, t64(np.zeros((2, 2)), "float32"), False, "L")
+        lstm_op(x, W, R, b, s, t64(np.zeros((2, 2)), "float32"), False, "L")
 
 
 def test_layer_arguments():

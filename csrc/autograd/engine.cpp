@@ -74,6 +74,7 @@ void record_multi(const char* name, const std::vector<Tensor*>& outputs,
   auto node = std::make_shared<Node>(name, std::move(fn), static_cast<int>(outputs.size()));
   add_edges(*node, inputs);
   for (size_t k = 0; k < outputs.size(); ++k) {
+    if (!outputs[k]->defined()) continue;  // an output the op did not make this time
     outputs[k]->impl()->requires_grad = true;
     outputs[k]->set_grad_fn(node, static_cast<int>(k));
   }

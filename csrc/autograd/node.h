@@ -84,7 +84,8 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn);
 // The same for an op with several outputs: outputs[k] becomes output k of one node. Each
 // output may be used alone or with the others; the backward runs once, after every use of
-// every output has contributed its gradient.
+// every output has contributed its gradient. An undefined output (one the op did not make
+// this call) is skipped; its gradient reaches the backward undefined.
 void record_multi(const char* name, const std::vector<Tensor*>& outputs,
                   const std::vector<Tensor>& inputs, MultiBackwardFn fn);
 

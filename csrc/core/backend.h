@@ -222,24 +222,51 @@ class Backend {
   // gx = gy * mask (broadcast as in the forward).
   virtual void dropout_backward(const Tensor& gy, const Tensor& mask, Tensor& gx) = 0;
 
-  // --- rnn.cpp: the LSTM cell, one step for the whole batch (Keras's gates i, f, c, o with
-  // tanh and a sigmoid recurrent activation; math/rnn.h). N = batch, U = units. ---
-  // gates (N, 4U) holds the step's pre-activation z = x_t W + h_prev U (bias not yet added)
-  // on entry and the activated gates, which the backward needs, on exit. bias (4U) may be
-  // undefined. c_prev (N, U) -> c, h (N, U).
-  virtual void lstm_cell_forward(const Tensor& bias, const Tensor& c_prev, Tensor& gates,
-                                 Tensor& c, Tensor& h) = 0;
-  // The step's backward from its saved gates, c_prev and c. The gradient reaching h is
-  // dh (from the next step) + dh_out (from the output; may be undefined); dc holds the
-  // gradient reaching c on entry and that of c_prev on exit. dz (N, 4U): the gradients of
-  // the pre-activations.
-  virtual void lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, const Tensor& c,
-                                  const Tensor& dh, const Tensor& dh_out, Tensor& dc,
+  // --- rnn.cpp: recurrent cells, one step for the whole batch (math/rnn.h). N = batch,
+  // U = units. keep (N), when defined, marks the step's rows to run (nonzero) or to skip
+  // (0: a masked step, whose state carries h_prev/c_prev through unchanged); undefined runs
+  // every row. Each backward takes dh (N, U) holding the gradient reaching h from the next
+  // step and leaves in it the part of h_prev's gradient that does not go through the
+  // recurrent kernel (zero for LSTM and SimpleRNN rows, dh * z for GRU rows, dh itself for
+  // skipped rows): the op then adds dz @ R^T. dh_out (the gradient from the step's output;
+  // may be undefined) is ignored on skipped rows, whose output is zero. Skipped rows get a
+  // zero dz. ---
+  // LSTM (Keras's gates i, f, c, o; tanh, sigmoid recurrent activation). gates (N, 4U)
+  // holds z = x_t W + h_prev R (bias not yet added) on entry and the activated gates on
+  // exit. bias (4U) may be undefined. h_prev, c_prev (N, U) -> c, h (N, U).
+  virtual void lstm_cell_forward(const Tensor& bias, const Tensor& keep, const Tensor& h_prev,
+                                 const Tensor& c_prev, Tensor& gates, Tensor& c, Tensor& h) = 0;
+  // dc holds the gradient reaching c on entry and that of c_prev on exit; dz (N, 4U).
+  virtual void lstm_cell_backward(const Tensor& gates, const Tensor& keep, const Tensor& c_prev,
+                                  const Tensor& c, const Tensor& dh_out, Tensor& dh, Tensor& dc,
                                   Tensor& dz) = 0;
+  // GRU (Keras's reset_after=True; gates z, r, h). gates (N, 3U): x_t W on entry, the
+  // activated gates on exit; recurrent (N, 3U): h_prev R on entry, plus the recurrent bias
+  // on exit (the backward reads its candidate third). bias (2, 3U) (input, recurrent) may be
+  // undefined. h_prev -> h (N, U).
+  virtual void gru_cell_forward(const Tensor& bias, const Tensor& keep, const Tensor& h_prev,
+                                Tensor& gates, Tensor& recurrent, Tensor& h) = 0;
+  // dz_input, dz_recurrent (N, 3U): the gradients of the input and recurrent parts.
+  virtual void gru_cell_backward(const Tensor& gates, const Tensor& recurrent, const Tensor& keep,
+                                 const Tensor& h_prev, const Tensor& dh_out, Tensor& dh,
+                                 Tensor& dz_input, Tensor& dz_recurrent) = 0;
+  // SimpleRNN: h (N, U) holds x_t W + h_prev R on entry and act(that + bias) on exit
+  // (h_prev on skipped rows). act: one whose derivative is a function of its output (not
+  // GELU).
+  virtual void simple_rnn_cell_forward(Activation act, const Tensor& bias, const Tensor& keep,
+                                       const Tensor& h_prev, Tensor& h) = 0;
+  // h: the step's output; dz (N, U).
+  virtual void simple_rnn_cell_backward(Activation act, const Tensor& h, const Tensor& keep,
+                                        const Tensor& dh_out, Tensor& dh, Tensor& dz) = 0;
+  // The mask of a padded batch of sequences: x (N, T, ...) of any dtype, out (N, T) float:
+  // 1 where some element of the step differs from value, else 0 (Keras's Masking; ids
+  // with value 0 for Embedding(mask_zero=True)).
+  virtual void step_mask(const Tensor& x, double value, Tensor& out) = 0;
   // out (B, A, C) = x (A, B, C) with its two leading axes swapped (batch-first <-> time-
-  // first sequences): out[b][a] = x[reverse_a ? A-1-a : a][reverse_b ? B-1-b : b].
+  // first sequences): out[b][a] = x[xa][xb], xa = reverse_a ? A-1-a : a, xb likewise; zero
+  // where keep (A, B), when defined, has keep[xa][xb] == 0 (the masked steps of a sequence).
   virtual void swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b,
-                                 Tensor& out) = 0;
+                                 const Tensor& keep, Tensor& out) = 0;
 
   // --- norm.cpp: batch normalisation over the last axis of x (rows, C). gamma and beta
   // (C) may be undefined (scale / center off). training: mean and invstd (C, x's dtype) get

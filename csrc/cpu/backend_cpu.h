@@ -86,11 +86,23 @@ class CpuBackend final : public Backend {
                        Tensor& y) override;
   void dropout_backward(const Tensor& gy, const Tensor& mask, Tensor& gx) override;
 
-  void lstm_cell_forward(const Tensor& bias, const Tensor& c_prev, Tensor& gates, Tensor& c,
-                         Tensor& h) override;
-  void lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, const Tensor& c,
-                          const Tensor& dh, const Tensor& dh_out, Tensor& dc, Tensor& dz) override;
-  void swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b, Tensor& out) override;
+  void lstm_cell_forward(const Tensor& bias, const Tensor& keep, const Tensor& h_prev,
+                         const Tensor& c_prev, Tensor& gates, Tensor& c, Tensor& h) override;
+  void lstm_cell_backward(const Tensor& gates, const Tensor& keep, const Tensor& c_prev,
+                          const Tensor& c, const Tensor& dh_out, Tensor& dh, Tensor& dc,
+                          Tensor& dz) override;
+  void gru_cell_forward(const Tensor& bias, const Tensor& keep, const Tensor& h_prev,
+                        Tensor& gates, Tensor& recurrent, Tensor& h) override;
+  void gru_cell_backward(const Tensor& gates, const Tensor& recurrent, const Tensor& keep,
+                         const Tensor& h_prev, const Tensor& dh_out, Tensor& dh, Tensor& dz_input,
+                         Tensor& dz_recurrent) override;
+  void simple_rnn_cell_forward(Activation act, const Tensor& bias, const Tensor& keep,
+                               const Tensor& h_prev, Tensor& h) override;
+  void simple_rnn_cell_backward(Activation act, const Tensor& h, const Tensor& keep,
+                                const Tensor& dh_out, Tensor& dh, Tensor& dz) override;
+  void step_mask(const Tensor& x, double value, Tensor& out) override;
+  void swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b, const Tensor& keep,
+                         Tensor& out) override;
 
   void batch_norm_forward(bool training, double momentum, double epsilon, const Tensor& x,
                           const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,

@@ -1,29 +1,59 @@
-// The LSTM cell, one step for the whole batch, and the sequence transposition around it.
-// N = batch, U = units; the 4U columns of a gate row are Keras's i, f, c, o blocks of U.
-// The GEMMs of the recurrence are the op's (ops/rnn.cpp); these are the passes between them.
+// Recurrent cells (LSTM, GRU, SimpleRNN), one step for the whole batch, and the sequence
+// transposition around them. N = batch, U = units; a gate row holds Keras's gate blocks of U
+// (LSTM i, f, c, o; GRU z, r, h). The GEMMs of the recurrence are the op's (ops/rnn.cpp);
+// these are the passes between them. A row whose keep is 0 (a masked step) carries its state
+// through: forward copies h_prev (and c_prev), backward passes dh (and dc) on with a zero dz.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "core/parallel.h"
+#include "cpu/activation_dispatch.h"
 #include "cpu/backend_cpu.h"
 #include "math/rnn.h"
 
 namespace fastnn {
 
-// gates (N, 4U): z without bias in, activations out; c_prev (N, U) -> c, h (N, U).
-void CpuBackend::lstm_cell_forward(const Tensor& bias, const Tensor& c_prev, Tensor& gates,
-                                   Tensor& c, Tensor& h) {
+namespace {
+
+template <class T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+template <class T>
+bool skipped(const T* keep, int64_t n) {
+  return keep && keep[n] == T(0);
+}
+
+// Transcendental calls per element of a cell's (N, U) state: the grain's unit of work.
+constexpr int64_t kLstmForwardCost = 5, kGruForwardCost = 3;
+
+}  // namespace
+
+// --- LSTM ------------------------------------------------------------------------------------
+
+// gates (N, 4U): z without bias in, activations out; h_prev, c_prev (N, U) -> c, h (N, U).
+void CpuBackend::lstm_cell_forward(const Tensor& bias, const Tensor& keep, const Tensor& h_prev,
+                                   const Tensor& c_prev, Tensor& gates, Tensor& c, Tensor& h) {
   const int64_t N = c.shape()[0], U = c.shape()[1];
   dispatch_float(gates.dtype(), "lstm_cell_forward", [&](auto zero) {
     using T = decltype(zero);
-    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    const T* b = data_or_null<T>(bias);
+    const T* kp = data_or_null<T>(keep);
+    const T* hp = h_prev.data<T>();
     const T* cp = c_prev.data<T>();
     T* zp = gates.data<T>();
     T* cn = c.data<T>();
     T* hn = h.data<T>();
-    // Five exps per element: the transcendental grain, counted in rows of U.
-    parallel_for(N, row_grain(kTranscendentalGrain / 5, U), [&](int64_t n0, int64_t n1) {
+    parallel_for(N, row_grain(kTranscendentalGrain / kLstmForwardCost, U),
+                 [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
+        if (skipped(kp, n)) {
+          std::copy(hp + n * U, hp + (n + 1) * U, hn + n * U);
+          std::copy(cp + n * U, cp + (n + 1) * U, cn + n * U);
+          continue;
+        }
         T* z = zp + n * 4 * U;
         for (int64_t u = 0; u < U; ++u) {
           math::LstmGates<T> g{z[u], z[U + u], z[2 * U + u], z[3 * U + u]};
@@ -44,24 +74,29 @@ void CpuBackend::lstm_cell_forward(const Tensor& bias, const Tensor& c_prev, Ten
   });
 }
 
-// gates (N, 4U) activated, c_prev, c, dh, dh_out (N, U); dc (N, U) in/out; dz (N, 4U).
-void CpuBackend::lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, const Tensor& c,
-                                    const Tensor& dh, const Tensor& dh_out, Tensor& dc,
+// gates (N, 4U) activated, c_prev, c, dh_out (N, U); dh, dc (N, U) in/out; dz (N, 4U).
+void CpuBackend::lstm_cell_backward(const Tensor& gates, const Tensor& keep, const Tensor& c_prev,
+                                    const Tensor& c, const Tensor& dh_out, Tensor& dh, Tensor& dc,
                                     Tensor& dz) {
   const int64_t N = c.shape()[0], U = c.shape()[1];
   dispatch_float(gates.dtype(), "lstm_cell_backward", [&](auto zero) {
     using T = decltype(zero);
     const T* a = gates.data<T>();
+    const T* kp = data_or_null<T>(keep);
     const T* cp = c_prev.data<T>();
     const T* cn = c.data<T>();
-    const T* dhp = dh.data<T>();
-    const T* dho = dh_out.defined() ? dh_out.data<T>() : nullptr;
+    const T* dho = data_or_null<T>(dh_out);
+    T* dhp = dh.data<T>();
     T* dcp = dc.data<T>();
     T* dzp = dz.data<T>();
     parallel_for(N, row_grain(kTranscendentalGrain, U), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
-        const T* an = a + n * 4 * U;
         T* d = dzp + n * 4 * U;
+        if (skipped(kp, n)) {  // dh and dc pass on unchanged
+          std::fill(d, d + 4 * U, T(0));
+          continue;
+        }
+        const T* an = a + n * 4 * U;
         for (int64_t u = 0; u < U; ++u) {
           const int64_t k = n * U + u;
           math::LstmGates<T> g{an[u], an[U + u], an[2 * U + u], an[3 * U + u]};
@@ -70,6 +105,7 @@ void CpuBackend::lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, c
           math::LstmGates<T> dg =
               math::lstm_cell_backward(g, cp[k], cn[k], grad_h, dcp[k], dc_prev);
           dcp[k] = dc_prev;
+          dhp[k] = T(0);  // h_prev reaches h only through R
           d[u] = dg.i;
           d[U + u] = dg.f;
           d[2 * U + u] = dg.g;
@@ -80,21 +116,215 @@ void CpuBackend::lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, c
   });
 }
 
-// x (A, B, C) -> out (B, A, C): one row of C copied per (b, a).
-void CpuBackend::swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b, Tensor& out) {
+// --- GRU -------------------------------------------------------------------------------------
+
+// gates (N, 3U): x_t W in, activations out; recurrent (N, 3U): h_prev R in, + recurrent bias
+// out; h_prev -> h (N, U).
+void CpuBackend::gru_cell_forward(const Tensor& bias, const Tensor& keep, const Tensor& h_prev,
+                                  Tensor& gates, Tensor& recurrent, Tensor& h) {
+  const int64_t N = h.shape()[0], U = h.shape()[1];
+  dispatch_float(gates.dtype(), "gru_cell_forward", [&](auto zero) {
+    using T = decltype(zero);
+    const T* bx = data_or_null<T>(bias);
+    const T* bq = bx ? bx + 3 * U : nullptr;
+    const T* kp = data_or_null<T>(keep);
+    const T* hp = h_prev.data<T>();
+    T* xp = gates.data<T>();
+    T* qp = recurrent.data<T>();
+    T* hn = h.data<T>();
+    parallel_for(N, row_grain(kTranscendentalGrain / kGruForwardCost, U),
+                 [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        if (skipped(kp, n)) {
+          std::copy(hp + n * U, hp + (n + 1) * U, hn + n * U);
+          continue;
+        }
+        T* x = xp + n * 3 * U;
+        T* q = qp + n * 3 * U;
+        for (int64_t u = 0; u < U; ++u) {
+          math::GruGates<T> gx{x[u], x[U + u], x[2 * U + u]};
+          math::GruGates<T> gq{q[u], q[U + u], q[2 * U + u]};
+          if (bx) {
+            gx.z += bx[u];
+            gx.r += bx[U + u];
+            gx.h += bx[2 * U + u];
+            gq.z += bq[u];
+            gq.r += bq[U + u];
+            gq.h += bq[2 * U + u];
+          }
+          hn[n * U + u] = math::gru_cell_forward(gx, gq, hp[n * U + u]);
+          x[u] = gx.z;
+          x[U + u] = gx.r;
+          x[2 * U + u] = gx.h;
+          q[2 * U + u] = gq.h;
+        }
+      }
+    });
+  });
+}
+
+// gates, recurrent (N, 3U) as the forward left them; h_prev, dh_out (N, U); dh in/out;
+// dz_input, dz_recurrent (N, 3U).
+void CpuBackend::gru_cell_backward(const Tensor& gates, const Tensor& recurrent,
+                                   const Tensor& keep, const Tensor& h_prev, const Tensor& dh_out,
+                                   Tensor& dh, Tensor& dz_input, Tensor& dz_recurrent) {
+  const int64_t N = h_prev.shape()[0], U = h_prev.shape()[1];
+  dispatch_float(gates.dtype(), "gru_cell_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const T* a = gates.data<T>();
+    const T* q = recurrent.data<T>();
+    const T* kp = data_or_null<T>(keep);
+    const T* hp = h_prev.data<T>();
+    const T* dho = data_or_null<T>(dh_out);
+    T* dhp = dh.data<T>();
+    T* dxp = dz_input.data<T>();
+    T* dqp = dz_recurrent.data<T>();
+    parallel_for(N, row_grain(kTranscendentalGrain, U), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        T* dx = dxp + n * 3 * U;
+        T* dq = dqp + n * 3 * U;
+        if (skipped(kp, n)) {
+          std::fill(dx, dx + 3 * U, T(0));
+          std::fill(dq, dq + 3 * U, T(0));
+          continue;
+        }
+        const T* an = a + n * 3 * U;
+        const T* qn = q + n * 3 * U;
+        for (int64_t u = 0; u < U; ++u) {
+          const int64_t k = n * U + u;
+          math::GruGates<T> g{an[u], an[U + u], an[2 * U + u]};
+          math::GruGates<T> gx, gq;
+          T grad_h = dho ? dhp[k] + dho[k] : dhp[k];
+          dhp[k] = math::gru_cell_backward(g, qn[2 * U + u], hp[k], grad_h, gx, gq);
+          dx[u] = gx.z;
+          dx[U + u] = gx.r;
+          dx[2 * U + u] = gx.h;
+          dq[u] = gq.z;
+          dq[U + u] = gq.r;
+          dq[2 * U + u] = gq.h;
+        }
+      }
+    });
+  });
+}
+
+// --- SimpleRNN -------------------------------------------------------------------------------
+
+// h (N, U): x_t W + h_prev R in, act(. + bias) out.
+void CpuBackend::simple_rnn_cell_forward(Activation act, const Tensor& bias, const Tensor& keep,
+                                         const Tensor& h_prev, Tensor& h) {
+  const int64_t N = h.shape()[0], U = h.shape()[1];
+  dispatch_float(h.dtype(), "simple_rnn_cell_forward", [&](auto zero) {
+    using T = decltype(zero);
+    const T* b = data_or_null<T>(bias);
+    const T* kp = data_or_null<T>(keep);
+    const T* hp = h_prev.data<T>();
+    T* hn = h.data<T>();
+    with_activation<T>(act, T(0), [&](auto f) {
+      parallel_for(N, row_grain(kTranscendentalGrain, U), [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) {
+          T* row = hn + n * U;
+          if (skipped(kp, n)) {
+            std::copy(hp + n * U, hp + (n + 1) * U, row);
+            continue;
+          }
+          if (b)
+            for (int64_t u = 0; u < U; ++u) row[u] += b[u];
+          for (int64_t u = 0; u < U; ++u) row[u] = f(row[u]);
+        }
+      });
+    });
+  });
+}
+
+// h, dh_out (N, U); dh in/out; dz (N, U).
+void CpuBackend::simple_rnn_cell_backward(Activation act, const Tensor& h, const Tensor& keep,
+                                          const Tensor& dh_out, Tensor& dh, Tensor& dz) {
+  const int64_t N = h.shape()[0], U = h.shape()[1];
+  dispatch_float(h.dtype(), "simple_rnn_cell_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const T* y = h.data<T>();
+    const T* kp = data_or_null<T>(keep);
+    const T* dho = data_or_null<T>(dh_out);
+    T* dhp = dh.data<T>();
+    T* dzp = dz.data<T>();
+    // The derivative from the output alone (the op admits no GELU), so y stands for x too.
+    with_activation_grad<T>(act, T(0), [&](auto df) {
+      parallel_for(N, row_grain(kElementwiseGrain, U), [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) {
+          T* d = dzp + n * U;
+          if (skipped(kp, n)) {
+            std::fill(d, d + U, T(0));
+            continue;
+          }
+          for (int64_t u = 0; u < U; ++u) {
+            const int64_t k = n * U + u;
+            T grad_h = dho ? dhp[k] + dho[k] : dhp[k];
+            d[u] = grad_h * df(y[k], y[k]);
+            dhp[k] = T(0);
+          }
+        }
+      });
+    });
+  });
+}
+
+// --- sequences -------------------------------------------------------------------------------
+
+// x (rows, C) of any dtype -> out (rows): whether a row holds anything but value.
+void CpuBackend::step_mask(const Tensor& x, double value, Tensor& out) {
+  const int64_t rows = out.numel(), C = rows == 0 ? 0 : x.numel() / rows;
+  auto run = [&](const auto* xp) {
+    using X = std::remove_const_t<std::remove_pointer_t<decltype(xp)>>;
+    dispatch_float(out.dtype(), "step_mask", [&](auto zero) {
+      using T = decltype(zero);
+      T* op = out.data<T>();
+      parallel_for(rows, row_grain(kElementwiseGrain, C), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const X* row = xp + r * C;
+          bool any = false;
+          for (int64_t c = 0; c < C; ++c) any |= static_cast<double>(row[c]) != value;
+          op[r] = any ? T(1) : T(0);
+        }
+      });
+    });
+  };
+  switch (x.dtype()) {
+    case DType::Float32:
+      return run(x.data<float>());
+    case DType::Float64:
+      return run(x.data<double>());
+    case DType::Int32:
+      return run(x.data<int32_t>());
+    case DType::Int64:
+      return run(x.data<int64_t>());
+  }
+}
+
+// x (A, B, C) -> out (B, A, C): one row of C copied (or zeroed where keep is 0) per (b, a).
+void CpuBackend::swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b,
+                                   const Tensor& keep, Tensor& out) {
   const int64_t A = x.shape()[0], B = x.shape()[1];
   const int64_t C = A * B == 0 ? 0 : x.numel() / (A * B);
   const size_t row_bytes = static_cast<size_t>(C) * dtype_size(x.dtype());
   const char* src = static_cast<const char*>(x.raw());
   char* dst = static_cast<char*>(out.raw());
-  parallel_for(B, row_grain(kElementwiseGrain, A * C), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t xb = reverse_b ? B - 1 - b : b;
-      for (int64_t a = 0; a < A; ++a) {
-        const int64_t xa = reverse_a ? A - 1 - a : a;
-        std::memcpy(dst + (b * A + a) * row_bytes, src + (xa * B + xb) * row_bytes, row_bytes);
+  dispatch_float(x.dtype(), "swap_leading_axes", [&](auto zero) {
+    using T = decltype(zero);
+    const T* kp = keep.defined() ? keep.data<T>() : nullptr;
+    parallel_for(B, row_grain(kElementwiseGrain, A * C), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t xb = reverse_b ? B - 1 - b : b;
+        for (int64_t a = 0; a < A; ++a) {
+          const int64_t xa = reverse_a ? A - 1 - a : a;
+          char* row = dst + (b * A + a) * row_bytes;
+          if (skipped(kp, xa * B + xb))
+            std::memset(row, 0, row_bytes);
+          else
+            std::memcpy(row, src + (xa * B + xb) * row_bytes, row_bytes);
+        }
       }
-    }
+    });
   });
 }
 

@@ -111,17 +111,30 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   double momentum, double epsilon, const char* who);
 
 // --- rnn.cpp ---
-struct LstmOutputs {
-  Tensor h_seq;   // (N, T, U): h at every step, in processing order
-  Tensor h_last;  // (N, U)
-  Tensor c_last;  // (N, U)
+enum class RnnCell : uint8_t { Simple, Lstm, Gru };
+// "simple_rnn", "lstm", "gru".
+RnnCell rnn_cell_from_name(const std::string& name);
+struct RnnOptions {
+  bool go_backwards = false;             // run over the reversed sequence
+  bool sequence_in_input_order = false;  // with go_backwards: sequence[:, t] is input step t's
+  bool return_sequences = true;          // whether to make `sequence` at all
 };
-// Keras's LSTM (tanh, sigmoid recurrent activation, gates i, f, c, o) over x (N, T, F):
-// kernel (F, 4U), recurrent_kernel (U, 4U), bias (4U) or undefined, h0/c0 (N, U) or
-// undefined (zeros). go_backwards runs over the reversed sequence. One autograd node whose
-// three outputs may be used in any combination.
-LstmOutputs lstm(const Tensor& x, const Tensor& kernel, const Tensor& recurrent_kernel,
-                 const Tensor& bias, const Tensor& h0, const Tensor& c0, bool go_backwards,
-                 const char* who);
+struct RnnOutputs {
+  Tensor sequence;  // (N, T, U): h at every step, zero at masked steps (or undefined)
+  Tensor h_last;    // (N, U): the state after the last step that was not masked
+  Tensor c_last;    // (N, U): LSTM only
+};
+// Keras's SimpleRNN (activation), LSTM (tanh, sigmoid recurrent activation, gates i, f, c, o)
+// or GRU (reset_after=True, gates z, r, h) over x (N, T, F): kernel (F, G), recurrent_kernel
+// (U, G), bias (G,) (GRU: (2, G), input and recurrent) or undefined; G = U, 4U or 3U.
+// h0/c0 (N, U) or undefined (zeros; c0 for LSTM only). mask (N, T) of x's dtype or
+// undefined: steps where it is 0 are skipped (the state carries through), as Keras's masks
+// do. One autograd node whose outputs may be used in any combination.
+RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tensor& kernel,
+               const Tensor& recurrent_kernel, const Tensor& bias, const Tensor& h0,
+               const Tensor& c0, const Tensor& mask, const RnnOptions& options, const char* who);
+// (N, T) of dtype: 1 where step x[n, t] (an id, or a (...) block of values) differs from
+// value anywhere, else 0. The mask Embedding(mask_zero=True) and Masking make; no gradient.
+Tensor step_mask(const Tensor& x, double value, DType dtype, const char* who);
 
 }  // namespace fastnn

@@ -24,20 +24,41 @@ void bind_ops(py::module_& m) {
       "act(x @ kernel + bias) as one op: x (..., in), kernel (in, out), bias (out,).");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"));
   m.def(
-      "lstm",
-      [](const Tensor& x, const Tensor& kernel, const Tensor& recurrent_kernel,
-         const std::optional<Tensor>& bias, const std::optional<Tensor>& h0,
-         const std::optional<Tensor>& c0, bool go_backwards, const std::string& who) {
-        LstmOutputs out = lstm(x, kernel, recurrent_kernel, optional_tensor(bias),
-                               optional_tensor(h0), optional_tensor(c0), go_backwards, who.c_str());
-        return py::make_tuple(out.h_seq, out.h_last, out.c_last);
+      "rnn",
+      [](const std::string& cell, const Tensor& x, const Tensor& kernel,
+         const Tensor& recurrent_kernel, const std::optional<Tensor>& bias,
+         const std::optional<Tensor>& h0, const std::optional<Tensor>& c0,
+         const std::optional<Tensor>& mask, const std::string& activation, bool go_backwards,
+         bool sequence_in_input_order, bool return_sequences, const std::string& who) {
+        RnnOptions options;
+        options.go_backwards = go_backwards;
+        options.sequence_in_input_order = sequence_in_input_order;
+        options.return_sequences = return_sequences;
+        RnnOutputs out = rnn(rnn_cell_from_name(cell), activation_from_name(activation, who.c_str()),
+                             x, kernel, recurrent_kernel, optional_tensor(bias),
+                             optional_tensor(h0), optional_tensor(c0), optional_tensor(mask),
+                             options, who.c_str());
+        auto or_none = [](const Tensor& t) { return t.defined() ? py::cast(t) : py::none(); };
+        return py::make_tuple(or_none(out.sequence), out.h_last, or_none(out.c_last));
       },
-      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias") = py::none(),
-      py::arg("h0") = py::none(), py::arg("c0") = py::none(), py::arg("go_backwards") = false,
-      py::arg("who") = "LSTM",
-      "Keras's LSTM over x (N, T, F) as one op: kernel (F, 4U), recurrent_kernel (U, 4U), "
-      "bias (4U,), h0/c0 (N, U); gates i, f, c, o. Returns (h_seq (N, T, U), h_last (N, U), "
-      "c_last (N, U)).");
+      py::arg("cell"), py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"),
+      py::arg("bias") = py::none(), py::arg("h0") = py::none(), py::arg("c0") = py::none(),
+      py::arg("mask") = py::none(), py::arg("activation") = "tanh",
+      py::arg("go_backwards") = false, py::arg("sequence_in_input_order") = false,
+      py::arg("return_sequences") = true, py::arg("who") = "RNN",
+      "A recurrent layer over x (N, T, F) as one op. cell: 'simple_rnn', 'lstm' or 'gru' "
+      "(Keras's layouts: kernel (F, G), recurrent_kernel (U, G), bias (G,) or, for GRU, (2, G); "
+      "G = U, 4U, 3U); mask (N, T): 0 skips a step. Returns (sequence (N, T, U) or None, "
+      "h_last (N, U), c_last (N, U) or None).");
+
+  m.def(
+      "step_mask",
+      [](const Tensor& x, double value, const std::string& dtype, const std::string& who) {
+        return step_mask(x, value, dtype_from_name(dtype), who.c_str());
+      },
+      py::arg("x"), py::arg("value") = 0.0, py::arg("dtype") = "float32",
+      py::arg("who") = "Masking",
+      "(N, T) float mask of x (N, T, ...): 1 where a step holds anything but value.");
 
   m.def("add", [](const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); });
   m.def("sub", [](const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); });

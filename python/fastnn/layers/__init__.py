@@ -5,7 +5,7 @@ from .conv import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .embedding import Embedding
 from .core import Activation, Dense, Flatten, LeakyReLU, ReLU, Reshape, Sigmoid, Softmax, Tanh
 from .norm import BatchNormalization, Dropout, SpatialDropout2D
-from .recurrent import LSTM
+from .recurrent import GRU, LSTM, Bidirectional, Masking, SimpleRNN
 from .pool import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
                    GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D,
                    MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
@@ -15,4 +15,5 @@ __all__ = ["Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", "Tanh
            "MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "MaxPool1D",
            "MaxPooling1D", "AvgPool1D", "AveragePooling1D", "GlobalAvgPool2D",
            "GlobalAveragePooling2D", "GlobalMaxPool2D", "GlobalMaxPooling2D",
-           "BatchNormalization", "Dropout", "SpatialDropout2D", "Embedding", "LSTM"]
+           "BatchNormalization", "Dropout", "SpatialDropout2D", "Embedding", "SimpleRNN", "LSTM", "GRU",
+           "Bidirectional", "Masking"]

@@ -303,16 +303,39 @@ class Layer:
             return snapshot(array, self.dtype)
         return _C.from_numpy(array, self.dtype)
 
+    # --- masks (Keras's: a tensor's mask rides on it as ``_keras_mask``) --------------------
+
+    #: Whether a mask reaching this layer passes on to its output unchanged (layers that
+    #: work per timestep); other layers that do not consume a mask drop it.
+    supports_masking = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output for ``inputs`` and their ``mask``: the input's
+        where the layer supports masking, else None."""
+        return mask if self.supports_masking else None
+
     def __call__(self, inputs, training=None, **kwargs):
+        mask = kwargs.pop("mask", None)
+        if mask is None:
+            mask = getattr(inputs, "_keras_mask", None)
         inputs = self._convert_input(inputs)
         if training is None:
             training = self.training
         if not self.built:
             self._maybe_build(inputs.shape)
         self._last_input, self._last_training = inputs, training
+        if mask is not None and takes_argument(self.call, "mask"):
+            kwargs["mask"] = mask
         if takes_argument(self.call, "training"):
-            return self.call(inputs, training=training, **kwargs)
-        return self.call(inputs, **kwargs)
+            outputs = self.call(inputs, training=training, **kwargs)
+        else:
+            outputs = self.call(inputs, **kwargs)
+        output_mask = self.compute_mask(inputs, mask)
+        if output_mask is not None:
+            first = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+            if isinstance(first, Tensor):
+                first._keras_mask = output_mask
+        return outputs
 
     # --- backprop by hand (teaching API) ----------------------------------------------------
 

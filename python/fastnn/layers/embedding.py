@@ -63,12 +63,14 @@ class Embedding(Layer):
         return _C.embedding(self.embeddings, inputs, self._who)
 
     def compute_mask(self, inputs, mask=None):
-        """None without mask_zero; else a float tensor of ids' shape, 1.0 where ids != 0.
-        Computed on the host (a tensor given is read back)."""
+        """None without mask_zero; else a float tensor of the ids' shape (batch, timesteps),
+        1.0 where ids != 0, computed by a kernel (so it replays inside a captured step)."""
         if not self.mask_zero:
             return None
-        ids = np.asarray(inputs)
-        return _C.from_numpy(np.ascontiguousarray(ids != 0, dtype=self.dtype), self.dtype)
+        ids = inputs if isinstance(inputs, Tensor) else self._convert_input(inputs)
+        shape = list(ids.shape)
+        flat = ids.reshape([int(np.prod(shape, dtype=np.int64)), 1, 1])  # one id per "step"
+        return _C.step_mask(flat, 0.0, self.dtype, self._who).reshape(shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
