@@ -40,6 +40,8 @@ import numpy as np
 # (below) on a channels-last (H, W, C) input.
 #   ("conv", filters, kernel, padding, activation) | ("pool", size) | ("relu",) | ("flatten",)
 #   | ("dense", units, activation)
+# A recurrent model's input is ("ids", timesteps, vocabulary): integer ids, its layers
+# ("embedding", vocabulary, width), ("lstm", units) (the last state) and ("dense", ...).
 MODELS = {
     "binary_mlp": ([(2, 32, "relu"), (32, 1, None)], 2, "binary", 2),
     "mnist_mlp": ([(784, 256, "relu"), (256, 10, None)], 784, "sparse", 10),
@@ -55,16 +57,23 @@ MODELS = {
     "cifar_cnn": ([("conv", 64, 3, "same", "relu"), ("pool", 2), ("conv", 128, 3, "same", "relu"),
                    ("pool", 2), ("flatten",), ("dense", 512, "relu"), ("dense", 10, None)],
                   (32, 32, 3), "sparse", 10),
+    "lstm_text": ([("embedding", 5000, 64), ("lstm", 128), ("dense", 2, None)],
+                  ("ids", 50, 5000), "sparse", 2),
 }
 
 # Steps per timing at batch 64, so that the fastest framework's timing still takes ~1 s on
 # the 2-core machine (fastnn measured ~5.2k, ~12k, ~0.74k samples/s on the three CNNs, Keras
 # on JAX 2.5-4x slower: its timings take 3-5 s). Dense models: 200. Scaled by 64 / batch.
-DEFAULT_STEPS = {"mnist_cnn": 90, "mnist_lenet": 200, "cifar_cnn": 20}
+DEFAULT_STEPS = {"mnist_cnn": 90, "mnist_lenet": 200, "cifar_cnn": 20, "lstm_text": 20}
+
+
+def is_rnn(name):
+    shape = MODELS[name][1]
+    return isinstance(shape, tuple) and shape[0] == "ids"
 
 
 def is_cnn(name):
-    return isinstance(MODELS[name][1], tuple)
+    return isinstance(MODELS[name][1], tuple) and not is_rnn(name)
 
 
 def default_steps(name, batch):
@@ -97,6 +106,9 @@ def cnn_shapes(name):
 def data(name, n, seed=0):
     sizes, width, loss, classes = MODELS[name]
     r = np.random.default_rng(seed)
+    if is_rnn(name):
+        _, steps, vocabulary = width
+        return r.integers(1, vocabulary, (n, steps)), r.integers(0, classes, n)
     shape = width if is_cnn(name) else (width,)
     if loss == "mse":
         x = r.random((n, *shape), dtype=np.float32)
@@ -107,6 +119,19 @@ def data(name, n, seed=0):
 
 
 def forward_flops(name):
+    if is_rnn(name):
+        # Per sample and step, an LSTM's input and recurrent GEMMs: 2 * (F + U) * 4U.
+        steps, total, width = MODELS[name][1][1], 0, None
+        for spec in MODELS[name][0]:
+            if spec[0] == "embedding":
+                width = spec[2]
+            elif spec[0] == "lstm":
+                total += steps * 2 * (width + spec[1]) * 4 * spec[1]
+                width = spec[1]
+            else:
+                total += 2 * width * spec[1]
+                width = spec[1]
+        return total
     if not is_cnn(name):
         return sum(2 * i * o for i, o, _ in MODELS[name][0])
     # Per sample: a conv 2 * OH * OW * KH * KW * C * F, a dense 2 * in * out; pooling and
@@ -124,12 +149,23 @@ def keras_layers(name, keras):
     """The model's layers in Keras 3 (also used by the Keras child process)."""
     L = keras.layers
     sizes, shape = MODELS[name][0], MODELS[name][1]
+    if is_rnn(name):
+        return [keras.Input((shape[1],), dtype="int32")] + [sequence_layer(L, s) for s in sizes]
     if not is_cnn(name):
         return [keras.Input((shape,))] + [L.Dense(o, a) for _, o, a in sizes]
     make = {"conv": lambda s: L.Conv2D(s[1], s[2], padding=s[3], activation=s[4]),
             "pool": lambda s: L.MaxPooling2D(s[1]), "relu": lambda s: L.ReLU(),
             "flatten": lambda s: L.Flatten(), "dense": lambda s: L.Dense(s[1], activation=s[2])}
     return [keras.Input(shape)] + [make[s[0]](s) for s in sizes]
+
+
+def sequence_layer(layers, spec):
+    """A recurrent model's layer in Keras's (or fastnn's: the same names) layers module."""
+    if spec[0] == "embedding":
+        return layers.Embedding(spec[1], spec[2])
+    if spec[0] == "lstm":
+        return layers.LSTM(spec[1])
+    return layers.Dense(spec[1], activation=spec[2])
 
 
 def sgemm_rate():
@@ -161,7 +197,9 @@ def setup_fastnn(name, batch, steps):
 
     sizes, width, loss, _ = MODELS[name]
     fn.manual_seed(0)
-    if is_cnn(name):
+    if is_rnn(name):
+        model = fn.Sequential([sequence_layer(layers, s) for s in sizes])
+    elif is_cnn(name):
         make = {"conv": lambda s: layers.Conv2D(s[1], s[2], padding=s[3], activation=s[4]),
                 "pool": lambda s: layers.MaxPooling2D(s[1]), "relu": lambda s: layers.ReLU(),
                 "flatten": lambda s: layers.Flatten(),
@@ -204,13 +242,42 @@ def torch_modules(name, nn):
     return mods
 
 
+def torch_sequence_model(name, nn):
+    """A recurrent model as a torch.nn.Module (batch-first, the last state to the head)."""
+    class SequenceModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mods = nn.ModuleList()
+            width = None
+            for spec in MODELS[name][0]:
+                if spec[0] == "embedding":
+                    self.mods.append(nn.Embedding(spec[1], spec[2]))
+                    width = spec[2]
+                elif spec[0] == "lstm":
+                    self.mods.append(nn.LSTM(width, spec[1], batch_first=True))
+                    width = spec[1]
+                else:
+                    self.mods.append(nn.Linear(width, spec[1]))
+                    width = spec[1]
+
+        def forward(self, x):
+            for m in self.mods:
+                x = m(x)
+                if isinstance(m, nn.LSTM):
+                    x = x[1][0][-1]  # (output, (h_n, c_n)) -> h_n of the last layer
+            return x
+
+    return SequenceModel()
+
+
 def setup_torch(name, batch, steps, channels_last=False):
     import torch
     import torch.nn as nn
 
     loss = MODELS[name][2]
     torch.manual_seed(0)
-    model = nn.Sequential(*torch_modules(name, nn))
+    model = (torch_sequence_model(name, nn) if is_rnn(name)
+             else nn.Sequential(*torch_modules(name, nn)))
     loss_fn = {"binary": nn.BCEWithLogitsLoss(), "sparse": nn.CrossEntropyLoss(), "mse": nn.MSELoss()}[loss]
     x, y = data(name, batch)
     x = torch.tensor(x)
