@@ -1,8 +1,8 @@
-"""A character-level language model, Keras's lstm_text_generation recipe: windows of
-`maxlen` characters (stepped by 3) predict the character that follows; Embedding -> LSTM(128)
--> Dense(vocabulary) logits trained with sparse categorical cross-entropy. After training
-it writes text one character at a time: the last window's logits, divided by a temperature,
-go through a softmax and the next character is drawn from it.
+"""A character-level language model, Keras's lstm_text_generation recipe: windows of `maxlen`
+characters (stepped by 3; by 1 for the short default text) predict the character that follows;
+Embedding -> LSTM(128) -> Dense(vocabulary) logits trained with sparse categorical
+cross-entropy. After training it writes text one character at a time: the last window's logits,
+divided by a temperature, go through a softmax and the next character is drawn from it.
 
 Run: python examples/char_lm.py [--text PATH] (or FASTNN_TEXT=PATH). The default text is
 the Zen of Python (`import this`), always at hand and short (under a thousand characters),
