@@ -145,10 +145,8 @@ else:
 epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS", args.epochs or epochs))
 
 word_index = WordIndex(train_texts, num_words)  # fitted on the training texts only
-# Padding goes before the words (padding="pre", Keras's default), so the LSTM's last output
-# comes after the last real word. (mask_zero=True marks id 0 as padding, as in Keras, but
-# fastnn's LSTM does not skip masked steps yet: it reads the padding's embedding, and learns
-# to ignore it.)
+# Padding goes before the words (padding="pre", Keras's default). mask_zero=True marks id 0
+# as padding: the LSTM skips those steps, so a text reads the same however much it is padded.
 x_train = fn.utils.pad_sequences(word_index(train_texts), maxlen=maxlen)
 x_test = fn.utils.pad_sequences(word_index(test_texts), maxlen=maxlen)
 print(f"{len(x_train)} training and {len(x_test)} test texts, vocabulary "

@@ -12,7 +12,8 @@ EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.py
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs(path, capsys, monkeypatch):
     monkeypatch.setenv("FASTNN_EXAMPLE_EPOCHS", "1")
-    for name in ("FASTNN_MNIST", "FASTNN_CIFAR10"):  # the bundled stand-ins, not real files
+    # The bundled or generated stand-ins, not a developer's real files.
+    for name in ("FASTNN_MNIST", "FASTNN_CIFAR10", "FASTNN_TEXT_DATA", "FASTNN_TEXT"):
         monkeypatch.delenv(name, raising=False)
     runpy.run_path(str(path), run_name="__main__")
     assert capsys.readouterr().out.strip()  # each prints its result
