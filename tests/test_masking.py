@@ -220,9 +220,6 @@ def test_gradient_through_masking():
             assert abs((f[0] - f[1]) / 2e-6 - through[idx]) < 1e-6 * max(1, abs(through[idx]))
 
 
-@pytest.mark.xfail(strict=True, reason="Masking.compute_mask passes a numpy array straight to "
-                   "_C.step_mask, which raises pybind11's 'incompatible function arguments' "
-                   "TypeError (Embedding.compute_mask converts numpy ids first)")
 def test_masking_compute_mask_takes_a_numpy_array():
     x, keep = masked_steps_input(np.random.default_rng(14), 0.0)
     np.testing.assert_array_equal(np.asarray(layers.Masking().compute_mask(x)), keep)
@@ -278,8 +275,6 @@ def test_a_sequence_output_carries_the_mask_to_the_next_recurrent_layer():
                    "_keras_mask", None) is None
 
 
-@pytest.mark.xfail(strict=True, reason="Dense and Dropout drop the mask (supports_masking is "
-                   "False); Keras's Dense and Dropout pass it on")
 @pytest.mark.parametrize("middle", [lambda: layers.Dropout(0.5), lambda: layers.Dense(E)],
                          ids=["dropout", "dense"])
 def test_a_mask_passes_through_dropout_and_dense(middle):

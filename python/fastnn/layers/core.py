@@ -17,6 +17,8 @@ class Dense(Layer):
     custom callables are applied after it.
     """
 
+    supports_masking = True  # works per timestep, so a mask passes on
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  **kwargs):
@@ -60,6 +62,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation by name or callable."""
 
+    supports_masking = True  # works per timestep, so a mask passes on
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation_name, self.activation = _activations.get(
@@ -73,6 +77,8 @@ class Activation(Layer):
 
 
 class ReLU(Layer):
+    supports_masking = True  # works per timestep, so a mask passes on
+
     def call(self, inputs):
         return _C.activation(inputs, "relu")
 
@@ -82,6 +88,8 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     """x if x > 0 else alpha * x. Keras's default alpha (negative_slope) is 0.3."""
+
+    supports_masking = True  # works per timestep, so a mask passes on
 
     def __init__(self, alpha=None, negative_slope=None, **kwargs):
         super().__init__(**kwargs)
@@ -101,6 +109,8 @@ class LeakyReLU(Layer):
 
 
 class Sigmoid(Layer):
+    supports_masking = True  # works per timestep, so a mask passes on
+
     def call(self, inputs):
         return _C.activation(inputs, "sigmoid")
 
@@ -109,6 +119,8 @@ class Sigmoid(Layer):
 
 
 class Tanh(Layer):
+    supports_masking = True  # works per timestep, so a mask passes on
+
     def call(self, inputs):
         return _C.activation(inputs, "tanh")
 

@@ -98,6 +98,8 @@ class Dropout(Layer):
     the others scaled by 1 / (1 - rate); the identity at inference. ``noise_shape``: the
     mask's shape (dims of the input or 1; None takes the input's)."""
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         who = f"{type(self).__name__} '{self.name}'"

@@ -305,6 +305,8 @@ class Masking(Layer):
         self.mask_value = float(mask_value)
 
     def compute_mask(self, inputs, mask=None):
+        if not isinstance(inputs, Tensor):
+            inputs = self._convert_input(inputs)
         if getattr(self, "_mask_of", None) is not inputs:  # not the call's own input
             self._mask_of = inputs
             self._mask = _C.step_mask(inputs, self.mask_value, inputs.dtype,
