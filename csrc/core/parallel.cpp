@@ -53,49 +53,70 @@ class ThreadPool {
     stop_.store(false);
     // Spinning threads beyond the core count would take cores from working ones.
     spin_ = n <= hardware_threads();
-    uint64_t current = generation_.load();
+    uint64_t current = generation_of(ticket_.load());
     for (int i = 0; i + 1 < n; ++i)
-      workers_.emplace_back([this, i, current] { worker_loop(i + 1, current); });
+      workers_.emplace_back([this, current] { worker_loop(current); });
   }
 
-  // Runs job(t) for t in [0, size()), t == 0 on the calling thread, and returns when all
-  // have finished.
-  void run(FunctionRef<void(int)> job) {
-    job_ = &job;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1);  // publishes job_ and pending_
+  // Runs job(c) for every chunk c in [0, chunks) and returns when all have finished. The
+  // threads, the caller among them, claim chunks as they come: a worker the OS has not
+  // scheduled yet (another process on its core) delays nothing, as the others take its
+  // chunks, where a fixed chunk per thread would make the whole loop wait for it.
+  void run(int chunks, FunctionRef<void(int)> job) {
+    job_.store(&job, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t generation = (ticket_.load() >> kGenerationShift) + 1;
+    // Publishes job_ and done_ with the new generation, whose chunks are then claimable.
+    ticket_.store(generation << kGenerationShift | static_cast<uint64_t>(chunks) << kChunksShift);
     if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lock(mu_);
       cv_.notify_all();
     }
-    job(0);
-    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    run_claimed_chunks();
+    for (int spins = 0; done_.load(std::memory_order_acquire) != chunks; ++spins) {
       FASTNN_CPU_RELAX();
-      if (spins > 4096) std::this_thread::yield();  // a worker was asleep or preempted
+      if (spins > 4096) std::this_thread::yield();  // a claimed chunk's thread was preempted
     }
-    job_ = nullptr;
   }
-
   // After fork() only the forking thread exists in the child: forget the workers (their
   // std::thread objects cannot be joined there); the first parallel loop starts new ones.
   void forget_workers_after_fork() {
     respawn_ = size();
     new std::vector<std::thread>(std::move(workers_));  // leaked: never joined or destroyed
     workers_.clear();
-    pending_.store(0);
     sleepers_.store(0);
     new (&mu_) std::mutex();
     new (&cv_) std::condition_variable();
   }
 
  private:
-  void worker_loop(int index, uint64_t seen) {
+  // The ticket: generation (which job), chunk count and next unclaimed chunk in one atomic
+  // word, so a claim (a compare-exchange of the whole word) can only take a chunk of the job
+  // it read. While a claimed chunk runs its job cannot finish, so job_ stays that job's.
+  static constexpr int kChunksShift = 20, kGenerationShift = 40;
+  static constexpr uint64_t kIndexMask = (uint64_t(1) << kChunksShift) - 1;
+
+  static uint64_t generation_of(uint64_t ticket) { return ticket >> kGenerationShift; }
+
+  // Claims and runs chunks of the current job until none is left.
+  void run_claimed_chunks() {
+    uint64_t ticket = ticket_.load(std::memory_order_acquire);
     for (;;) {
-      uint64_t current = wait_for_job(seen);
+      const uint64_t next = ticket & kIndexMask, chunks = (ticket >> kChunksShift) & kIndexMask;
+      if (next >= chunks) return;
+      if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel))
+        continue;  // another thread claimed first, or a new job began: ticket reloaded
+      (*job_.load(std::memory_order_relaxed))(static_cast<int>(next));
+      done_.fetch_add(1, std::memory_order_release);
+      ticket = ticket_.load(std::memory_order_acquire);
+    }
+  }
+
+  void worker_loop(uint64_t seen) {
+    for (;;) {
+      seen = wait_for_job(seen);
       if (stop_.load()) return;
-      seen = current;
-      (*job_)(index);
-      pending_.fetch_sub(1, std::memory_order_release);
+      run_claimed_chunks();
     }
   }
 
@@ -106,7 +127,7 @@ class ThreadPool {
     if (spin_) {
       auto deadline = std::chrono::steady_clock::now() + kSpinTime;
       for (int spins = 1;; ++spins) {
-        uint64_t g = generation_.load(std::memory_order_acquire);
+        uint64_t g = generation_of(ticket_.load(std::memory_order_acquire));
         if (g != seen || stop_.load(std::memory_order_relaxed)) return g;
         FASTNN_CPU_RELAX();
         if (spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) break;
@@ -114,9 +135,9 @@ class ThreadPool {
     }
     std::unique_lock<std::mutex> lock(mu_);
     sleepers_.fetch_add(1);
-    cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+    cv_.wait(lock, [&] { return stop_.load() || generation_of(ticket_.load()) != seen; });
     sleepers_.fetch_sub(1);
-    return generation_.load();
+    return generation_of(ticket_.load());
   }
 
   void stop_workers() {
@@ -132,9 +153,9 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_;
-  const FunctionRef<void(int)>* job_ = nullptr;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<const FunctionRef<void(int)>*> job_{nullptr};
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int> done_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
   bool spin_ = true;
@@ -206,9 +227,9 @@ void parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t, int64_t)> 
   int64_t per = (n + chunks - 1) / chunks;
   std::exception_ptr error;
   std::mutex error_mu;
-  pool().run([&](int t) {
+  pool().run(static_cast<int>(chunks), [&](int t) {
     int64_t begin = t * per, end = std::min(n, begin + per);
-    if (t >= chunks || begin >= end) return;
+    if (begin >= end) return;
     try {
       body(begin, end);
     } catch (...) {  // rethrown on the calling thread once every chunk has finished

@@ -1,7 +1,8 @@
 // CPU threading: one pool runs every parallel loop, GEMMs included (OpenBLAS itself stays
 // single-threaded; cpu/gemm.cpp cuts a large GEMM into blocks for the pool). Idle workers
 // poll for about a millisecond before they sleep, so a step's kernels reach them in well
-// under a microsecond.
+// under a microsecond. Threads claim a loop's chunks as they arrive, so a thread the OS
+// has not scheduled (another process busy on its core) delays nobody.
 //
 // Results never depend on the thread count. parallel_for gives each thread one contiguous
 // range, so its split does depend on the count: loops that only write their own elements do
