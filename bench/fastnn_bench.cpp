@@ -16,13 +16,22 @@
 //     im2col, col2im Backend kernels alone                      GB/s of x and cols
 //     max/avg pooling 2x2 stride 2, forward and backward, at the convs' outputs   GB/s
 //     batch norm forward (training, inference) and training's backward   GB/s
+//   rnn_cases.cpp, at batch 64 and 256, LSTM and GRU (Keras's gates; GRU reset_after), 128 units:
+//     cell fwd, bwd  Backend lstm/gru_cell_forward/backward alone, one step   GB/s
+//     fwd            ops rnn() over T=50 steps of 64 features (--quick: T=10), inference
+//                    GFLOP/s of the GEMMs, 2*N*T*(F+U)*G (G = 4U for LSTM, 3U for GRU)
+//     f+b            rnn() on x and weights that require grad, backward() from h_last   3x that
+//     lstm fwd masked  the LSTM forward with odd rows padded to half length, at the
+//                    unmasked FLOPs (the mask's cost)
 // GFLOP/s is also shown as a share of OpenBLAS's sgemm rate (blas_sgemm on 1024^3, best of
 // several, measured at the start of the same run); GB/s as a share of a plain memcpy moving the
 // same number of bytes, split over threads as fastnn's elementwise loops are.
 //
 // Every case is first checked against a double-precision reference loop written here (sampled
-// rows for the GEMMs, sampled pixels of a direct convolution for the convs, every element
-// otherwise); a failed check prints FAIL and skips the timing, and the exit status is then 1.
+// rows for the GEMMs, sampled pixels of a direct convolution for the convs, sampled rows of
+// the recurrence for the RNN layers, whose gradients are checked against central differences,
+// every element otherwise); a failed check prints FAIL and skips the timing, and the exit
+// status is then 1.
 // harness.h/.cpp hold the timing, checks and reporting the cases share.
 //
 // Build and run from the repository root (bench/README.md has the full cmake line):
@@ -354,6 +363,15 @@ int main(int argc, char** argv) {
       bench_pooling(be, cnn_batches[s]);
       section("batch normalisation (per-sample shapes)" + batch);
       bench_batch_norm(be, cnn_batches[s]);
+    }
+    const std::vector<int64_t> rnn_batches = {64, 256};
+    const int64_t rnn_steps = quick ? 10 : 50;
+    for (size_t s = 0; s < count; ++s) {
+      const std::string batch = ", batch " + std::to_string(rnn_batches[s]);
+      section("recurrent cells (Backend kernels alone; batch x units)" + batch);
+      bench_rnn_cells(be, rnn_batches[s]);
+      section("recurrent layers (ops rnn(); per-sample steps x features -> units)" + batch);
+      bench_rnn_layers(rnn_batches[s], rnn_steps);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fastnn_bench: %s\n", e.what());

@@ -1,7 +1,8 @@
 // The shared part of fastnn_bench (fastnn_bench.cpp has the overview): timing, random
 // inputs, the double-precision checks, the sgemm and memcpy ceilings and the row printer.
-// The cases live in fastnn_bench.cpp (dense, activations, losses, optimizers, and main) and
-// conv_cases.cpp (convolution, im2col/col2im, pooling, batch normalisation).
+// The cases live in fastnn_bench.cpp (dense, activations, losses, optimizers, and main),
+// conv_cases.cpp (convolution, im2col/col2im, pooling, batch normalisation) and rnn_cases.cpp
+// (LSTM and GRU cells and layers).
 #pragma once
 
 #include <algorithm>
@@ -108,5 +109,13 @@ void bench_convolutions(Backend& be, int64_t batch);
 void bench_pooling(Backend& be, int64_t batch);
 // Batch normalisation forward (training, inference) and backward.
 void bench_batch_norm(Backend& be, int64_t batch);
+
+// --- the recurrent cases (rnn_cases.cpp), at one batch size ---
+
+// The LSTM and GRU cell kernels alone (128 units), forward and backward.
+void bench_rnn_cells(Backend& be, int64_t batch);
+// LSTM and GRU layers (64 features, 128 units) over `steps` steps through ops rnn():
+// forward, forward + backward, and the LSTM forward with half the rows padded.
+void bench_rnn_layers(int64_t batch, int64_t steps);
 
 }  // namespace bench
