@@ -241,9 +241,9 @@ class Backend {
                                   const Tensor& c, const Tensor& dh_out, Tensor& dh, Tensor& dc,
                                   Tensor& dz) = 0;
   // GRU (Keras's reset_after=True; gates z, r, h). gates (N, 3U): x_t W on entry, the
-  // activated gates on exit; recurrent (N, 3U): h_prev R on entry, plus the recurrent bias
-  // on exit (the backward reads its candidate third). bias (2, 3U) (input, recurrent) may be
-  // undefined. h_prev -> h (N, U).
+  // activated gates on exit; recurrent (N, 3U): h_prev R on entry; on exit its candidate
+  // third (the only part the backward reads) has the recurrent bias added. bias (2, 3U)
+  // (input, recurrent) may be undefined. h_prev -> h (N, U).
   virtual void gru_cell_forward(const Tensor& bias, const Tensor& keep, const Tensor& h_prev,
                                 Tensor& gates, Tensor& recurrent, Tensor& h) = 0;
   // dz_input, dz_recurrent (N, 3U): the gradients of the input and recurrent parts.

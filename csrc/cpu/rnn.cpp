@@ -236,7 +236,8 @@ void CpuBackend::gru_cell_backward(const Tensor& gates, const Tensor& recurrent,
     T* dhp = dh.data<T>();
     T* dxp = dz_input.data<T>();
     T* dqp = dz_recurrent.data<T>();
-    parallel_for(N, row_grain(kTranscendentalGrain, U), [&](int64_t n0, int64_t n1) {
+    // Products only (the forward saved the activations): the cheap loops' grain.
+    parallel_for(N, row_grain(kElementwiseGrain, U), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         T* dx = dxp + n * 3 * U;
         T* dq = dqp + n * 3 * U;
