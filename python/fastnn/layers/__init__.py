@@ -7,13 +7,15 @@ from .core import Activation, Dense, Flatten, LeakyReLU, ReLU, Reshape, Sigmoid,
 from .norm import BatchNormalization, Dropout, SpatialDropout2D
 from .recurrent import GRU, LSTM, Bidirectional, Masking, SimpleRNN
 from .pool import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
-                   GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D,
-                   MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
+                   GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAvgPool1D,
+                   GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D,
+                   GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
 
 __all__ = ["Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
            "Flatten", "Reshape", "Conv1D", "Conv2D", "Convolution1D", "Convolution2D",
            "MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "MaxPool1D",
            "MaxPooling1D", "AvgPool1D", "AveragePooling1D", "GlobalAvgPool2D",
-           "GlobalAveragePooling2D", "GlobalMaxPool2D", "GlobalMaxPooling2D",
+           "GlobalAveragePooling2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "GlobalAvgPool1D",
+           "GlobalAveragePooling1D", "GlobalMaxPool1D", "GlobalMaxPooling1D",
            "BatchNormalization", "Dropout", "SpatialDropout2D", "Embedding", "SimpleRNN", "LSTM", "GRU",
            "Bidirectional", "Masking"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _C
 from ..functional import _padding, _pair, _single
+from ..tensor import Tensor
 from .base import Layer
 
 
@@ -114,6 +117,59 @@ class GlobalMaxPooling2D(_GlobalPool2D):
     _max = True
 
 
+class _GlobalPool1D(Layer):
+    _max = False
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self._who = f"{type(self).__name__} '{self.name}'"
+        _check_data_format(data_format, self._who)
+        self.keepdims = bool(keepdims)
+
+    def call(self, inputs, mask=None):
+        if len(inputs.shape) != 3:
+            raise ValueError(f"{self._who}: expected inputs of shape (batch, steps, channels), "
+                             f"got shape {tuple(inputs.shape)}")
+        n, steps, channels = inputs.shape
+        if mask is None or self._max:
+            y = _C.global_pool2d(_C.reshape(inputs, [n, steps, 1, channels]), self._max,
+                                 self._who)
+        else:
+            # Keras's masked mean: the sum over the steps kept, over how many were kept (an
+            # all-masked sequence gives 0 / 0, NaN, as in Keras).
+            if not isinstance(mask, Tensor):
+                mask = _C.from_numpy(np.ascontiguousarray(mask, dtype=inputs.dtype),
+                                     inputs.dtype)
+            elif mask.dtype != inputs.dtype:
+                mask = _C.to_dtype(mask, inputs.dtype)
+            keep = _C.reshape(mask, [n, steps, 1])
+            y = _C.sum(inputs * keep, [1]) / _C.sum(keep, [1])
+        if self.keepdims:
+            y = _C.reshape(y, [n, 1, channels])
+        return y
+
+    def compute_output_shape(self, input_shape):
+        n, _, channels = tuple(input_shape)
+        return (n, 1, channels) if self.keepdims else (n, channels)
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling1D(_GlobalPool1D):
+    """(N, steps, C) -> (N, C): the mean of each channel over the steps; with a mask (from
+    Embedding(mask_zero=True) or Masking), over the steps it keeps, as Keras does."""
+
+    _max = False
+
+
+class GlobalMaxPooling1D(_GlobalPool1D):
+    """(N, steps, C) -> (N, C): the max of each channel over the steps (a mask is ignored,
+    as in Keras)."""
+
+    _max = True
+
+
 # Keras's short aliases (layers are named after the long names, as in Keras).
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
@@ -121,3 +177,5 @@ MaxPool1D = MaxPooling1D
 AvgPool1D = AveragePooling1D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D
