@@ -322,8 +322,8 @@ def test_layer_arguments():
     with pytest.raises(NotImplementedError, match=r"GRU 'g': only reset_after=True"):
         layers.GRU(4, reset_after=False, name="g")
     for kind in (layers.GRU, layers.SimpleRNN):
-        with pytest.raises(NotImplementedError, match="recurrent_dropout is not implemented"):
-            kind(4, recurrent_dropout=0.2)
+        with pytest.raises(ValueError, match=r"recurrent_dropout: expected rate in \[0, 1\)"):
+            kind(4, recurrent_dropout=1.5)
         with pytest.raises(NotImplementedError, match="stateful=True is not implemented"):
             kind(4, stateful=True)
         with pytest.raises(ValueError, match="positive integer"):
@@ -449,3 +449,80 @@ def test_captured_fit_equals_eager_fit(make_layers, kernels):
     names = [name for name, _ in plan.profile(1)]
     assert names.count(f"{kernels}_cell_forward") >= T
     assert names.count(f"{kernels}_cell_backward") >= T
+
+
+# --- recurrent dropout ---------------------------------------------------------------------
+
+def dropped_reference(cell, x, W, R, b, h0, keep):
+    """Each cell with h_prev * keep in place of h_prev inside the recurrent product only (the
+    GRU's mix and the LSTM's cell update use the undropped state), in float64 numpy."""
+    n, steps, _ = x.shape
+    u = R.shape[0]
+    h, c = np.asarray(h0, np.float64), np.zeros((n, u))
+    seq = []
+    for t in range(steps):
+        zx, zh = x[:, t] @ W, (h * keep) @ R
+        if cell == "gru":
+            zx, zh = zx + b[0], zh + b[1]
+            z = sigmoid(zx[:, :u] + zh[:, :u])
+            r = sigmoid(zx[:, u:2 * u] + zh[:, u:2 * u])
+            h = z * h + (1 - z) * np.tanh(zx[:, 2 * u:] + r * zh[:, 2 * u:])
+        elif cell == "lstm":
+            zz = zx + zh + b
+            i, f, g, o = (zz[:, k * u:(k + 1) * u] for k in range(4))
+            c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+            h = sigmoid(o) * np.tanh(c)
+        else:
+            h = np.tanh(zx + zh + b)
+        seq.append(h)
+    return np.stack(seq, axis=1), h
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_recurrent_mask_matches_numpy_and_finite_differences(cell):
+    rng = np.random.default_rng(21)
+    G = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell] * U
+    x = rng.standard_normal((N, T, F))
+    W, R = rng.standard_normal((F, G)) * 0.4, rng.standard_normal((U, G)) * 0.4
+    b = rng.standard_normal((2, G) if cell == "gru" else G) * 0.4
+    h0 = rng.standard_normal((N, U))
+    keep = (rng.random((N, U)) > 0.3) / 0.7
+    assert 0 < (keep == 0).sum() < keep.size  # some units dropped, not all
+    mask = t64(keep)
+
+    def op(x, W, R, b, h0):
+        return _C.rnn(cell, x, W, R, b, h0, None, None, "tanh", False, False, True, "X", mask)
+
+    seq, h_last, _ = op(*(t64(a) for a in (x, W, R, b, h0)))
+    want_seq, want_h = dropped_reference(cell, x, W, R, b, h0, keep)
+    np.testing.assert_allclose(np.asarray(seq), want_seq, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(h_last), want_h, rtol=1e-12, atol=1e-13)
+    weights = t64(rng.standard_normal((N, T, U)))
+    check_grad(lambda *a: fn.sum(op(*a)[0] * weights) + fn.sum(op(*a)[1]),
+               [leaf(a) for a in (x, W, R, b, h0)])
+
+
+@pytest.mark.parametrize("kind", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_recurrent_dropout_trains_captured_as_eager_and_is_off_at_inference(kind):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((64, 6, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+
+    def run(capture):
+        fn.manual_seed(5)
+        model = fn.Sequential([kind(5, recurrent_dropout=0.4, dropout=0.2), layers.Dense(2)])
+        model.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      capture=capture)
+        history = model.fit(x, y, epochs=2, batch_size=16, verbose=0).history["loss"]
+        return history, model
+
+    captured, model = run(True)
+    eager, _ = run(False)
+    np.testing.assert_allclose(captured, eager, rtol=1e-6)
+    # Inference draws nothing: two predictions agree, and equal a model without dropout.
+    plain = fn.Sequential([kind(5), layers.Dense(2)])
+    plain(x[:2])
+    plain.set_weights(model.get_weights())
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0),
+                               rtol=1e-6)

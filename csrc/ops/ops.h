@@ -118,6 +118,10 @@ struct RnnOptions {
   bool go_backwards = false;             // run over the reversed sequence
   bool sequence_in_input_order = false;  // with go_backwards: sequence[:, t] is input step t's
   bool return_sequences = true;          // whether to make `sequence` at all
+  // Recurrent dropout: (N, U), 0 or 1 / (1 - rate) (a dropout mask), multiplying h before
+  // every recurrent GEMM (the same mask at every step and for every gate; no gradient).
+  // Undefined: none.
+  Tensor recurrent_mask;
 };
 struct RnnOutputs {
   Tensor sequence;  // (N, T, U): h at every step, zero at masked steps (or undefined)

@@ -12,6 +12,7 @@
 //     GRU:        Q[t] = h[t] @ R;   Z[t], Q[t], h[t+1] = cell(Z[t] + b_in, Q[t] + b_rec, h[t])
 //     SimpleRNN:  Z is h[1..T] itself: h[t+1] += h[t] @ R;  h[t+1] = act(h[t+1] + b)
 //   Z[t] keeps the activated gates (GRU: Q[t] its candidate's recurrent part) for backward.
+//   With recurrent dropout, h[t] * m (m the (N, U) mask) takes h[t]'s place in the GEMM.
 //   h, c ((T+1)*N, U): h[0] = h0, c[0] = c0 (zeros when not given), h[t+1] = h_t.
 // Outputs: sequence (N, T, U) = h[1..T] batch-first, zero at skipped steps, in processing
 // order (as Keras returns it for go_backwards) or, with sequence_in_input_order, in the
@@ -21,8 +22,10 @@
 //   dh = dh_last, dc = dc_last; per step t = T-1 .. 0:
 //     the cell's backward gives dZ[t] (GRU: also dQ[t]) and leaves in dh the part of h[t]'s
 //     gradient that bypasses R; then dh += dZ[t] @ R^T (GRU: dQ[t] @ R^T)   one GEMM
+//     (with recurrent dropout: dh += (dZ[t] @ R^T) * m)
 //   then over all steps at once: dW = xt^T @ dZ, dR = h[0..T-1]^T @ dZ (GRU: dQ), db =
-//   column sums, dxt = dZ @ W^T (transposed back to batch-first), dh0 = dh, dc0 = dc.
+//   column sums, dxt = dZ @ W^T (transposed back to batch-first), dh0 = dh, dc0 = dc
+//   (with recurrent dropout dR takes h[0..T-1] * m).
 // Buffers are allocated once per call; steps take views of them.
 #include "core/launch.h"
 #include "ops/ops.h"
@@ -147,6 +150,14 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
                    (activation != Activation::GELU && activation != Activation::LeakyReLU),
                Value, who, ": activation '", activation_name(activation),
                "' is not supported in a recurrent cell; expected tanh, relu, sigmoid or linear");
+  const Tensor& recurrent_mask = options.recurrent_mask;
+  if (recurrent_mask.defined()) {
+    check_operand(recurrent_mask, x, who, "recurrent_mask");
+    FASTNN_CHECK(recurrent_mask.dim() == 2 && recurrent_mask.shape()[0] == N &&
+                     recurrent_mask.shape()[1] == U,
+                 Value, who, ": expected 'recurrent_mask' of shape (", N, ", ", U,
+                 ") (batch, units), got shape ", shape_str(recurrent_mask.shape()));
+  }
   if (mask.defined()) {
     check_operand(mask, x, who, "mask");
     FASTNN_CHECK(mask.dim() == 2 && mask.shape()[0] == N && mask.shape()[1] == T, Value, who,
@@ -178,14 +189,21 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
     copy_or_zero(be, c0, step(c, 0, N));
   }
   if (cell == RnnCell::Gru) Q = Tensor::empty({T * N, G}, dt, dev);
+  // What the recurrent GEMM multiplies: h[t], or h[t] * m (one buffer every step reuses).
+  Tensor h_dropped = recurrent_mask.defined() ? Tensor::empty({N, U}, dt, dev) : Tensor();
   for (int64_t t = 0; t < T; ++t) {
     Tensor h_prev = step(h, t, N), h_next = step(h, t + 1, N), zt = step(Z, t, N);
     Tensor kt = step_or_none(keep, t, N);
     const bool h_prev_zero = t == 0 && !h0.defined();
+    Tensor h_in = h_prev;
+    if (recurrent_mask.defined() && !h_prev_zero) {
+      FASTNN_LAUNCH(be, binary_forward, BinaryOp::Mul, h_prev, recurrent_mask, h_dropped);
+      h_in = h_dropped;
+    }
     switch (cell) {
       case RnnCell::Lstm:
         if (!h_prev_zero)
-          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_prev, recurrent_kernel, 1.0, zt);
+          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_in, recurrent_kernel, 1.0, zt);
       {
         Tensor c_next = step(c, t + 1, N);
         FASTNN_LAUNCH(be, lstm_cell_forward, bias, kt, h_prev, step(c, t, N), zt, c_next,
@@ -197,13 +215,13 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
         if (h_prev_zero)
           FASTNN_LAUNCH(be, fill, qt, 0.0);
         else
-          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_prev, recurrent_kernel, 0.0, qt);
+          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_in, recurrent_kernel, 0.0, qt);
         FASTNN_LAUNCH(be, gru_cell_forward, bias, kt, h_prev, zt, qt, h_next);
         break;
       }
       case RnnCell::Simple:
         if (!h_prev_zero)
-          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_prev, recurrent_kernel, 1.0,
+          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_in, recurrent_kernel, 1.0,
                         h_next);
         FASTNN_LAUNCH(be, simple_rnn_cell_forward, activation, bias, kt, h_prev, h_next);
         break;
@@ -228,7 +246,7 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
   record_multi(
       who, {&out.sequence, &out.h_last, &out.c_last}, {x, kernel, recurrent_kernel, bias, h0, c0},
       [cell, activation, xt, W = kernel.detach(), R = recurrent_kernel.detach(), Z, Q, h, c,
-       keep, N, T, F, U, G, go_backwards = options.go_backwards,
+       keep, recurrent_mask, N, T, F, U, G, go_backwards = options.go_backwards,
        reverse_sequence](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
         // g: sequence (N, T, U), h_last (N, U), c_last (N, U), each undefined when unused.
         Backend& be = backend_of(h);
@@ -249,6 +267,9 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
         Tensor dZ = Tensor::empty({T * N, G}, dt, dev);
         Tensor dQ = cell == RnnCell::Gru ? Tensor::empty({T * N, G}, dt, dev) : Tensor();
         Tensor& d_recurrent = cell == RnnCell::Gru ? dQ : dZ;  // what R multiplied
+        // With recurrent dropout, dZ[t] @ R^T lands here and reaches dh times the mask.
+        Tensor dh_dropped =
+            recurrent_mask.defined() ? Tensor::empty({N, U}, dt, dev) : Tensor();
         for (int64_t t = T - 1; t >= 0; --t) {
           Tensor dzt = step(dZ, t, N), kt = step_or_none(keep, t, N);
           Tensor dht = step_or_none(dH, t, N);
@@ -268,9 +289,17 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
                             dh, dzt);
               break;
           }
-          if (t > 0 || needs[4])
+          if (!(t > 0 || needs[4])) continue;
+          if (recurrent_mask.defined()) {
+            FASTNN_LAUNCH(be, gemm, false, true, N, U, G, 1.0, step(d_recurrent, t, N), R, 0.0,
+                          dh_dropped);
+            FASTNN_LAUNCH(be, binary_forward, BinaryOp::Mul, dh_dropped, recurrent_mask,
+                          dh_dropped);
+            FASTNN_LAUNCH(be, axpby, 1.0, dh_dropped, 1.0, dh);
+          } else {
             FASTNN_LAUNCH(be, gemm, false, true, N, U, G, 1.0, step(d_recurrent, t, N), R, 1.0,
                           dh);
+          }
         }
         std::vector<Tensor> grads(6);
         if (needs[0]) {
@@ -284,9 +313,16 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
           FASTNN_LAUNCH(be, gemm, true, false, F, G, T * N, 1.0, xt, dZ, 0.0, grads[1]);
         }
         if (needs[2]) {
+          Tensor h_in = h.rows(0, T * N);  // every step's h_prev
+          if (recurrent_mask.defined()) {
+            Tensor dropped = Tensor::empty({T, N, U}, dt, dev);
+            FASTNN_LAUNCH(be, binary_forward, BinaryOp::Mul, h_in.view({T, N, U}),
+                          recurrent_mask.view({1, N, U}), dropped);
+            h_in = dropped.view({T * N, U});
+          }
           grads[2] = Tensor::empty({U, G}, dt, dev);
-          FASTNN_LAUNCH(be, gemm, true, false, U, G, T * N, 1.0, h.rows(0, T * N), d_recurrent,
-                        0.0, grads[2]);
+          FASTNN_LAUNCH(be, gemm, true, false, U, G, T * N, 1.0, h_in, d_recurrent, 0.0,
+                        grads[2]);
         }
         if (needs[3]) {
           if (cell == RnnCell::Gru) {

@@ -29,8 +29,10 @@ void bind_ops(py::module_& m) {
          const Tensor& recurrent_kernel, const std::optional<Tensor>& bias,
          const std::optional<Tensor>& h0, const std::optional<Tensor>& c0,
          const std::optional<Tensor>& mask, const std::string& activation, bool go_backwards,
-         bool sequence_in_input_order, bool return_sequences, const std::string& who) {
+         bool sequence_in_input_order, bool return_sequences, const std::string& who,
+         const std::optional<Tensor>& recurrent_mask) {
         RnnOptions options;
+        options.recurrent_mask = optional_tensor(recurrent_mask);
         options.go_backwards = go_backwards;
         options.sequence_in_input_order = sequence_in_input_order;
         options.return_sequences = return_sequences;
@@ -46,9 +48,11 @@ void bind_ops(py::module_& m) {
       py::arg("mask") = py::none(), py::arg("activation") = "tanh",
       py::arg("go_backwards") = false, py::arg("sequence_in_input_order") = false,
       py::arg("return_sequences") = true, py::arg("who") = "RNN",
+      py::arg("recurrent_mask") = py::none(),
       "A recurrent layer over x (N, T, F) as one op. cell: 'simple_rnn', 'lstm' or 'gru' "
       "(Keras's layouts: kernel (F, G), recurrent_kernel (U, G), bias (G,) or, for GRU, (2, G); "
-      "G = U, 4U, 3U); mask (N, T): 0 skips a step. Returns (sequence (N, T, U) or None, "
+      "G = U, 4U, 3U); mask (N, T): 0 skips a step; recurrent_mask (N, U): recurrent dropout's "
+      "mask on h before the recurrent kernel. Returns (sequence (N, T, U) or None, "
       "h_last (N, U), c_last (N, U) or None).");
 
   m.def(

@@ -33,7 +33,10 @@ class _RNN(Layer):
     return_sequences; with return_state, ``[output, *states]``. go_backwards processes the
     sequence reversed and returns its outputs in that (reversed) order, as Keras does.
     ``dropout``: the rate of a dropout mask on the inputs, drawn once per batch and shared
-    by every step (Keras's); ``recurrent_dropout`` is not implemented."""
+    by every step (Keras's); ``recurrent_dropout``: the rate of a mask on the state before
+    the recurrent kernel, one per sample and unit, the same at every step and for every
+    gate (Gal and Ghahramani's variational dropout, which Keras's argument implements; Keras
+    3 draws its per-gate masks differently). Both apply in training only."""
 
     _cell = ""             # the op's cell name
     _gates = 1             # gate blocks of `units` in the kernel's columns
@@ -50,11 +53,6 @@ class _RNN(Layer):
         if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{self._who}: expected units to be a positive integer, got "
                              f"{units!r}")
-        if recurrent_dropout:
-            raise NotImplementedError(
-                f"{self._who}: recurrent_dropout is not implemented (it would mask the state "
-                f"inside the recurrence); use dropout={recurrent_dropout!r} on the inputs or a "
-                "Dropout layer after the recurrent one")
         if stateful:
             raise NotImplementedError(f"{self._who}: stateful=True is not implemented; pass "
                                       "the last states as initial_state instead")
@@ -63,7 +61,7 @@ class _RNN(Layer):
                            else _activations.get(activation, f"{self._who} activation")[0])
         self.use_bias = bool(use_bias)
         self.dropout = _check_rate(dropout, f"{self._who} dropout")
-        self.recurrent_dropout = 0.0
+        self.recurrent_dropout = _check_rate(recurrent_dropout, f"{self._who} recurrent_dropout")
         self.seed = seed
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -171,12 +169,17 @@ class _RNN(Layer):
             n, _, features = inputs.shape
             inputs, _ = _C.dropout(inputs, self.dropout, [n, 1, features], True,
                                    self._generator(), self._who)
+        recurrent_mask = None
+        if self.recurrent_dropout and training:
+            ones = _C.full([inputs.shape[0], self.units], 1.0, inputs.dtype)
+            recurrent_mask, _ = _C.dropout(ones, self.recurrent_dropout, [], True,
+                                           self._generator(), self._who)
         h0 = states[0]
         c0 = states[1] if len(states) > 1 else None
         sequence, h_last, c_last = _C.rnn(
             self._cell, inputs, self.kernel, self.recurrent_kernel, self.bias, h0, c0, mask,
             self._op_activation(), self.go_backwards, self._sequence_in_input_order,
-            self.return_sequences, self._who)
+            self.return_sequences, self._who, recurrent_mask)
         output = sequence if self.return_sequences else h_last
         if not self.return_state:
             return output
@@ -215,6 +218,7 @@ class _RNN(Layer):
                 "kernel_regularizer": self.kernel_regularizer,
                 "recurrent_regularizer": self.recurrent_regularizer,
                 "bias_regularizer": self.bias_regularizer, "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout,
                 "seed": self.seed, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards}
 
