@@ -1,6 +1,8 @@
-"""How fit/evaluate/predict read their data: arrays, (x, y) tuples, DataLoaders and iterables
-of batches become a _Source; x and y are converted and checked against the loss once, before
-the first step; `_batches` cuts a _Source into numpy batches (Rows when shuffling)."""
+"""How fit/evaluate/predict read their data: arrays, (x, y) or (x, y, sample_weight) tuples,
+DataLoaders and iterables of batches become a _Source; x, y and the sample weights are
+converted and checked against the loss once, before the first step; `_batches` cuts a
+_Source into numpy batches (Rows when shuffling). fit's class_weight becomes per-sample
+weights from the labels, as Keras's class_weight_to_sample_weights does."""
 
 from __future__ import annotations
 
@@ -23,9 +25,12 @@ class _Source:
     """What fit/evaluate/predict iterate: arrays (x, y) cut into batches, or an iterable of
     batches (DataLoader, generator, list of (x, y) tuples)."""
 
-    def __init__(self, kind, x, y=None, batch_size=None, shuffle=False):
+    def __init__(self, kind, x, y=None, batch_size=None, shuffle=False, w=None,
+                 class_weight=None):
         self.kind, self.x, self.y = kind, x, y
         self.batch_size, self.shuffle = batch_size, shuffle
+        self.w = w  # sample weights (arrays), or None
+        self.class_weight = class_weight  # a _ClassWeight for an iterable's batches, or None
 
     @property
     def arrays(self):
@@ -58,13 +63,70 @@ def _position(flat_index, shape):
 
 
 def _unpack_batch(items, who, what):
-    """(x, y) from an (x,), (x, y) or (x, y, None) tuple; sample weights are not supported."""
-    if len(items) == 3 and items[2] is not None:
-        raise NotImplementedError(f"{who}: sample weights are not supported yet")
+    """(x, y, sample_weight) from an (x,), (x, y) or (x, y, sample_weight) tuple (None for
+    what is missing)."""
     if len(items) not in (1, 2, 3):
-        raise ValueError(f"{who}: {what} must be (x, y), got a {type(items).__name__} of "
-                         f"{len(items)} items")
-    return items[0], (items[1] if len(items) > 1 else None)
+        raise ValueError(f"{who}: {what} must be (x, y) or (x, y, sample_weight), got a "
+                         f"{type(items).__name__} of {len(items)} items")
+    return (items[0], items[1] if len(items) > 1 else None,
+            items[2] if len(items) > 2 else None)
+
+
+class _ClassWeight:
+    """fit's class_weight as a table: a sample's weight is its class's entry (1.0 for a
+    class the dict leaves out), its class being the label, or the argmax of a one-hot or
+    probability row, or the rounded (N, 1) / (N,) binary target, as Keras reads it."""
+
+    def __init__(self, who, class_weight, out_shape):
+        if len(out_shape) > 2:
+            raise ValueError(f"{who}: class_weight needs one class per sample, but the model "
+                             f"outputs shape {_shape_str((None,) + tuple(out_shape[1:]))}; "
+                             "weight sequences with sample_weight of shape (N, T)")
+        classes = _classes(out_shape)
+        if isinstance(class_weight, dict):
+            items = list(class_weight.items())
+        elif isinstance(class_weight, (list, tuple, np.ndarray)):
+            weights = np.asarray(class_weight)
+            if weights.ndim != 1 or len(weights) != classes:
+                raise ValueError(f"{who}: class_weight as a sequence needs one weight per "
+                                 f"class ({classes} for this model), got "
+                                 f"{len(weights) if weights.ndim == 1 else weights.shape}; or "
+                                 "pass a dict {class: weight}")
+            items = list(enumerate(weights.tolist()))
+        else:
+            raise TypeError(f"{who}: expected class_weight to be a dict {{class index: "
+                            f"weight}}, got {type(class_weight).__name__}")
+        self.table = np.ones(classes)
+        for key, weight in items:
+            if isinstance(key, (bool, np.bool_)) or not isinstance(key, numbers.Integral):
+                raise ValueError(f"{who}: class_weight keys must be integer class indices, "
+                                 f"got {key!r}")
+            if not 0 <= key < classes:
+                raise ValueError(f"{who}: class_weight has key {key}, but the model's "
+                                 f"classes are 0 to {classes - 1}")
+            if (isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real)
+                    or not np.isfinite(weight)):
+                raise ValueError(f"{who}: class_weight[{key}] must be a finite number, got "
+                                 f"{weight!r}")
+            self.table[int(key)] = float(weight)
+
+    def __call__(self, who, y, dtype):
+        y = np.asarray(y)
+        if y.ndim > 2:
+            raise ValueError(f"{who}: class_weight needs one class per sample (targets of "
+                             f"shape (N,), (N, 1) or (N, classes)), got targets of shape "
+                             f"{y.shape}; weight sequences with sample_weight of shape (N, T)")
+        if y.ndim == 2:
+            y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else y[:, 0]
+        labels = np.round(y).astype(np.int64) if y.dtype.kind == "f" else y.astype(np.int64)
+        inside = (labels >= 0) & (labels < len(self.table))
+        weights = np.where(inside, self.table[np.clip(labels, 0, len(self.table) - 1)], 1.0)
+        return np.ascontiguousarray(weights, dtype=dtype)
+
+
+def _classes(out_shape):
+    """How many classes a model with this output shape tells apart (2 for one output)."""
+    return out_shape[-1] if len(out_shape) >= 2 and out_shape[-1] > 1 else 2
 
 
 def _check_int(who, arg, value, minimum, allow_none=False):
@@ -172,12 +234,18 @@ class FeedingMixin:
                             f"tensor output, got a {type(out).__name__}")
         return tuple(out.shape)
 
-    def _adapt(self, who, x, y, batch_size, need_y, shuffle=False):
-        """x, y as given to fit/evaluate/predict -> _Source (arrays checked, not converted)."""
+    def _adapt(self, who, x, y, batch_size, need_y, shuffle=False, sample_weight=None):
+        """x, y (and sample weights) as given to fit/evaluate/predict -> _Source (arrays
+        checked, not converted)."""
         if x is None:
             raise ValueError(f"{who}: x is required")
         if isinstance(x, tuple) and y is None and not isinstance(x, np.ndarray):
-            x, y = _unpack_batch(x, who, "x given as a tuple")
+            x, y, w = _unpack_batch(x, who, "x given as a tuple")
+            if w is not None:
+                if sample_weight is not None:
+                    raise ValueError(f"{who}: sample weights given twice (in the x tuple and "
+                                     "as sample_weight)")
+                sample_weight = w
         iterable = isinstance(x, DataLoader) or (
             not _is_array_like(x) and hasattr(x, "__iter__")) or (
             isinstance(x, list) and x and isinstance(x[0], tuple))
@@ -188,6 +256,10 @@ class FeedingMixin:
             if batch_size is not None:
                 raise ValueError(f"{who}: batch_size applies to arrays; the "
                                  f"{type(x).__name__} given as x makes its own batches")
+            if sample_weight is not None:
+                raise ValueError(f"{who}: sample_weight applies to arrays; with a "
+                                 f"{type(x).__name__} as x, yield (x, y, sample_weight) "
+                                 "batches")
             return _Source("iterable", x)
         batch_size = _check_int(who, "batch_size", batch_size, 1, allow_none=True) or _DEFAULT_BATCH
         x = self._check_array(who, x, "x")
@@ -200,7 +272,14 @@ class FeedingMixin:
             if len(y) != len(x):
                 raise ValueError(f"{who}: x and y must have the same number of samples, got "
                                  f"{len(x)} in x and {len(y)} in y")
-        return _Source("arrays", x, y, batch_size, shuffle)
+        if sample_weight is not None and need_y:
+            sample_weight = self._check_array(who, sample_weight, "sample_weight")
+            if len(sample_weight) != len(x):
+                raise ValueError(f"{who}: sample_weight must have one weight per sample, got "
+                                 f"{len(sample_weight)} for {len(x)} samples in x")
+        else:
+            sample_weight = None
+        return _Source("arrays", x, y, batch_size, shuffle, w=sample_weight)
 
     @staticmethod
     def _check_array(who, value, arg):
@@ -226,20 +305,56 @@ class FeedingMixin:
             return source
         x = self._prepare_x(who, source.x)
         self._check_input_shape(who, x.shape)
-        y = source.y
+        y, w = source.y, source.w
         if y is not None and need_y:
-            y = self._prepare_y(who, y, self._output_shape_for(x[:1]))
-        return _Source("arrays", x, y, source.batch_size, source.shuffle)
+            out_shape = self._output_shape_for(x[:1])
+            y = self._prepare_y(who, y, out_shape)
+            if w is not None:
+                w = self._prepare_w(who, w, out_shape)
+        return _Source("arrays", x, y, source.batch_size, source.shuffle, w=w)
 
-    def _batches(self, source, shuffle=None, steps=None, who="fit", need_y=True):
-        """Yields (x, y or None) numpy batches for one pass over ``source``.
+    def _prepare_w(self, who, w, out_shape, arg="sample_weight"):
+        """Sample weights checked (finite numbers, one per sample — (N,) or (N, 1) — or one
+        per loss value, e.g. (N, T) for a sequence output) in the model's dtype."""
+        w = numeric_array(w, who, arg, batch_axis=True)
+        if w.ndim == 2 and w.shape[1] == 1:
+            w = w[:, 0]
+        rows = (len(w),) + tuple(out_shape[1:-1])
+        if w.ndim > 1 and w.shape != rows:
+            raise ValueError(f"{who}: expected {arg} of shape {_shape_str((len(w),))} (one "
+                             f"weight per sample) or {_shape_str(rows)} (one per loss value), "
+                             f"got {_shape_str(w.shape)}")
+        w = np.ascontiguousarray(w, dtype=self._np_dtype())
+        if not np.isfinite(w).all():
+            i = int(np.argmax(~np.isfinite(w.reshape(-1))))
+            raise ValueError(f"{who}: {arg} must be finite, but "
+                             f"{arg}{_position(i, w.shape)} = {w.reshape(-1)[i].item()!r}")
+        return w
+
+    def _with_class_weight(self, who, source, class_weight):
+        """``source`` with fit's class_weight applied: per-sample weights for arrays (from
+        the prepared labels), a table applied to each batch for iterables."""
+        if source.w is not None:
+            raise ValueError(f"{who}: you cannot pass class_weight and sample_weight at the "
+                             "same time (Keras's rule); multiply them into sample_weight")
+        if source.arrays:
+            out_shape = self._output_shape_for(source.x[:1])
+            table = _ClassWeight(who, class_weight, out_shape)
+            w = table(who, source.y, self._np_dtype())
+            return _Source("arrays", source.x, source.y, source.batch_size, source.shuffle, w=w)
+        return _Source(source.kind, source.x, class_weight=class_weight)
+
+    def _batches(self, source, shuffle=None, steps=None, who="fit", need_y=True,
+                 weights=False):
+        """Yields (x, y or None) numpy batches for one pass over ``source``; with
+        ``weights``, (x, y, sample weights or None).
 
         Arrays (already prepared by ``_prepared``) are sliced, or, when shuffling, cut into
         :class:`Rows` in a new order from fastnn's generator (gathered only where they go).
         Batches of an iterable are checked and converted one by one.
         """
         if source.arrays:
-            x, y, b = source.x, source.y, source.batch_size
+            x, y, w, b = source.x, source.y, source.w, source.batch_size
             n = len(x)
             shuffle = source.shuffle if shuffle is None else shuffle
             order = permutation(n) if shuffle else None
@@ -248,18 +363,20 @@ class FeedingMixin:
                 lo, hi = k * b, min(n, (k + 1) * b)
                 if order is None:
                     xb, yb = x[lo:hi], (None if y is None else y[lo:hi])
+                    wb = None if w is None else w[lo:hi]
                 else:
                     idx = order[lo:hi]
                     xb, yb = Rows(x, idx), (None if y is None else Rows(y, idx))
-                yield xb, yb
+                    wb = None if w is None else Rows(w, idx)
+                yield (xb, yb, wb) if weights else (xb, yb)
             return
-        out_shape = None
+        out_shape = table = None
         # islice: a one-shot generator gives exactly `steps` batches per pass, none lost.
         for k, batch in enumerate(itertools.islice(source.x, steps)):
             if isinstance(batch, (tuple, list)):
-                xb, yb = _unpack_batch(batch, who, f"batch {k}")
+                xb, yb, wb = _unpack_batch(batch, who, f"batch {k}")
             else:
-                xb, yb = batch, None
+                xb, yb, wb = batch, None, None
             where = f"{who} (batch {k})"
             xb = self._prepare_x(where, xb)
             if len(xb) == 0:
@@ -274,19 +391,36 @@ class FeedingMixin:
                 if out_shape is None:
                     out_shape = self._output_shape_for(xb[:1])
                 yb = self._prepare_y(where, yb, out_shape)
-                yield xb, yb
+                if not weights:
+                    if wb is not None:
+                        raise ValueError(f"{where}: sample weights are not used here; yield "
+                                         "(x, y) batches")
+                    yield xb, yb
+                    continue
+                if wb is not None:
+                    if source.class_weight is not None:
+                        raise ValueError(f"{where}: you cannot pass class_weight and sample "
+                                         "weights at the same time (Keras's rule)")
+                    if len(wb) != len(xb):
+                        raise ValueError(f"{where}: sample weights must have one weight per "
+                                         f"sample, got {len(wb)} for {len(xb)} samples")
+                    wb = self._prepare_w(where, wb, out_shape)
+                elif source.class_weight is not None:
+                    if table is None:
+                        table = _ClassWeight(who, source.class_weight, out_shape)
+                    wb = table(where, yb, self._np_dtype())
+                yield xb, yb, wb
             else:
-                yield xb, None
+                yield (xb, None, None) if weights else (xb, None)
 
     def _validation_source(self, data, batch_size):
         who = "fit: validation_data"
         if isinstance(data, tuple):
-            if len(data) == 3 and data[2] is not None:
-                raise NotImplementedError(f"{who}: sample weights are not supported yet")
             if len(data) not in (2, 3):
-                raise ValueError(f"{who}: expected (x_val, y_val), got a tuple of "
-                                 f"{len(data)} items")
-            return self._adapt(who, data[0], data[1], batch_size, need_y=True)
+                raise ValueError(f"{who}: expected (x_val, y_val) or (x_val, y_val, "
+                                 f"sample_weight_val), got a tuple of {len(data)} items")
+            return self._adapt(who, data[0], data[1], batch_size, need_y=True,
+                               sample_weight=data[2] if len(data) == 3 else None)
         if isinstance(data, DataLoader) or (not _is_array_like(data) and hasattr(data, "__iter__")):
             return self._adapt(who, data, None, batch_size, need_y=True)
         raise ValueError(f"{who}: expected a tuple (x_val, y_val), a DataLoader or an iterable "

@@ -8,6 +8,10 @@ Keywords ``y_true=``/``y_pred=`` are always unambiguous.
 Per-sample losses average over the last axis (mse, mae, binary CE) or sum over classes
 (categorical CE), as Keras does; the reduction then averages ("mean", Keras's
 "sum_over_batch_size"), adds ("sum") or keeps ("none") the per-sample values.
+
+``sample_weight=`` (Keras's third argument) multiplies the per-sample losses first; the
+mean then still divides by their count, as Keras's "sum_over_batch_size" does:
+sum(w * loss) / N, not / sum(w).
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ class Loss:
         self.reduction = reduction
         self.name = name or self.kind
 
-    def __call__(self, *args, y_true=None, y_pred=None):
+    def __call__(self, *args, y_true=None, y_pred=None, sample_weight=None):
+        if len(args) == 3 and sample_weight is None:  # Keras: (y_true, y_pred, sample_weight)
+            *args, sample_weight = args
         y_pred, y_true = self._arguments(args, y_true, y_pred)
         who = type(self).__name__
         pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred, dtype="float32")
@@ -43,7 +49,10 @@ class Loss:
             target = snapshot(np.asarray(y_true))
         else:
             target = _C.from_numpy(np.asarray(y_true), None)
-        return _C.loss(pred, target, self.kind, self.from_logits, self.reduction, who)
+        if sample_weight is None:
+            return _C.loss(pred, target, self.kind, self.from_logits, self.reduction, who)
+        values = _C.loss(pred, target, self.kind, self.from_logits, "none", who)
+        return weighted_reduce(values, sample_weight, self.reduction, who)
 
     def _arguments(self, args, y_true, y_pred):
         if len(args) + (y_true is not None) + (y_pred is not None) != 2:
@@ -66,6 +75,41 @@ class Loss:
 
 def _has_graph(x):
     return isinstance(x, Tensor) and x.requires_grad
+
+
+def weighted_reduce(values, sample_weight, reduction="sum_over_batch_size", who="loss"):
+    """Keras's reduce_weighted_values: per-sample losses ``values`` times ``sample_weight``
+    (a tensor or an array: one weight per sample, (N,) or (N, 1), or one per loss value,
+    e.g. (N, T) for sequence outputs), then reduced: "sum_over_batch_size"/"mean" divide the
+    sum by the number of loss values (not by the sum of the weights), "sum" adds, "none"
+    keeps them. Built from fastnn ops, so it differentiates and a captured step replays it
+    (the weights are then one of the step's inputs)."""
+    if isinstance(sample_weight, Tensor):
+        w = sample_weight if sample_weight.dtype == values.dtype else _C.to_dtype(
+            sample_weight, values.dtype)
+    else:
+        array = np.asarray(sample_weight)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{who}: expected sample_weight to hold numbers, got dtype "
+                            f"{array.dtype}")
+        w = (snapshot(array, values.dtype) if _C.is_grad_enabled()
+             else _C.from_numpy(np.ascontiguousarray(array), values.dtype))
+    vs, ws = tuple(values.shape), tuple(w.shape)
+    if len(ws) == len(vs) + 1 and ws[-1] == 1:  # (N, 1) weights for (N,) losses
+        w = w.reshape(ws[:-1])
+    if w.ndim < values.ndim:  # (N,) weights for (N, T) losses
+        w = w.reshape(tuple(w.shape) + (1,) * (values.ndim - w.ndim))
+    if (w.ndim > values.ndim and values.ndim) or any(
+            a != b and a != 1 and b != 1 for a, b in zip(values.shape, w.shape)):
+        raise ValueError(f"{who}: sample_weight of shape {ws} does not match the per-sample "
+                         f"losses of shape {vs} (expected one weight per sample or per loss "
+                         "value)")
+    weighted = values * w
+    if reduction == "none":
+        return weighted
+    if reduction == "sum":
+        return weighted.sum()
+    return weighted.mean()
 
 
 class MeanSquaredError(Loss):

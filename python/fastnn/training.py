@@ -22,6 +22,10 @@ How a step runs (the seam a captured/replayed step plugs into):
 * The loss and the accuracy metrics accumulate on the device (metrics._Accumulator) from the
   returned tensors and the batch's labels, weighted by batch size, so epoch values are exact
   dataset means and a step reads nothing back; metrics computed in numpy read each batch.
+* Sample weights (``sample_weight``, ``class_weight``, a third item of validation_data) are
+  per-sample data like the labels: gathered per batch and passed to the step as a third
+  input (a captured plan's input buffer), where the loss becomes Keras's
+  sum(w * loss) / batch size.
 * A step the plan cannot replay (a host read or numpy data inside the step) makes that
   model train eagerly, with one warning; plans are dropped when the structure or training
   state changes (checked at every fit/evaluate/predict call and at every epoch's start).
@@ -66,6 +70,17 @@ def _format_time(seconds):
     return f"{seconds:.1f}s" if seconds >= 0.1 else f"{seconds * 1000:.0f}ms"
 
 
+def _metric_list(metrics, arg):
+    """compile's metrics / weighted_metrics as a list."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        raise TypeError(f"compile: {arg} per output (a dict) is not supported; pass a list")
+    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, (list, tuple)):
+        return [metrics]
+    return list(metrics)
+
+
 def _format_logs(logs):
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
@@ -93,27 +108,36 @@ class TrainingMixin(FeedingMixin):
         :mod:`fastnn.optim` object. ``loss``: a Keras name, a Loss or a callable
         ``fn(y_true, y_pred)`` returning a fastnn tensor (per-sample values are averaged).
         ``metrics``: names ("accuracy"/"acc" follow the loss: binary, categorical or sparse
-        categorical accuracy), callables ``fn(y_true, y_pred)`` on numpy arrays, or objects
-        with update_state/result/reset_state. ``capture``: record the training step once and
-        replay it (``capture=False`` or ``run_eagerly=True`` for models whose ``call``
-        branches on the data).
+        categorical accuracy; "auc", "precision", "recall", "top_k_categorical_accuracy",
+        ...), callables ``fn(y_true, y_pred)`` on numpy arrays, or objects with
+        update_state/result/reset_state (:mod:`fastnn.metrics`: ``AUC``, ``Precision``,
+        ...). As in Keras 3 these ignore sample weights; ``weighted_metrics`` (same forms)
+        are weighted by them (logged as ``weighted_<name>`` where a name is in both).
+        ``capture``: record the training step once and replay it (``capture=False`` or
+        ``run_eagerly=True`` for models whose ``call`` branches on the data).
         """
-        if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError("compile: loss_weights and weighted_metrics are not "
-                                      "supported by fastnn yet")
+        if loss_weights is not None:
+            raise NotImplementedError("compile: loss_weights is not supported by fastnn yet "
+                                      "(models have one output)")
         if optimizer is None:
             raise ValueError("compile: optimizer must be given (a name such as 'adam' or an "
                              "optimizer object), got None")
         opt = _optimizers.get(optimizer, who="compile: optimizer")
         loss_fn = None if loss is None else _losses.get(loss, who="compile: loss")
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, (str, bytes)) or not isinstance(metrics, (list, tuple)):
-            if isinstance(metrics, dict):
-                raise TypeError("compile: metrics per output (a dict) is not supported; "
-                                "pass a list")
-            metrics = [metrics]
+        metrics = _metric_list(metrics, "metrics")
+        weighted = _metric_list(weighted_metrics, "weighted_metrics")
         specs = [_Metric(m, loss_fn) for m in metrics]
+        shared = [m for m in weighted if any(m is other for other in metrics)
+                  and not isinstance(m, str)]
+        if shared:
+            raise ValueError("compile: the same metric object is in metrics and "
+                             "weighted_metrics; pass two objects (one state each)")
+        plain = {m.name for m in specs}
+        for m in weighted:
+            spec = _Metric(m, loss_fn, weighted=True)
+            if spec.name in plain:  # Keras 3 names the weighted one weighted_<name>
+                spec.name = "weighted_" + spec.name
+            specs.append(spec)
         names = [m.name for m in specs]
         duplicate = sorted({n for n in names if names.count(n) > 1})
         if duplicate or "loss" in names:
@@ -132,6 +156,8 @@ class TrainingMixin(FeedingMixin):
         self._captured.clear()  # plans hold the previous optimizer and loss
         self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics),
                               "capture": self._capture}
+        if weighted:
+            self._compile_args["weighted_metrics"] = list(weighted)
         self._compiled = True
 
     @property
@@ -153,10 +179,13 @@ class TrainingMixin(FeedingMixin):
 
     # --- steps (the seam a captured step replaces) ------------------------------------------
 
-    def _compute_loss(self, y_pred, y):
+    def _compute_loss(self, y_pred, y, sample_weight=None):
         loss_fn = self.loss
         if isinstance(loss_fn, _losses.Loss):
-            loss = loss_fn(y_pred=y_pred, y_true=y)
+            if sample_weight is None:
+                loss = loss_fn(y_pred=y_pred, y_true=y)
+            else:
+                loss = loss_fn(y_pred=y_pred, y_true=y, sample_weight=sample_weight)
         else:
             loss = loss_fn(y, y_pred)  # Keras's order for custom losses
             if not isinstance(loss, Tensor):
@@ -164,7 +193,10 @@ class TrainingMixin(FeedingMixin):
                 raise TypeError(f"compile: the custom loss {name!r} returned"
                                 f" a {type(loss).__name__}; it must return a fastnn "
                                 "tensor computed with fastnn ops so it can be differentiated")
-            if loss.ndim:
+            if sample_weight is not None:  # Keras wraps custom losses the same way
+                loss = _losses.weighted_reduce(loss, sample_weight, "sum_over_batch_size",
+                                               "compile: the custom loss")
+            elif loss.ndim:
                 loss = loss.mean()
         for penalty in self.losses:
             loss = loss + penalty
@@ -178,11 +210,11 @@ class TrainingMixin(FeedingMixin):
             return a
         return _C.from_numpy(np.asarray(a), a.dtype.name)
 
-    def _eager_train_step(self, x, y):
-        """One training step, op by op: returns (loss, y_pred)."""
-        x, y = self._tensor(x), self._tensor(y)
+    def _eager_train_step(self, x, y, w=None):
+        """One training step, op by op: returns (loss, y_pred). ``w``: sample weights."""
+        x, y, w = self._tensor(x), self._tensor(y), self._tensor(w)
         y_pred = self(x, training=True)
-        loss = self._compute_loss(y_pred, y)
+        loss = self._compute_loss(y_pred, y, w)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -192,11 +224,11 @@ class TrainingMixin(FeedingMixin):
         with no_grad():
             return self(self._tensor(x), training=False)
 
-    def _eager_test_step(self, x, y):
-        x, y = self._tensor(x), self._tensor(y)
+    def _eager_test_step(self, x, y, w=None):
+        x, y, w = self._tensor(x), self._tensor(y), self._tensor(w)
         with no_grad():
             y_pred = self(x, training=False)
-            return self._compute_loss(y_pred, y), y_pred
+            return self._compute_loss(y_pred, y, w), y_pred
 
     # With compile(capture=True) each step kind is captured once per input signature and
     # replayed (fastnn/capture.py). Gradient clipping in numpy (Keras's clipnorm...) is not
@@ -245,11 +277,12 @@ class TrainingMixin(FeedingMixin):
                           "results, slower). Pass compile(capture=False) to choose this and "
                           "silence this warning.", stacklevel=4)
 
-    def _train_step(self, x, y):
+    def _train_step(self, x, y, w=None):
+        inputs = (x, y) if w is None else (x, y, w)  # weights: the plan's third input
         if not self._capturing("train"):
-            return self._eager_train_step(x, y)
+            return self._eager_train_step(*inputs)
         return self._captured.run(
-            "train", self._eager_train_step, (x, y), params=lambda: self.trainable_weights,
+            "train", self._eager_train_step, inputs, params=lambda: self.trainable_weights,
             before_replay=self.optimizer._sync, ready=lambda: self.built,
             on_refusal=self._refused)
 
@@ -259,10 +292,11 @@ class TrainingMixin(FeedingMixin):
         return self._captured.run("predict", self._eager_predict_step, (x,),
                                   ready=lambda: self.built, on_refusal=self._refused)
 
-    def _test_step(self, x, y):
+    def _test_step(self, x, y, w=None):
+        inputs = (x, y) if w is None else (x, y, w)
         if not self._capturing("test"):
-            return self._eager_test_step(x, y)
-        return self._captured.run("test", self._eager_test_step, (x, y),
+            return self._eager_test_step(*inputs)
+        return self._captured.run("test", self._eager_test_step, inputs,
                                   ready=lambda: self.built, on_refusal=self._refused)
 
     @property
@@ -284,13 +318,19 @@ class TrainingMixin(FeedingMixin):
         is trained on), or x as an ``(x, y)`` tuple, a :class:`fastnn.data.DataLoader` or any
         iterable of ``(x, y)`` batches (a one-shot generator needs ``steps_per_epoch``).
         ``validation_split`` holds out the last fraction of the arrays (before shuffling);
-        ``validation_data`` is ``(x_val, y_val)`` or a DataLoader. ``verbose`` 1 and 2 print
-        one line per epoch.
+        ``validation_data`` is ``(x_val, y_val)``, ``(x_val, y_val, sample_weight_val)`` or a
+        DataLoader. ``verbose`` 1 and 2 print one line per epoch.
+
+        ``sample_weight``: one weight per sample ((N,), or (N, T) for sequence outputs);
+        batches of an iterable may carry them as ``(x, y, w)``. ``class_weight``: a dict
+        {class index: weight} (or a sequence with one weight per class) turned into
+        per-sample weights from the labels (integer labels, the argmax of one-hot rows, or
+        rounded binary targets; 1.0 for classes left out), for the training data only. The
+        loss is then Keras's sum(w * loss) / batch size (not / sum(w)); metrics stay
+        unweighted unless compiled as ``weighted_metrics``.
         """
         who = "fit"
         self._require_compiled(who)
-        if class_weight is not None or sample_weight is not None:
-            raise NotImplementedError("fit: class_weight and sample_weight are not supported yet")
         epochs = _check_int(who, "epochs", epochs, 0)
         initial_epoch = _check_int(who, "initial_epoch", initial_epoch, 0)
         steps_per_epoch = _check_int(who, "steps_per_epoch", steps_per_epoch, 1, allow_none=True)
@@ -312,7 +352,8 @@ class TrainingMixin(FeedingMixin):
 
         # Convert and check everything (labels over the whole dataset) before the first step.
         source = self._prepared(who, self._adapt(who, x, y, batch_size, need_y=True,
-                                                 shuffle=bool(shuffle)))
+                                                 shuffle=bool(shuffle),
+                                                 sample_weight=sample_weight))
         val_source = None
         if validation_data is not None:
             val_source = self._prepared("fit: validation_data", self._validation_source(
@@ -327,10 +368,15 @@ class TrainingMixin(FeedingMixin):
                 raise ValueError(f"fit: validation_split={validation_split} of {n} samples "
                                  f"leaves {split_at} for training and {n - split_at} for "
                                  "validation; both need at least one")
+            w = source.w
             val_source = _Source("arrays", source.x[split_at:], source.y[split_at:],
-                                 validation_batch_size or source.batch_size)
+                                 validation_batch_size or source.batch_size,
+                                 w=None if w is None else w[split_at:])
             source = _Source("arrays", source.x[:split_at], source.y[:split_at],
-                             source.batch_size, source.shuffle)
+                             source.batch_size, source.shuffle,
+                             w=None if w is None else w[:split_at])
+        if class_weight is not None:  # the training data only, as Keras
+            source = self._with_class_weight(who, source, class_weight)
         if source.one_shot() and steps_per_epoch is None and epochs - initial_epoch > 1:
             warnings.warn("fit: x is a one-shot iterator without steps_per_epoch; it will be "
                           "used up in the first epoch", stacklevel=2)
@@ -358,12 +404,12 @@ class TrainingMixin(FeedingMixin):
                     and self._capturing()):
                 self._fit_epoch_replayed(source, acc)
             else:
-                for step, (xb, yb) in enumerate(self._batches(source, steps=steps_per_epoch,
-                                                              who=who)):
+                for step, (xb, yb, wb) in enumerate(self._batches(
+                        source, steps=steps_per_epoch, who=who, weights=True)):
                     if batch_begin:
                         cbs("on_train_batch_begin", step, {})
-                    loss, y_pred = self._train_step(xb, yb)
-                    acc.update(loss, y_pred, yb)
+                    loss, y_pred = self._train_step(xb, yb, wb)
+                    acc.update(loss, y_pred, yb, wb)
                     if batch_end:
                         cbs("on_train_batch_end", step, acc.result())
             if acc.samples == 0:
@@ -393,7 +439,8 @@ class TrainingMixin(FeedingMixin):
         (the first one runs through ``_train_step`` when it still has to be captured), and a
         last, smaller batch runs through ``_train_step``. The batches, their order, the
         accumulation and the results are those of the step-by-step loop."""
-        x, y, b = source.x, source.y, source.batch_size
+        x, y, w, b = source.x, source.y, source.w, source.batch_size
+        arrays = (x, y) if w is None else (x, y, w)  # sample weights: a third plan input
         n = len(x)
         order = permutation(n) if source.shuffle else np.arange(n, dtype=np.int64)
         full = n // b
@@ -401,20 +448,22 @@ class TrainingMixin(FeedingMixin):
         def step(lo, hi):
             rows = order[lo:hi]
             xb, yb = Rows(x, rows), Rows(y, rows)
-            loss, y_pred = self._train_step(xb, yb)
-            acc.update(loss, y_pred, yb)
+            wb = None if w is None else Rows(w, rows)
+            loss, y_pred = self._train_step(xb, yb, wb)
+            acc.update(loss, y_pred, yb, wb)
 
         done = 0
-        if full and self._captured.outputs_for_rows("train", (x, y), b) is None:
+        if full and self._captured.outputs_for_rows("train", arrays, b) is None:
             step(0, b)  # captures the plan (or finds the model must train eagerly)
             done = 1
         if done < full:
-            outputs = (self._captured.outputs_for_rows("train", (x, y), b)
+            outputs = (self._captured.outputs_for_rows("train", arrays, b)
                        if self._capturing() else None)
-            specs = (acc.native_specs((b,) + y.shape[1:], tuple(outputs[1].shape))
+            specs = (acc.native_specs((b,) + y.shape[1:], tuple(outputs[1].shape),
+                                      weighted=w is not None)
                      if outputs is not None else None)
             if specs is not None and self.optimizer._replay_steps(full - done):
-                self._captured.replay_batches("train", (x, y), order, b, done * b, full - done,
+                self._captured.replay_batches("train", arrays, order, b, done * b, full - done,
                                               acc.totals, specs)
                 acc.add_replayed((full - done) * b)
             else:  # no plan, a metric only numpy computes, or a learning-rate schedule
@@ -426,9 +475,10 @@ class TrainingMixin(FeedingMixin):
     def _evaluate_source(self, source, steps, who, prefix=""):
         self._check_plans()
         acc = _Accumulator(self._metric_specs, who)
-        for xb, yb in self._batches(source, shuffle=False, steps=steps, who=who):
-            loss, y_pred = self._test_step(xb, yb)
-            acc.update(loss, y_pred, yb)
+        for xb, yb, wb in self._batches(source, shuffle=False, steps=steps, who=who,
+                                        weights=True):
+            loss, y_pred = self._test_step(xb, yb, wb)
+            acc.update(loss, y_pred, yb, wb)
         if acc.samples == 0:
             raise ValueError(f"{who}: no batches to evaluate (an empty or used-up iterable; "
                              "pass a DataLoader, arrays, or steps)")
@@ -439,14 +489,15 @@ class TrainingMixin(FeedingMixin):
     def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """The loss (with regularization penalties), or [loss, *metrics] when metrics were
-        compiled; exact means over the dataset (batch size defaults to 32)."""
+        compiled; exact means over the dataset (batch size defaults to 32).
+        ``sample_weight`` weights the loss (Keras's sum(w * loss) / batch size) and the
+        weighted_metrics, as in fit."""
         who = "evaluate"
         self._require_compiled(who)
-        if sample_weight is not None:
-            raise NotImplementedError("evaluate: sample_weight is not supported yet")
         verbose = _check_verbose(who, verbose)
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
-        source = self._prepared(who, self._adapt(who, x, y, batch_size, need_y=True))
+        source = self._prepared(who, self._adapt(who, x, y, batch_size, need_y=True,
+                                                 sample_weight=sample_weight))
         logs = self._evaluate_source(source, steps, who)
         if verbose:
             print(_format_logs(logs), flush=True)
@@ -474,21 +525,25 @@ class TrainingMixin(FeedingMixin):
 
     # --- single batches (Keras's *_on_batch) ----------------------------------------------------
 
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         who = "train_on_batch"
         self._require_compiled(who)
-        source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True))
+        source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True,
+                                                 sample_weight=sample_weight))
+        if class_weight is not None:
+            source = self._with_class_weight(who, source, class_weight)
         self._check_plans()
         acc = _Accumulator(self._metric_specs, who)
-        for xb, yb in self._batches(source, shuffle=False, who=who):
-            loss, y_pred = self._train_step(xb, yb)
-            acc.update(loss, y_pred, yb)
+        for xb, yb, wb in self._batches(source, shuffle=False, who=who, weights=True):
+            loss, y_pred = self._train_step(xb, yb, wb)
+            acc.update(loss, y_pred, yb, wb)
         return self._returned(acc.result(), return_dict)
 
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         who = "test_on_batch"
         self._require_compiled(who)
-        source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True))
+        source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True,
+                                                 sample_weight=sample_weight))
         return self._returned(self._evaluate_source(source, None, who), return_dict)
 
     def predict_on_batch(self, x):
