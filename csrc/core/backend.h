@@ -28,6 +28,8 @@ namespace fastnn {
 
 enum class Activation : uint8_t { Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU };
 enum class BinaryOp : uint8_t { Add, Sub, Mul, Div };
+// The recurrent layers' cells: SimpleRNN, LSTM (gates i, f, c, o), GRU (reset_after, z, r, h).
+enum class RnnCell : uint8_t { Simple, Lstm, Gru };
 // Accuracy metrics, per sample: argmax(pred) == label, argmax(pred) == argmax(one-hot), or
 // the share of the last axis where (pred > threshold) equals the 0/1 target.
 enum class AccuracyKind : uint8_t { SparseCategorical, Categorical, Binary };
@@ -69,6 +71,25 @@ struct RMSpropConfig {
 struct AdagradConfig {
   double lr = 0.01, lr_decay = 0, weight_decay = 0, eps = 1e-10;
   bool decoupled_weight_decay = false, eps_inside_sqrt = false;
+};
+
+// A recurrent layer's recurrence over every step (ops/rnn.cpp has the whole algorithm and
+// the buffers' layouts): per step the recurrent GEMM, then the cell's pass. Every row of
+// the batch runs through time on its own, so a backend may give blocks of rows to its
+// threads for all the steps at once (one parallel region per call, not two per step).
+// Forward: Z (GRU: Z and Q) from the input GEMM in, the cell's saved values out; h[1..T]
+// (and c[1..T]) out. Backward: dH (T*N, U) the sequence's gradient or undefined, dh and
+// dc (N, U) the last state's gradients in and h0's/c0's out (when with_initial_state;
+// else they hold partial sums), dZ (and dQ) (T*N, G) out.
+struct RnnRecurrence {
+  RnnCell cell = RnnCell::Lstm;
+  Activation activation = Activation::Tanh;  // SimpleRNN's
+  int64_t steps = 0, batch = 0, units = 0;
+  bool initial_state = false;  // h[0] given; else zero and step 0 skips its GEMM
+  Tensor recurrent_kernel, bias;
+  Tensor keep;            // (T*N, 1) time-major step mask, or undefined
+  Tensor recurrent_mask;  // (N, U) recurrent dropout, or undefined
+  Tensor Z, Q, h, c;      // (T*N, G), (T*N, G) GRU only, ((T+1)*N, U), LSTM only
 };
 
 // The shape of a 2-D convolution over channels-last images: x (batch, in_h, in_w, channels),
@@ -258,6 +279,10 @@ class Backend {
   // h: the step's output; dz (N, U).
   virtual void simple_rnn_cell_backward(Activation act, const Tensor& h, const Tensor& keep,
                                         const Tensor& dh_out, Tensor& dh, Tensor& dz) = 0;
+  // The recurrence of a recurrent layer (RnnRecurrence above).
+  virtual void rnn_forward(const RnnRecurrence& r) = 0;
+  virtual void rnn_backward(const RnnRecurrence& r, const Tensor& dH, bool with_initial_state,
+                            Tensor& dh, Tensor& dc, Tensor& dZ, Tensor& dQ) = 0;
   // The mask of a padded batch of sequences: x (N, T, ...) of any dtype, out (N, T) float:
   // 1 where some element of the step differs from value, else 0 (Keras's Masking; ids
   // with value 0 for Embedding(mask_zero=True)).

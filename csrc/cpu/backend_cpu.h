@@ -100,6 +100,9 @@ class CpuBackend final : public Backend {
                                const Tensor& h_prev, Tensor& h) override;
   void simple_rnn_cell_backward(Activation act, const Tensor& h, const Tensor& keep,
                                 const Tensor& dh_out, Tensor& dh, Tensor& dz) override;
+  void rnn_forward(const RnnRecurrence& r) override;
+  void rnn_backward(const RnnRecurrence& r, const Tensor& dH, bool with_initial_state, Tensor& dh,
+                    Tensor& dc, Tensor& dZ, Tensor& dQ) override;
   void step_mask(const Tensor& x, double value, Tensor& out) override;
   void swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b, const Tensor& keep,
                          Tensor& out) override;

@@ -111,7 +111,6 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   double momentum, double epsilon, const char* who);
 
 // --- rnn.cpp ---
-enum class RnnCell : uint8_t { Simple, Lstm, Gru };
 // "simple_rnn", "lstm", "gru".
 RnnCell rnn_cell_from_name(const std::string& name);
 struct RnnOptions {

@@ -94,10 +94,6 @@ Tensor step(const Tensor& buffer, int64_t t, int64_t N) {
   return buffer.rows(t * N, (t + 1) * N);
 }
 
-Tensor step_or_none(const Tensor& buffer, int64_t t, int64_t N) {
-  return buffer.defined() ? step(buffer, t, N) : Tensor();
-}
-
 // dst = src, or zeros when src is undefined.
 void copy_or_zero(Backend& be, const Tensor& src, Tensor dst) {
   if (src.defined())
@@ -189,44 +185,17 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
     copy_or_zero(be, c0, step(c, 0, N));
   }
   if (cell == RnnCell::Gru) Q = Tensor::empty({T * N, G}, dt, dev);
-  // What the recurrent GEMM multiplies: h[t], or h[t] * m (one buffer every step reuses).
-  Tensor h_dropped = recurrent_mask.defined() ? Tensor::empty({N, U}, dt, dev) : Tensor();
-  for (int64_t t = 0; t < T; ++t) {
-    Tensor h_prev = step(h, t, N), h_next = step(h, t + 1, N), zt = step(Z, t, N);
-    Tensor kt = step_or_none(keep, t, N);
-    const bool h_prev_zero = t == 0 && !h0.defined();
-    Tensor h_in = h_prev;
-    if (recurrent_mask.defined() && !h_prev_zero) {
-      FASTNN_LAUNCH(be, binary_forward, BinaryOp::Mul, h_prev, recurrent_mask, h_dropped);
-      h_in = h_dropped;
-    }
-    switch (cell) {
-      case RnnCell::Lstm:
-        if (!h_prev_zero)
-          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_in, recurrent_kernel, 1.0, zt);
-      {
-        Tensor c_next = step(c, t + 1, N);
-        FASTNN_LAUNCH(be, lstm_cell_forward, bias, kt, h_prev, step(c, t, N), zt, c_next,
-                      h_next);
-      }
-        break;
-      case RnnCell::Gru: {
-        Tensor qt = step(Q, t, N);
-        if (h_prev_zero)
-          FASTNN_LAUNCH(be, fill, qt, 0.0);
-        else
-          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_in, recurrent_kernel, 0.0, qt);
-        FASTNN_LAUNCH(be, gru_cell_forward, bias, kt, h_prev, zt, qt, h_next);
-        break;
-      }
-      case RnnCell::Simple:
-        if (!h_prev_zero)
-          FASTNN_LAUNCH(be, gemm, false, false, N, G, U, 1.0, h_in, recurrent_kernel, 1.0,
-                        h_next);
-        FASTNN_LAUNCH(be, simple_rnn_cell_forward, activation, bias, kt, h_prev, h_next);
-        break;
-    }
-  }
+  RnnRecurrence recurrence;
+  recurrence.cell = cell;
+  recurrence.activation = activation;
+  recurrence.steps = T, recurrence.batch = N, recurrence.units = U;
+  recurrence.initial_state = h0.defined();
+  recurrence.recurrent_kernel = recurrent_kernel.detach();
+  recurrence.bias = bias.defined() ? bias.detach() : Tensor();
+  recurrence.keep = keep;
+  recurrence.recurrent_mask = recurrent_mask;
+  recurrence.Z = Z, recurrence.Q = Q, recurrence.h = h, recurrence.c = c;
+  FASTNN_LAUNCH(be, rnn_forward, recurrence);
   const bool reverse_sequence = options.go_backwards && options.sequence_in_input_order;
   RnnOutputs out;
   if (options.return_sequences) {
@@ -245,10 +214,11 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
 
   record_multi(
       who, {&out.sequence, &out.h_last, &out.c_last}, {x, kernel, recurrent_kernel, bias, h0, c0},
-      [cell, activation, xt, W = kernel.detach(), R = recurrent_kernel.detach(), Z, Q, h, c,
-       keep, recurrent_mask, N, T, F, U, G, go_backwards = options.go_backwards,
+      [recurrence, xt, W = kernel.detach(), N, T, F, U, G, go_backwards = options.go_backwards,
        reverse_sequence](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
         // g: sequence (N, T, U), h_last (N, U), c_last (N, U), each undefined when unused.
+        const RnnCell cell = recurrence.cell;
+        const Tensor &h = recurrence.h, &recurrent_mask = recurrence.recurrent_mask;
         Backend& be = backend_of(h);
         const DType dt = h.dtype();
         const Device dev = h.device();
@@ -266,41 +236,9 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
         }
         Tensor dZ = Tensor::empty({T * N, G}, dt, dev);
         Tensor dQ = cell == RnnCell::Gru ? Tensor::empty({T * N, G}, dt, dev) : Tensor();
-        Tensor& d_recurrent = cell == RnnCell::Gru ? dQ : dZ;  // what R multiplied
-        // With recurrent dropout, dZ[t] @ R^T lands here and reaches dh times the mask.
-        Tensor dh_dropped =
-            recurrent_mask.defined() ? Tensor::empty({N, U}, dt, dev) : Tensor();
-        for (int64_t t = T - 1; t >= 0; --t) {
-          Tensor dzt = step(dZ, t, N), kt = step_or_none(keep, t, N);
-          Tensor dht = step_or_none(dH, t, N);
-          switch (cell) {
-            case RnnCell::Lstm:
-              FASTNN_LAUNCH(be, lstm_cell_backward, step(Z, t, N), kt, step(c, t, N),
-                            step(c, t + 1, N), dht, dh, dc, dzt);
-              break;
-            case RnnCell::Gru: {
-              Tensor dqt = step(dQ, t, N);
-              FASTNN_LAUNCH(be, gru_cell_backward, step(Z, t, N), step(Q, t, N), kt,
-                            step(h, t, N), dht, dh, dzt, dqt);
-              break;
-            }
-            case RnnCell::Simple:
-              FASTNN_LAUNCH(be, simple_rnn_cell_backward, activation, step(h, t + 1, N), kt, dht,
-                            dh, dzt);
-              break;
-          }
-          if (!(t > 0 || needs[4])) continue;
-          if (recurrent_mask.defined()) {
-            FASTNN_LAUNCH(be, gemm, false, true, N, U, G, 1.0, step(d_recurrent, t, N), R, 0.0,
-                          dh_dropped);
-            FASTNN_LAUNCH(be, binary_forward, BinaryOp::Mul, dh_dropped, recurrent_mask,
-                          dh_dropped);
-            FASTNN_LAUNCH(be, axpby, 1.0, dh_dropped, 1.0, dh);
-          } else {
-            FASTNN_LAUNCH(be, gemm, false, true, N, U, G, 1.0, step(d_recurrent, t, N), R, 1.0,
-                          dh);
-          }
-        }
+        FASTNN_LAUNCH(be, rnn_backward, recurrence, dH, static_cast<bool>(needs[4]), dh, dc, dZ,
+                      dQ);
+        const Tensor& d_recurrent = cell == RnnCell::Gru ? dQ : dZ;  // what R multiplied
         std::vector<Tensor> grads(6);
         if (needs[0]) {
           Tensor dxt = Tensor::empty({T, N, F}, dt, dev);
