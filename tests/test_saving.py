@@ -796,7 +796,7 @@ def test_registered_names_follow_keras():
         register_serializable(package="a>b")
 
 
-def test_an_unregistered_model_loads_only_through_custom_objects(tmp_path):
+def test_an_unregistered_model_loads_only_through_custom_objects(tmp_path, monkeypatch):
     model = Unregistered()
     with fn.no_grad():
         model(features(4)[:1])
@@ -807,6 +807,9 @@ def test_an_unregistered_model_loads_only_through_custom_objects(tmp_path):
         fn.load_model(tmp_path / "m.fastnn")
     loaded = fn.load_model(tmp_path / "m.fastnn", custom_objects={"Unregistered": Unregistered})
     assert_same_weights(loaded, model)
+    monkeypatch.setitem(fn.saving.get_custom_objects(), "Unregistered", Unregistered)
+    assert_same_weights(fn.load_model(tmp_path / "m.fastnn"), model)  # Keras's plain-name entry
+    monkeypatch.undo()
     # Weights alone go into a model built by hand.
     by_hand = Unregistered()
     by_hand.load_weights(tmp_path / "m.fastnn")

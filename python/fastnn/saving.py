@@ -146,7 +146,9 @@ def get_registered_object(name, custom_objects=None):
 
 
 def get_custom_objects():
-    """The registry itself: ``{"Package>Name": object}`` (changes to it are live)."""
+    """The registry itself: ``{"Package>Name": object}``. Changes are live; an entry added
+    by plain name (``get_custom_objects()["Scale"] = Scale``, as in Keras) is found by
+    load_model under that class or function name."""
     return _CUSTOM_OBJECTS
 
 
@@ -216,17 +218,22 @@ def _encode(value, where):
                       "@fn.saving.register_serializable())")
 
 
-def _layer_spec(layer, where):
-    """{"__fastnn__": "layer", class, registered name, module, config} of a layer or model."""
-    from .sequential import Sequential
+def _is_model(obj):
+    """Whether ``obj`` is a fastnn Model (fastnn.models imports this module, so the class is
+    recognised by the training front-end every Model has)."""
+    from .training import TrainingMixin
 
+    return isinstance(obj, TrainingMixin)
+
+
+def _layer_spec(layer, where):
+    """{"__fastnn__": "layer", class, registered name, module, config} of a layer or model
+    (a Sequential's config lists its layers themselves, encoded here in turn)."""
     cls = type(layer)
     try:
-        config = layer.get_config()
+        config = layer._config_for_saving()
     except NotImplementedError as e:
         raise _Unsaveable(f"{where}: {cls.__name__}.get_config() is not implemented ({e})")
-    if cls is Sequential:
-        config = {**config, "layers": list(layer.layers)}  # layer objects, encoded below
     return {_TAG: "layer", **_class_entry(cls),
             "config": _encode(config, f"{where} ({cls.__name__} '{layer.name}')")}
 
@@ -273,8 +280,9 @@ class _Decoder:
         for key in (registered, name):
             if key is not None and key in self.custom:
                 return self.custom[key]
-        if registered is not None and registered in _CUSTOM_OBJECTS:
-            return _CUSTOM_OBJECTS[registered]
+        for key in (registered, name):  # registered, or put in by plain name (Keras's way)
+            if key is not None and key in _CUSTOM_OBJECTS:
+                return _CUSTOM_OBJECTS[key]
         if module == "fastnn" or module.startswith("fastnn."):
             found = getattr(sys.modules.get(module), name, None)
             if _builtin_ok(found, kind):
@@ -315,17 +323,14 @@ def _builtin_ok(found, kind):
 
 
 def _construct(who, cls, config):
-    """``cls`` from its config: Sequential from its layers; a class that keeps Layer's
-    default get_config with the arguments its constructor takes (Keras's auto-config rule);
-    else ``cls.from_config(config)``, or ``cls(**config)`` for a class without one."""
+    """``cls`` from its config: a class that keeps Layer's default get_config with the
+    arguments its constructor takes (Keras's auto-config rule); else
+    ``cls.from_config(config)``, or ``cls(**config)`` for a class without one."""
     from .layers.base import Layer
-    from .sequential import Sequential
 
     config = dict(config)
     is_layer = isinstance(cls, type) and issubclass(cls, Layer)
     try:
-        if cls is Sequential:
-            return Sequential(config.pop("layers", []), **config)
         if is_layer and cls.get_config is Layer.get_config:
             accepted = _accepted(cls, config)
             rest = {k: v for k, v in config.items() if k not in accepted}
@@ -391,12 +396,11 @@ def _layer_paths(model):
     """(path, layer) for every layer inside ``model`` (not the model itself): attribute
     paths as in state_dict keys."""
     from .layers.base import Layer
-    from .models import Model
 
     out, seen = [], {id(model)}
 
     def children(layer):
-        if isinstance(layer, Model):
+        if _is_model(layer):
             return [(p, v) for p, v in layer._named_tracked() if isinstance(v, Layer)]
         found = []
         for attr, value in vars(layer).items():
@@ -433,26 +437,8 @@ def _own_generator(layer):
     return None
 
 
-def _build_spec(model):
-    from .sequential import Sequential
-
-    if isinstance(model, Sequential):
-        shape = model.input_shape
-        return None if shape is None else {"input_shape": list(shape), "input_dtype": model.dtype}
-    last = getattr(model, "_last_input", None)
-    shape = getattr(last, "shape", None)
-    if shape is None or not model.built:
-        return None
-    return {"input_shape": [None] + [int(d) for d in tuple(shape)[1:]],
-            "input_dtype": str(getattr(last, "dtype", model.dtype))}
-
-
 def _build(model, build, who):
-    """Builds an unbuilt model for the saved input shape (a Sequential by shape, a
-    subclassed model by one call on zeros, under no_grad and training=False)."""
-    from .sequential import Sequential
-    from .tensor import no_grad
-
+    """Builds an unbuilt model for the input its file records (``build_from_config``)."""
     if build is None or model.built:
         return
     shape = build.get("input_shape") if isinstance(build, dict) else None
@@ -461,12 +447,7 @@ def _build(model, build, who):
             or not isinstance(dtype, str):
         raise ValueError(f"{who}: the file's build entry is damaged: {build!r}")
     try:
-        if isinstance(model, Sequential):
-            model.build(tuple(shape))
-            return
-        sample = tuple(1 if d is None else d for d in shape)
-        with no_grad():
-            model(np.zeros(sample, dtype=np.dtype(dtype)), training=False)
+        model.build_from_config(build)
     except Exception as e:  # noqa: BLE001 - reported with its cause
         raise ValueError(f"{who}: could not build {type(model).__name__} '{model.name}' for the "
                          f"saved input shape {tuple(shape)} ({dtype}): {type(e).__name__}: "
@@ -677,10 +658,8 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     ``include_optimizer``) the optimizer's state. Compile settings that cannot be written
     (an unregistered loss object, a lambda) are left out with a warning; the model still
     saves. Nothing is written unless everything could be serialised."""
-    from .models import Model
-
     who = "save"
-    if not isinstance(model, Model):
+    if not _is_model(model):
         raise TypeError(f"{who}: expected a fastnn Model (Sequential or a subclass of "
                         f"fn.Model), got {type(model).__name__}")
     weights = _weights(model, who)
@@ -705,7 +684,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
                       "load_model will return an uncompiled model", stacklevel=3)
     document = {"format_version": FORMAT_VERSION, "kind": "model",
                 "fastnn_version": _version(), "weights": list(weights), "model": spec,
-                "build": _build_spec(model), "compile": compile_spec,
+                "build": model.get_build_config(), "compile": compile_spec,
                 "optimizer_state": state_meta, "generators": generators}
     if skipped:
         document["compile_skipped"] = skipped
@@ -719,7 +698,8 @@ def save_weights(model, filepath, overwrite=True):
     weights = _weights(model, who)
     document = {"format_version": FORMAT_VERSION, "kind": "weights",
                 "fastnn_version": _version(), "weights": list(weights),
-                "model_class": type(model).__name__, "build": _build_spec(model)}
+                "model_class": type(model).__name__,
+                "build": model.get_build_config() if _is_model(model) else None}
     _write_atomically(filepath, _file_bytes(document, weights), overwrite, who)
 
 
@@ -853,11 +833,10 @@ def load_model(filepath, custom_objects=None, compile=True):
         raise ValueError(f"{where} is damaged: its architecture entry is not a layer")
     with _weights_from_file():
         model = decode.layer(spec)
+        if not _is_model(model):
+            raise ValueError(f"{where}: the architecture is a {type(model).__name__}, not a "
+                             "model")
         _build(model, document.get("build"), where)
-    from .models import Model
-
-    if not isinstance(model, Model):
-        raise ValueError(f"{where}: the architecture is a {type(model).__name__}, not a model")
 
     groups = {"weights": {}, "optimizer": {}, "generator": {}}
     for name, value in tensors.items():
@@ -920,7 +899,7 @@ def load_weights(model, filepath):
         tensors = {k[len("weights/"):]: v for k, v in tensors.items() if k.startswith("weights/")}
     elif document is not None and document.get("kind") != "weights":
         raise ValueError(f"{where} holds {document.get('kind')!r}, not weights")
-    if document is not None and not model.built:
+    if document is not None and not model.built and _is_model(model):
         _build(model, document.get("build"), where)
     _check_weights(model, tensors, where)
     model.load_state_dict(tensors)

@@ -402,6 +402,11 @@ class Layer:
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
 
+    def _config_for_saving(self):
+        """The config fastnn.saving writes (get_config(); Sequential lists its layers
+        themselves, so each is written with its class's registered name)."""
+        return self.get_config()
+
     @classmethod
     def from_config(cls, config):
         """A new layer from ``get_config()``'s dict (Keras's default: ``cls(**config)``)."""
