@@ -11,7 +11,8 @@ def test_readme_has_examples():
     assert len(BLOCKS) >= 3
 
 
-def test_readme_examples_run(capsys):
+def test_readme_examples_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the saving example writes files
     scope = {}
     for block in BLOCKS:  # later blocks may use names from earlier ones, as a reader would
         exec(compile(block, str(README), "exec"), scope)

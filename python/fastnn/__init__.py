@@ -19,6 +19,8 @@ from .layers import Layer
 from .models import Model
 from .sequential import Sequential
 from . import data, optimizers, utils
+from . import saving
+from .saving import load_model
 
 __version__ = _C.build_info()["version"]
 
@@ -55,5 +57,5 @@ __all__ = [
     "concatenate", "Sequential", "data", "optimizers", "utils",
     "conv1d", "conv2d", "embedding",
     "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
-    "global_max_pool2d", "dropout", "batch_norm",
+    "global_max_pool2d", "dropout", "batch_norm", "saving", "load_model",
 ]

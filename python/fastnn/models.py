@@ -199,6 +199,49 @@ class Model(TrainingMixin, Layer):
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
+    # --- saving (fastnn/saving.py) -----------------------------------------------------------
+
+    def get_build_config(self):
+        """The input the model was built for (Keras's get_build_config): {"input_shape":
+        [None, ...], "input_dtype": ...} of the last call, or None while unbuilt."""
+        last = self._last_input
+        if last is None or not self.built:
+            return None
+        return {"input_shape": [None] + [int(d) for d in tuple(last.shape)[1:]],
+                "input_dtype": str(last.dtype)}
+
+    def build_from_config(self, config):
+        """Builds the model for get_build_config()'s input: one call on zeros of that shape
+        (1 for unknown sizes), under no_grad and with training=False."""
+        from .tensor import no_grad
+
+        shape = tuple(1 if d is None else int(d) for d in config["input_shape"])
+        with no_grad():
+            self(np.zeros(shape, dtype=np.dtype(config.get("input_dtype", self.dtype))),
+                 training=False)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Saves the model to one safetensors file: architecture, weights, and when compiled
+        the compile settings and optimizer state; ``fn.load_model(filepath)`` restores it.
+        Written to a temporary file and renamed, so a failure keeps the previous file."""
+        from .saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Saves the weights alone (safetensors, keyed as state_dict(); by convention
+        ``*.safetensors``)."""
+        from .saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Loads weights saved by save_weights (or a model file's) in place, after checking
+        every key, shape and dtype."""
+        from .saving import load_weights
+
+        load_weights(self, filepath)
+
 
 def _holds_weights(attribute, value):
     """Whether a model's attribute is walked for layers and parameters."""

@@ -219,15 +219,30 @@ class Sequential(Model):
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                            for layer in self._layers]}
 
+    def _config_for_saving(self):
+        return {**self.get_config(), "layers": self.layers}
+
+    def get_build_config(self):
+        shape = self._input_shape()
+        return None if shape is None else {"input_shape": list(shape), "input_dtype": self.dtype}
+
+    def build_from_config(self, config):
+        if not self.built:
+            self.build(tuple(config["input_shape"]))
+
     @classmethod
     def from_config(cls, config):
         """A new Sequential from ``get_config()``'s dict, each layer made by its class's
-        from_config (fastnn.layers classes only)."""
+        from_config (fastnn.layers classes only), or given as a layer itself (as
+        fastnn.saving gives custom layers)."""
         from . import layers as _layers
 
         config = dict(config)
         made = []
         for spec in config.pop("layers", []):
+            if isinstance(spec, Layer):
+                made.append(spec)
+                continue
             kind = getattr(_layers, spec["class_name"], None)
             if not (isinstance(kind, type) and issubclass(kind, Layer)):
                 raise ValueError(f"Sequential.from_config: expected layers of fastnn.layers, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import inspect
 import re
+import threading
 import types
 
 import numpy as np
@@ -16,6 +17,10 @@ from ..snapshot import snapshot
 from ..tensor import Tensor, enable_grad, numeric_array
 
 _name_counts: collections.Counter = collections.Counter()
+
+# Set (per thread) by fastnn.saving while it rebuilds a saved model: add_weight then makes
+# zeros, since the file's values replace them, and draws nothing from the generator.
+_building_from_file = threading.local()
 
 
 def _snake_case(name: str) -> str:
@@ -116,7 +121,10 @@ class Layer:
                              "layer already has (state_dict keys must be unique)")
         dtype = dtype or self.dtype
         init = _initializers.get(initializer, f"{type(self).__name__} '{self.name}'")
-        value = np.asarray(init(tuple(shape), dtype), dtype=dtype)
+        if getattr(_building_from_file, "active", False):
+            value = np.zeros(tuple(shape), dtype=dtype)
+        else:
+            value = np.asarray(init(tuple(shape), dtype), dtype=dtype)
         if value.shape != tuple(shape):
             raise ValueError(f"{self.name}/{name}: initializer returned shape {value.shape}, "
                              f"expected {tuple(shape)}")
@@ -257,6 +265,19 @@ class Layer:
         regularizers.get(bias_regularizer, f"{who} bias_regularizer")
         self.kernel = self.bias = None
 
+    def _kernel_and_bias_config(self):
+        """What _configure_kernel_and_bias took, for get_config: the activation by its Keras
+        name, or the callable where the name would not rebuild it (a custom function;
+        fastnn.leaky_relu, whose slope differs from the "leaky_relu" string's), then the
+        initializers and regularizers."""
+        name = self.activation_name
+        if name is None or (name == "leaky_relu" and self._alpha != 0.2):
+            name = self.activation
+        return {"activation": name, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer,
+                "kernel_regularizer": self.kernel_regularizer,
+                "bias_regularizer": self.bias_regularizer}
+
     # --- building and calling --------------------------------------------------------------
 
     def build(self, input_shape):
@@ -380,6 +401,11 @@ class Layer:
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+
+    def _config_for_saving(self):
+        """The config fastnn.saving writes (get_config(); Sequential lists its layers
+        themselves, so each is written with its class's registered name)."""
+        return self.get_config()
 
     @classmethod
     def from_config(cls, config):

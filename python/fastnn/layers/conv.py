@@ -109,8 +109,8 @@ class _Conv(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding,
-                "dilation_rate": self.dilation_rate, "activation": self.activation_name,
-                "use_bias": self.use_bias}
+                "dilation_rate": self.dilation_rate, "use_bias": self.use_bias,
+                **self._kernel_and_bias_config()}
 
 
 class Conv2D(_Conv):

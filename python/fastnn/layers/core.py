@@ -55,8 +55,8 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
-                "use_bias": self.use_bias}
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias,
+                **self._kernel_and_bias_config()}
 
 
 class Activation(Layer):
@@ -74,6 +74,9 @@ class Activation(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation_name or self.activation}
 
 
 class ReLU(Layer):
@@ -107,6 +110,9 @@ class LeakyReLU(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
 
 class Sigmoid(Layer):
     supports_masking = True  # works per timestep, so a mask passes on
@@ -138,6 +144,9 @@ class Softmax(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
 
 
 class Flatten(Layer):
@@ -185,3 +194,6 @@ class Reshape(Layer):
             known = math.prod(d for d in shape if d != -1)
             shape[shape.index(-1)] = None if per_sample is None else per_sample // known
         return (input_shape[0], *shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}

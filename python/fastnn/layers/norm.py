@@ -73,7 +73,9 @@ class BatchNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **dict(zip(("gamma_initializer", "beta_initializer", "moving_mean_initializer",
+                            "moving_variance_initializer"), self.initializers))}
 
 
 def _check_rate(rate, who):

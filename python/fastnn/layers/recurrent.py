@@ -63,6 +63,7 @@ class _RNN(Layer):
         self.dropout = _check_rate(dropout, f"{self._who} dropout")
         self.recurrent_dropout = _check_rate(recurrent_dropout, f"{self._who} recurrent_dropout")
         self.seed = seed
+        self._generator()  # made now: made inside a captured step, it would refuse the plan
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
