@@ -408,16 +408,16 @@ def test_training_resumes_where_it_stopped(name, tmp_path):
     assert_same_weights(resumed, straight)
 
 
-def test_training_resumes_in_a_new_process_when_both_runs_reseed_at_the_save(tmp_path):
-    """The global generator's position is not in the file (the compiled core exposes only
-    its seed): reseeding at the save point in both runs makes the draws agree."""
+def test_training_resumes_in_a_new_process_with_the_generator_state(tmp_path):
+    """The global generator is the program's, not the file's: kept with fn.get_rng_state()
+    at the save and given back with fn.set_rng_state() in a new process, the resumed run
+    draws the shuffles and dropout masks the straight run drew."""
     x = features(7)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", LABELS)
     fn.manual_seed(4)
     straight = make_compiled("adam")
     straight.fit(x, LABELS, epochs=2, batch_size=8, verbose=0)
-    fn.manual_seed(99)
     expected = curve(straight.fit(x, LABELS, epochs=4, initial_epoch=2, batch_size=8,
                                   verbose=0))
 
@@ -425,11 +425,12 @@ def test_training_resumes_in_a_new_process_when_both_runs_reseed_at_the_save(tmp
     model = make_compiled("adam")
     model.fit(x, LABELS, epochs=2, batch_size=8, verbose=0)
     model.save(tmp_path / "ckpt.fastnn")
+    np.save(tmp_path / "rng.npy", fn.get_rng_state())
     script = textwrap.dedent(f"""
         import json, numpy as np, fastnn as fn
         x, y = np.load({str(tmp_path / 'x.npy')!r}), np.load({str(tmp_path / 'y.npy')!r})
-        fn.manual_seed(99)
         model = fn.load_model({str(tmp_path / 'ckpt.fastnn')!r})
+        fn.set_rng_state(np.load({str(tmp_path / 'rng.npy')!r}))
         h = model.fit(x, y, epochs=4, initial_epoch=2, batch_size=8, verbose=0)
         print(json.dumps([h.history["loss"], h.history["accuracy"]]))
     """)
@@ -439,6 +440,17 @@ def test_training_resumes_in_a_new_process_when_both_runs_reseed_at_the_save(tmp
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_rng_state_round_trip_and_errors():
+    fn.manual_seed(8)
+    state = fn.get_rng_state()
+    first = np.asarray(fn.rand(5))
+    fn.manual_seed(123)
+    fn.set_rng_state(state)
+    np.testing.assert_array_equal(np.asarray(fn.rand(5)), first)
+    with pytest.raises(ValueError, match=r"set_rng_state: expected the int64 \[seed, offset\]"):
+        fn.set_rng_state(np.zeros(3))
 
 
 def test_layers_own_generators_are_restored(tmp_path):

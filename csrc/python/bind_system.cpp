@@ -35,6 +35,10 @@ void bind_system(py::module_& m) {
   m.def("manual_seed", &manual_seed, py::arg("seed"),
         "Seeds fastnn's generator: the same seed gives the same numbers on any thread count.");
   m.def("initial_seed", &initial_seed);
+  m.def(
+      "generator_state", []() { return generator_state(); },
+      "The global generator as the kernels read it: an int64 tensor {seed, offset} (a "
+      "handle: writing its values moves the generator).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Threads of the pool that runs every CPU kernel (n <= 0: one per allowed core).");
   m.def("get_num_threads", &get_num_threads);

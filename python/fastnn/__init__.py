@@ -32,6 +32,26 @@ def manual_seed(seed: int) -> None:
     _C.manual_seed(seed % (1 << 64))
 
 
+def get_rng_state():
+    """The global generator's position: a numpy int64 array [seed, offset] (PyTorch's name).
+    Saved beside a checkpoint and given back to ``set_rng_state`` in a new process, training
+    draws the same shuffles and dropout masks it would have drawn."""
+    import numpy as np
+
+    return np.array(_C.generator_state(), dtype=np.int64, copy=True)
+
+
+def set_rng_state(state) -> None:
+    """Puts the global generator where ``get_rng_state`` found it."""
+    import numpy as np
+
+    value = np.asarray(state)
+    if value.shape != (2,) or value.dtype.kind not in "iu":
+        raise ValueError(f"set_rng_state: expected the int64 [seed, offset] array that "
+                         f"get_rng_state returns, got {value.dtype} of shape {value.shape}")
+    np.asarray(_C.generator_state())[...] = value.astype(np.int64)
+
+
 def set_num_threads(n: int) -> None:
     """Threads of the pool that runs every CPU kernel, GEMMs included (<= 0: one per core)."""
     _C.set_num_threads(int(n))
@@ -49,6 +69,7 @@ def info() -> dict:
 __all__ = [
     "Tensor", "Parameter", "tensor", "as_tensor", "zeros", "ones", "rand", "randn",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
+    "get_rng_state", "set_rng_state",
     "set_num_threads", "get_num_threads", "info", "Model", "Layer", "layers", "losses",
     "optim", "initializers", "regularizers", "activations", "functional", "datasets", "cuda",
     "callbacks", "metrics",

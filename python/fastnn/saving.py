@@ -55,15 +55,15 @@ Resuming training
 A loaded model continues training exactly where the saved one stopped — same weights,
 optimizer moments, step counts, ``iterations`` and learning rate, layers' own generators —
 provided the same random numbers come next. Shuffling in ``fit`` and dropout without
-``seed=`` draw from fastnn's global generator, whose position the compiled core does not
-expose to Python (only its seed), so a file cannot hold it. ``load_model`` itself draws
+``seed=`` draw from fastnn's global generator, which is the program's, not the model's
+(as in PyTorch and Keras, a checkpoint leaves it alone). ``load_model`` itself draws
 nothing from it (weights it rebuilds start as zeros, then are read from the file), so:
 
 * in the same process, continuing after ``load_model`` draws what the saved model would
   have drawn next: the N + M epochs match a straight run bit for bit;
-* in a new process, call ``fn.manual_seed(s)`` at the point of saving in the original run
-  too (or give ``Dropout`` a ``seed=`` and train with ``shuffle=False``, so the global
-  generator is not used at all) to get the same numbers.
+* in a new process, keep ``fn.get_rng_state()`` from the moment of saving and give it to
+  ``fn.set_rng_state`` after loading (or call ``fn.manual_seed(s)`` at that point in both
+  runs) to get the same numbers.
 """
 
 from __future__ import annotations
