@@ -3,7 +3,8 @@
 ``opt = optim.Adam(model.parameters(), lr=1e-3)``; ``opt.zero_grad(); loss.backward();
 opt.step()``. Every parameter is updated in one C++ call per step, one fused pass per
 tensor. The learning rate (and the other hyperparameters) can be changed between steps
-through ``opt.lr`` or ``opt.param_groups[0]["lr"]``.
+through ``opt.lr`` or ``opt.param_groups[0]["lr"]``, or by a scheduler of
+``fastnn.optim.lr_scheduler`` (StepLR, CosineAnnealingLR, LinearLR, ...).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C
+from . import lr_scheduler  # torch.optim.lr_scheduler's schedulers (fastnn/lr_scheduler.py)
 from .lazy_parameters import LazyParameters
 from .tensor import Tensor
 
@@ -120,10 +122,10 @@ class Optimizer:
         return loss
 
     def _replay_steps(self, count):
-        """Prepares ``count`` replayed steps at once (fit's C++ epoch loop): nothing changes
-        between them here, so the hyperparameters are pushed once."""
+        """Prepares ``count`` replayed steps at once (fit's C++ epoch loop) and returns
+        ``count``: nothing changes between them here, so the hyperparameters are pushed once."""
         self._sync()
-        return True
+        return count
 
     def _sync(self):
         """Pushes param_groups' hyperparameters into the C++ optimizer when they changed
@@ -213,6 +215,7 @@ class Optimizer:
                              f"parameter group), got {_describe(groups)}")
         group = dict(groups[0])
         indices = group.pop("params", None)  # torch's form lists the parameter indices
+        initial_lr = group.pop("initial_lr", None)  # a learning-rate scheduler's, as torch
         if indices is not None and len(indices) != count:
             raise ValueError(f"{who}: expected a group of {count} parameters, got "
                              f"{len(indices)}")
@@ -224,6 +227,8 @@ class Optimizer:
         if isinstance(group.get("betas"), list):
             group["betas"] = tuple(group["betas"])
         self._validate(group)
+        if initial_lr is not None:
+            group["initial_lr"] = initial_lr
         return group
 
     def _loaded_state(self, who, state, params, expected):

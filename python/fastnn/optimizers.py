@@ -26,9 +26,10 @@ runs in C++ and a captured training step replays it; only ``clipvalue``, ``clipn
 ``global_clipnorm`` are applied to the gradients in numpy before the step (fit then runs
 eagerly, without capture).
 
-``learning_rate`` may be a number or a schedule ``f(step) -> float`` (step counts from 0);
-``optimizer.learning_rate = 1e-4`` changes it between steps; ``optimizer.iterations`` counts
-the steps taken.
+``learning_rate`` may be a number or a schedule ``f(step) -> float`` (step counts from 0):
+Keras's schedules are in ``fastnn.optimizers.schedules`` (ExponentialDecay,
+PiecewiseConstantDecay, CosineDecay with warm-up, ...). ``optimizer.learning_rate = 1e-4``
+changes it between steps; ``optimizer.iterations`` counts the steps taken.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numbers
 import numpy as np
 
 from . import optim as _optim
+from . import schedules  # keras.optimizers.schedules (fastnn/schedules.py)
 from ._lookup import resolve
 
 
@@ -127,14 +129,24 @@ class Optimizer:
         self.iterations += 1
 
     def _replay_steps(self, count):
-        """Prepares ``count`` replayed steps at once, or returns False when each needs Python
-        first (a learning-rate schedule) or gradients are clipped in numpy."""
-        if callable(self._learning_rate) or self.clips:
-            return False
-        self._bound().param_groups[0]["lr"] = self._learning_rate
-        self.iterations += count
+        """Prepares up to ``count`` replayed steps at once and returns how many: all of them
+        for a constant learning rate, the next ones at the same rate for a schedule (each of
+        them would set that rate). Returns 0, preparing nothing, when gradients are clipped
+        in numpy or the schedule changes the rate at the next step (fit then runs that step
+        alone, which costs less than a replayed run of one)."""
+        if self.clips:
+            return 0
+        lr, run = self._current_lr(), count
+        if callable(self._learning_rate):
+            run = 1
+            while run < count and float(self._learning_rate(self.iterations + run)) == lr:
+                run += 1
+            if run == 1:
+                return 0
+        self._bound().param_groups[0]["lr"] = lr
+        self.iterations += run
         self._bound()._sync()
-        return True
+        return run
 
     def _sync(self):
         """Prepares a replayed step: what step() does before running the C++ update."""
@@ -206,6 +218,8 @@ class Optimizer:
 
     def get_config(self):
         lr = self._learning_rate
+        if isinstance(lr, schedules.LearningRateSchedule):
+            lr = schedules.serialize(lr)
         return {"name": self.name, "learning_rate": lr if not callable(lr) else repr(lr),
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
@@ -220,6 +234,8 @@ class Optimizer:
         for key in ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
                     "gradient_accumulation_steps"):
             config.pop(key, None)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
     def state_dict(self):

@@ -387,7 +387,8 @@ class TrainingMixin(FeedingMixin):
         self._rebind_optimizer(who)
         history = History()
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        cbs = _Callbacks([history] + list(callbacks), self, params)
+        # History last, as Keras appends it: it records what the others add ("learning_rate").
+        cbs = _Callbacks(list(callbacks) + [history], self, params)
         self.history = history
         self.stop_training = False
         out = sys.stdout
@@ -412,6 +413,8 @@ class TrainingMixin(FeedingMixin):
                     acc.update(loss, y_pred, yb, wb)
                     if batch_end:
                         cbs("on_train_batch_end", step, acc.result())
+                    if self.stop_training:  # set by a batch hook: Keras ends the epoch here
+                        break
             if acc.samples == 0:
                 if epoch == initial_epoch:
                     raise ValueError("fit: x yielded no batches (an empty or used-up iterable)")
@@ -436,8 +439,9 @@ class TrainingMixin(FeedingMixin):
     def _fit_epoch_replayed(self, source, acc):
         """One epoch over arrays with nothing to do in Python between steps (no per-batch
         callbacks): the full batches replay in one C++ call that gathers each batch itself
-        (the first one runs through ``_train_step`` when it still has to be captured), and a
-        last, smaller batch runs through ``_train_step``. The batches, their order, the
+        (the first one runs through ``_train_step`` when it still has to be captured; with
+        a learning-rate schedule, one call per run of steps at the same rate), and a last,
+        smaller batch runs through ``_train_step``. The batches, their order, the
         accumulation and the results are those of the step-by-step loop."""
         x, y, w, b = source.x, source.y, source.w, source.batch_size
         arrays = (x, y) if w is None else (x, y, w)  # sample weights: a third plan input
@@ -462,13 +466,18 @@ class TrainingMixin(FeedingMixin):
             specs = (acc.native_specs((b,) + y.shape[1:], tuple(outputs[1].shape),
                                       weighted=w is not None)
                      if outputs is not None else None)
-            if specs is not None and self.optimizer._replay_steps(full - done):
-                self._captured.replay_batches("train", arrays, order, b, done * b, full - done,
-                                              acc.totals, specs)
-                acc.add_replayed((full - done) * b)
-            else:  # no plan, a metric only numpy computes, or a learning-rate schedule
-                for k in range(done, full):
+            k = done
+            while k < full:
+                # A learning-rate schedule replays in runs of steps that share a rate.
+                run = self.optimizer._replay_steps(full - k) if specs is not None else 0
+                if run:
+                    self._captured.replay_batches("train", arrays, order, b, k * b, run,
+                                                  acc.totals, specs)
+                    acc.add_replayed(run * b)
+                    k += run
+                else:  # no plan, a metric only numpy computes, clipping, a new rate
                     step(k * b, (k + 1) * b)
+                    k += 1
         if n % b:
             step(full * b, n)
 
