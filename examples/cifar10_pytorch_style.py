@@ -2,12 +2,16 @@
 conv(128, 3, same) -> relu -> max pool -> fc(512) -> fc(10), a DataLoader and an Adam loop.
 Images are channels-last (N, 32, 32, 3).
 
-Real CIFAR-10 (binary version): FASTNN_CIFAR10=/path/to/cifar-10-batches-bin python
-examples/cifar10_pytorch_style.py. Without the files it trains on the bundled 8x8 digits
-scaled up to 32x32x3 (each epoch takes several seconds on two cores).
+Real CIFAR-10 (the binary version, see fastnn.datasets.load_cifar10):
+    python examples/cifar10_pytorch_style.py --data /path/to/cifar-10-batches-bin
+    (or FASTNN_CIFAR10=/path/to/cifar-10-batches-bin)
+Without the files it trains on the bundled 8x8 digits scaled up to 32x32x3 (each epoch takes
+several seconds on two cores; --quick trains one epoch on the first 640 images).
 """
 
+import argparse
 import os
+import sys
 
 import numpy as np
 
@@ -32,14 +36,30 @@ class Net(fn.Model):
         return self.fc2(x)
 
 
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--data", default=os.environ.get("FASTNN_CIFAR10"),
+                    help="a directory with CIFAR-10's .bin files (default: the bundled digits)")
+parser.add_argument("--epochs", type=int, default=None,
+                    help="default 10 on CIFAR-10, 3 on the digits (1 with --quick)")
+parser.add_argument("--quick", action="store_true",
+                    default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
+                    help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1): one "
+                         "epoch on the first 640 training images")
+# Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
+args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
+                         else [])
+
 fn.manual_seed(0)
-if os.environ.get("FASTNN_CIFAR10"):
-    (x_train, y_train), (x_test, y_test) = datasets.load_cifar10(os.environ["FASTNN_CIFAR10"])
+if args.data:
+    (x_train, y_train), (x_test, y_test) = datasets.load_cifar10(args.data)
     epochs = 10
 else:
     (x_train, y_train), (x_test, y_test) = datasets.load_digits_images(32, channels=3)
     epochs = 3
-epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS", epochs))
+if args.quick:
+    x_train, y_train = x_train[:640], y_train[:640]
+epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS") or args.epochs or
+             (1 if args.quick else epochs))
 x_train, x_test = x_train.astype(np.float32) / 255.0, x_test.astype(np.float32) / 255.0
 y_train, y_test = y_train.reshape(-1).astype(np.int64), y_test.reshape(-1)
 trainloader = DataLoader(x_train, y_train, batch_size=64, shuffle=True)
@@ -62,4 +82,4 @@ for epoch in range(epochs):
 with fn.no_grad():
     predicted = np.concatenate([np.asarray(model(x_test[i:i + 256])).argmax(axis=1)
                                 for i in range(0, len(x_test), 256)])
-print(f"test accuracy {(predicted == y_test).mean():.2%}")
+print(f"test accuracy {(predicted == y_test).mean():.4f}")

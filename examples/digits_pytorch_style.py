@@ -1,9 +1,13 @@
 """Digits classifier, PyTorch style: a subclassed fn.Model with forward, a DataLoader and
 an explicit optimizer loop.
 
-Run: python examples/digits_pytorch_style.py (with fastnn installed, or PYTHONPATH=python
-from the source checkout). Trains in about a second on the bundled 8x8 digits.
+Run: python examples/digits_pytorch_style.py [--epochs N] (with fastnn installed, or
+PYTHONPATH=python from the source checkout). Trains in about a second on the bundled 8x8 digits.
 """
+
+import argparse
+import os
+import sys
 
 import numpy as np
 
@@ -23,6 +27,16 @@ class DigitsMLP(fn.Model):
         return self.out(self.hidden(x))
 
 
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--epochs", type=int, default=None, help="default 30 (3 with --quick)")
+parser.add_argument("--quick", action="store_true",
+                    default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
+                    help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1)")
+# Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
+args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
+                         else [])
+epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS") or args.epochs or (3 if args.quick else 30))
+
 fn.manual_seed(0)
 x, y = load_digits()
 x = x / 16.0
@@ -33,7 +47,7 @@ model = DigitsMLP()
 opt = optim.Adam(model.parameters(), lr=1e-3)  # the layers build on the first batch
 loss_fn = losses.CrossEntropyLoss()              # logits + integer labels, as torch.nn
 
-for epoch in range(1, 31):
+for epoch in range(1, epochs + 1):
     model.train()
     total = 0.0
     for xb, yb in loader:
@@ -43,10 +57,10 @@ for epoch in range(1, 31):
         loss.backward()
         opt.step()
         total += loss.item() * len(xb)
-    if epoch % 10 == 0:
+    if epoch % 10 == 0 or epoch == epochs:
         print(f"epoch {epoch:2d}  loss {total / len(x_train):.4f}")
 
 model.eval()
 with fn.no_grad():
     predictions = np.asarray(model(x_test)).argmax(axis=1)
-print(f"test accuracy {(predictions == y_test).mean():.2%}")
+print(f"test accuracy {(predictions == y_test).mean():.4f}")

@@ -116,7 +116,11 @@ class WordIndex:
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--data", default=os.environ.get("FASTNN_TEXT_DATA"),
                     help="a directory with pos/ and neg/ .txt files (default: synthetic)")
-parser.add_argument("--epochs", type=int, default=None)
+parser.add_argument("--epochs", type=int, default=None,
+                    help="default 20 on the synthetic corpus (5 with --quick), 3 on --data")
+parser.add_argument("--quick", action="store_true",
+                    default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
+                    help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1)")
 # Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
 args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
                          else [])
@@ -141,8 +145,8 @@ else:
     texts, labels = synthetic_corpus(2400, seed=0)
     train_texts, test_texts, y_train, y_test = train_test_split(
         np.array(texts, dtype=object), labels, test_size=0.25, seed=0)
-    num_words, maxlen, epochs = 1000, 40, 20
-epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS", args.epochs or epochs))
+    num_words, maxlen, epochs = 1000, 40, (5 if args.quick else 20)
+epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS") or args.epochs or epochs)
 
 word_index = WordIndex(train_texts, num_words)  # fitted on the training texts only
 # Padding goes before the words (padding="pre", Keras's default). mask_zero=True marks id 0
@@ -163,7 +167,6 @@ model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"]
 model.fit(x_train, y_train, epochs=epochs, batch_size=32, validation_split=0.2, verbose=2)
 
 loss, accuracy = model.evaluate(x_test, y_test)
-print(f"test loss {loss:.4f}, test accuracy {accuracy:.2%}")
 
 new_reviews = [
     "the movie was not good at all",
@@ -176,3 +179,4 @@ probabilities = model.predict(fn.utils.pad_sequences(word_index(new_reviews),
                                                      maxlen=maxlen))[:, 0]
 for review, p in zip(new_reviews, probabilities):
     print(f"{'positive' if p > 0.5 else 'negative'} ({p:.2f}): {review}")
+print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f}")

@@ -2,11 +2,14 @@
 conv(10, 5) -> max pool -> relu -> conv(20, 5) -> max pool -> relu -> fc(50) -> fc(10),
 a DataLoader and an explicit Adam loop. Images are channels-last (N, 28, 28, 1).
 
-Real MNIST: FASTNN_MNIST=/path/to/mnist python examples/mnist_lenet_pytorch_style.py
-Without the files it trains on the bundled 8x8 digits scaled up to 28x28.
+Real MNIST: python examples/mnist_lenet_pytorch_style.py --data /path/to/mnist (the four IDX
+files, see fastnn.datasets.load_mnist; or FASTNN_MNIST=/path/to/mnist). Without the files it
+trains on the bundled 8x8 digits scaled up to 28x28.
 """
 
+import argparse
 import os
+import sys
 
 import numpy as np
 
@@ -31,14 +34,27 @@ class LeNet(fn.Model):
         return self.fc2(x)
 
 
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--data", default=os.environ.get("FASTNN_MNIST"),
+                    help="a directory with the MNIST IDX files (default: the bundled digits)")
+parser.add_argument("--epochs", type=int, default=None,
+                    help="default 5 on MNIST, 10 on the digits (2 with --quick)")
+parser.add_argument("--quick", action="store_true",
+                    default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
+                    help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1)")
+# Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
+args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
+                         else [])
+
 fn.manual_seed(0)
-if os.environ.get("FASTNN_MNIST"):
-    (x_train, y_train), (x_test, y_test) = datasets.load_mnist(os.environ["FASTNN_MNIST"])
+if args.data:
+    (x_train, y_train), (x_test, y_test) = datasets.load_mnist(args.data)
     num_epochs = 5
 else:
     (x_train, y_train), (x_test, y_test) = datasets.load_digits_images(28)
     num_epochs = 10
-num_epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS", num_epochs))
+num_epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS") or args.epochs or
+                 (2 if args.quick else num_epochs))
 x_train = (x_train.reshape(-1, 28, 28, 1) / 255.0).astype(np.float32)
 x_test = (x_test.reshape(-1, 28, 28, 1) / 255.0).astype(np.float32)
 loader = DataLoader(x_train, y_train.astype(np.int64), batch_size=64, shuffle=True)
@@ -62,4 +78,4 @@ for epoch in range(num_epochs):
 model.eval()
 with fn.no_grad():
     predicted = np.asarray(model(x_test)).argmax(axis=1)
-print(f"test accuracy {(predicted == y_test).mean():.2%}")
+print(f"test accuracy {(predicted == y_test).mean():.4f}")

@@ -1,8 +1,10 @@
 """File loaders for MNIST / Fashion-MNIST (IDX) and CIFAR-10 (binary): tiny files built here,
-read back exactly; damaged, truncated, foreign or missing files raise clear errors."""
+read back exactly; damaged, truncated, foreign or missing files raise clear errors. The
+bundled digits as images, and the tables read through scikit-learn."""
 
 import gzip
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -148,3 +150,26 @@ def test_digits_as_images(size, channels):
         assert np.array_equal(x_train[..., 0], x_train[..., -1])
     with pytest.raises(ValueError, match="size >= 8"):
         datasets.load_digits_images(7)
+
+
+@pytest.mark.parametrize("name, shape, y_dtype", [("load_breast_cancer", (569, 30), np.int64),
+                                                  ("load_diabetes", (442, 10), np.float32)])
+def test_scikit_learn_tables(name, shape, y_dtype):
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    x, y = getattr(datasets, name)()
+    assert x.shape == shape and x.dtype == np.float32 and np.isfinite(x).all()
+    assert y.shape == (shape[0],) and y.dtype == y_dtype
+    if name == "load_breast_cancer":
+        assert np.bincount(y).tolist() == [212, 357]  # malignant, benign
+        np.testing.assert_allclose(x, sklearn_datasets.load_breast_cancer().data, rtol=1e-6)
+    else:
+        assert 25 <= y.min() and y.max() <= 346
+        assert set(np.unique(x[:, 1])) == {1.0, 2.0}  # sex in its own units, not rescaled
+        np.testing.assert_allclose(y, sklearn_datasets.load_diabetes().target)
+
+
+@pytest.mark.parametrize("name", ["load_breast_cancer", "load_diabetes"])
+def test_scikit_learn_tables_say_how_to_install_it(name, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn... fails
+    with pytest.raises(ImportError, match="pip install scikit-learn"):
+        getattr(datasets, name)()

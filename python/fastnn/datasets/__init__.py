@@ -2,6 +2,8 @@
 
 ``load_digits()``: the 8x8 UCI handwritten digits (1797 images, 10 classes), the copy
 scikit-learn ships; see DIGITS_LICENSE.txt for attribution (CC BY 4.0).
+``load_breast_cancer()``, ``load_diabetes()``: two small tables scikit-learn ships (binary
+classification and regression), read through scikit-learn when it is installed.
 ``load_mnist(dir)``, ``load_fashion_mnist(dir)``, ``load_cifar10(dir)``: the standard files,
 downloaded by the user (see files.py).
 """
@@ -28,6 +30,35 @@ def load_digits(return_images: bool = False):
     if return_images:
         x = x.reshape(-1, 8, 8)
     return x, y
+
+
+def _sklearn_datasets(name):
+    try:
+        from sklearn import datasets
+    except ImportError as exc:
+        raise ImportError(f"fastnn.datasets.{name} reads its data through scikit-learn, which is "
+                          f"not installed: pip install scikit-learn") from exc
+    return datasets
+
+
+def load_breast_cancer():
+    """(x, y): the Wisconsin diagnostic breast cancer data (scikit-learn's copy of the UCI
+    table): x float32 (569, 30), 30 measurements of cell nuclei in an image (unscaled: their
+    ranges differ by orders of magnitude, so standardise them), y int64 labels, 0 malignant
+    (212) and 1 benign (357). Needs scikit-learn (``pip install scikit-learn``)."""
+    data = _sklearn_datasets("load_breast_cancer").load_breast_cancer()
+    return data.data.astype(np.float32), data.target.astype(np.int64)
+
+
+def load_diabetes():
+    """(x, y): scikit-learn's diabetes data (Efron et al., 2004): x float32 (442, 10), age,
+    sex, body mass index, mean blood pressure and six blood serum measurements in their own
+    units (not scikit-learn's default centred and scaled copy), y float32 (442,) a measure of
+    disease progression one year later (25 to 346). A small regression problem (the stand-in
+    for the Boston housing data scikit-learn no longer ships). Needs scikit-learn
+    (``pip install scikit-learn``)."""
+    data = _sklearn_datasets("load_diabetes").load_diabetes(scaled=False)
+    return data.data.astype(np.float32), data.target.astype(np.float32)
 
 
 def load_digits_images(size=28, channels=1, test_size=0.25, seed=0):
