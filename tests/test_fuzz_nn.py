@@ -79,7 +79,7 @@ def fuzz_activations(a, name, slope, axis, as_array, requires_grad):
         return
     assert exc is None, f"unexpected {type(exc).__name__}: {exc}"
     dtype = np.float32 if as_array else a.dtype  # fastnn's functions take float arrays as float32
-    x = a.astype(np.float64)
+    x = a.astype(dtype).astype(np.float64)  # the input as the kernel sees it (as_array: float32)
     slope = float(np.asarray(slope).astype(dtype))  # the kernel computes in the tensor's dtype
     with np.errstate(all="ignore"):
         expected = ref(x, slope) if x.size else x
