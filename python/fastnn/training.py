@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 import time
 import warnings
 
@@ -50,6 +49,7 @@ from .capture import Rows, StepCapture
 from .data import permutation
 from .feeding import FeedingMixin, _Source, _check_int
 from .metrics import _Accumulator, _Metric
+from .progress import Progress, _format_logs, _format_time  # noqa: F401 (kept importable)
 from .summary import last_output_shapes, print_summary
 from .tensor import Tensor, no_grad
 
@@ -60,14 +60,6 @@ def _check_verbose(who, verbose):
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"{who}: expected verbose to be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
-
-
-def _format_time(seconds):
-    return f"{seconds:.1f}s" if seconds >= 0.1 else f"{seconds * 1000:.0f}ms"
-
-
-def _format_logs(logs):
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
 # --- the mixin -------------------------------------------------------------------------------
@@ -284,8 +276,9 @@ class TrainingMixin(FeedingMixin):
         is trained on), or x as an ``(x, y)`` tuple, a :class:`fastnn.data.DataLoader` or any
         iterable of ``(x, y)`` batches (a one-shot generator needs ``steps_per_epoch``).
         ``validation_split`` holds out the last fraction of the arrays (before shuffling);
-        ``validation_data`` is ``(x_val, y_val)`` or a DataLoader. ``verbose`` 1 and 2 print
-        one line per epoch.
+        ``validation_data`` is ``(x_val, y_val)`` or a DataLoader. ``verbose``: 0 silent, 1 a
+        live progress bar per epoch in a terminal (one plain line per epoch when stdout is
+        a file or pipe), 2 one line per epoch (fastnn/progress.py).
         """
         who = "fit"
         self._require_compiled(who)
@@ -344,7 +337,7 @@ class TrainingMixin(FeedingMixin):
         cbs = _Callbacks([history] + list(callbacks), self, params)
         self.history = history
         self.stop_training = False
-        out = sys.stdout
+        progress = Progress("fit", verbose, steps, epochs)
         cbs("on_train_begin", {})
         logs = {}
         batch_begin = cbs.wants("on_train_batch_begin")
@@ -354,9 +347,10 @@ class TrainingMixin(FeedingMixin):
             self._check_plans()
             start = time.perf_counter()
             acc = _Accumulator(self._metric_specs, who)
+            progress.begin(epoch)
             if (source.arrays and steps_per_epoch is None and not batch_begin and not batch_end
                     and self._capturing()):
-                self._fit_epoch_replayed(source, acc)
+                self._fit_epoch_replayed(source, acc, progress)
             else:
                 for step, (xb, yb) in enumerate(self._batches(source, steps=steps_per_epoch,
                                                               who=who)):
@@ -364,9 +358,11 @@ class TrainingMixin(FeedingMixin):
                         cbs("on_train_batch_begin", step, {})
                     loss, y_pred = self._train_step(xb, yb)
                     acc.update(loss, y_pred, yb)
+                    progress.advance(1, acc)
                     if batch_end:
                         cbs("on_train_batch_end", step, acc.result())
             if acc.samples == 0:
+                progress.close()
                 if epoch == initial_epoch:
                     raise ValueError("fit: x yielded no batches (an empty or used-up iterable)")
                 warnings.warn(f"fit: the input ran out of data in epoch {epoch + 1}; training "
@@ -379,20 +375,22 @@ class TrainingMixin(FeedingMixin):
                                                   "fit: validation_data", prefix="val_"))
             elapsed = time.perf_counter() - start
             cbs("on_epoch_end", epoch, logs)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs} - {_format_time(elapsed)} - "
-                      f"{_format_logs(logs)}", file=out, flush=True)
+            progress.end(logs, elapsed, epoch)
             if self.stop_training:
                 break
         cbs("on_train_end", logs)
         return history
 
-    def _fit_epoch_replayed(self, source, acc):
+    def _fit_epoch_replayed(self, source, acc, progress=None):
         """One epoch over arrays with nothing to do in Python between steps (no per-batch
         callbacks): the full batches replay in one C++ call that gathers each batch itself
         (the first one runs through ``_train_step`` when it still has to be captured), and a
         last, smaller batch runs through ``_train_step``. The batches, their order, the
-        accumulation and the results are those of the step-by-step loop."""
+        accumulation and the results are those of the step-by-step loop. A live progress
+        bar splits the replay into calls of ~0.1 s each (``Progress.chunks``) to redraw
+        between them; the same batches run in the same order."""
+        if progress is None:
+            progress = Progress("fit", 0)
         x, y, b = source.x, source.y, source.batch_size
         n = len(x)
         order = permutation(n) if source.shuffle else np.arange(n, dtype=np.int64)
@@ -403,6 +401,7 @@ class TrainingMixin(FeedingMixin):
             xb, yb = Rows(x, rows), Rows(y, rows)
             loss, y_pred = self._train_step(xb, yb)
             acc.update(loss, y_pred, yb)
+            progress.advance(1, acc)
 
         done = 0
         if full and self._captured.outputs_for_rows("train", (x, y), b) is None:
@@ -414,21 +413,24 @@ class TrainingMixin(FeedingMixin):
             specs = (acc.native_specs((b,) + y.shape[1:], tuple(outputs[1].shape))
                      if outputs is not None else None)
             if specs is not None and self.optimizer._replay_steps(full - done):
-                self._captured.replay_batches("train", (x, y), order, b, done * b, full - done,
-                                              acc.totals, specs)
-                acc.add_replayed((full - done) * b)
+                for first, count in progress.chunks(done, full - done, acc):
+                    self._captured.replay_batches("train", (x, y), order, b, first * b, count,
+                                                  acc.totals, specs)
+                    acc.add_replayed(count * b)
             else:  # no plan, a metric only numpy computes, or a learning-rate schedule
                 for k in range(done, full):
                     step(k * b, (k + 1) * b)
         if n % b:
             step(full * b, n)
 
-    def _evaluate_source(self, source, steps, who, prefix=""):
+    def _evaluate_source(self, source, steps, who, prefix="", progress=None):
         self._check_plans()
         acc = _Accumulator(self._metric_specs, who)
         for xb, yb in self._batches(source, shuffle=False, steps=steps, who=who):
             loss, y_pred = self._test_step(xb, yb)
             acc.update(loss, y_pred, yb)
+            if progress is not None:
+                progress.advance(1, acc)
         if acc.samples == 0:
             raise ValueError(f"{who}: no batches to evaluate (an empty or used-up iterable; "
                              "pass a DataLoader, arrays, or steps)")
@@ -439,7 +441,8 @@ class TrainingMixin(FeedingMixin):
     def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """The loss (with regularization penalties), or [loss, *metrics] when metrics were
-        compiled; exact means over the dataset (batch size defaults to 32)."""
+        compiled; exact means over the dataset (batch size defaults to 32). ``verbose=1``: a
+        progress bar in a terminal (else one line), 2: one line."""
         who = "evaluate"
         self._require_compiled(who)
         if sample_weight is not None:
@@ -447,9 +450,13 @@ class TrainingMixin(FeedingMixin):
         verbose = _check_verbose(who, verbose)
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
         source = self._prepared(who, self._adapt(who, x, y, batch_size, need_y=True))
-        logs = self._evaluate_source(source, steps, who)
-        if verbose:
-            print(_format_logs(logs), flush=True)
+        total = source.num_batches()
+        progress = Progress(who, verbose, total if steps is None or total is None
+                            else min(steps, total))
+        start = time.perf_counter()
+        progress.begin()
+        logs = self._evaluate_source(source, steps, who, progress=progress)
+        progress.end(logs, time.perf_counter() - start)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -457,19 +464,27 @@ class TrainingMixin(FeedingMixin):
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs for x as a numpy array, in batches (32 by default), under no_grad with
-        training=False. x: an array, or a DataLoader / iterable of batches (their y unused)."""
+        training=False. x: an array, or a DataLoader / iterable of batches (their y unused).
+        ``verbose=1``: a progress bar in a terminal (else one line), 2: one line."""
         who = "predict"
-        _check_verbose(who, verbose)
+        verbose = _check_verbose(who, verbose)
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
         source = self._prepared(who, self._adapt(who, x, None, batch_size, need_y=False),
                                 need_y=False)
         self._check_plans()
+        total = source.num_batches()
+        progress = Progress(who, verbose, total if steps is None or total is None
+                            else min(steps, total))
+        start = time.perf_counter()
+        progress.begin()
         outputs = []
         for xb, _ in self._batches(source, shuffle=False, steps=steps, who=who, need_y=False):
             out = self._predict_step(xb)
             outputs.append(np.array(out, copy=True))
+            progress.advance(1)
         if not outputs:
             raise ValueError(f"{who}: x yielded no batches")
+        progress.end(elapsed=time.perf_counter() - start)
         return np.concatenate(outputs, axis=0)
 
     # --- single batches (Keras's *_on_batch) ----------------------------------------------------
