@@ -57,12 +57,14 @@ for _hook in _HOOKS:
 
 class History(Callback):
     """What ``fit`` returns: ``history`` ({"loss": [...], "accuracy": [...], "val_loss": ...}),
-    ``epoch`` (the epoch indices run) and ``params`` (verbose, epochs, steps)."""
+    ``epoch`` (the epoch indices run) and ``params`` (verbose, epochs, steps);
+    ``plot(path)`` draws the curves."""
 
     def __init__(self):
         super().__init__()
         self.history: dict = {}
         self.epoch: list = []
+        self.epochs_of: dict = {}  # key -> the epochs it was logged at (validation_freq)
 
     def on_train_begin(self, logs=None):
         self.epoch = []
@@ -71,6 +73,15 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+            self.epochs_of.setdefault(key, []).append(epoch)
+
+    def plot(self, path=None, metrics=None):
+        """Loss and metric curves, training and validation, one panel per metric, saved to
+        ``path`` (a PNG) when given; returns the matplotlib Figure. Needs matplotlib
+        (``pip install 'fastnn[plot]'``)."""
+        from .progress import plot_history
+
+        return plot_history(self, path, metrics)
 
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"

@@ -808,10 +808,13 @@ class _Accumulator:
                 self.sums[i] += float(values.sum())
                 self.counts[i] += values.size
 
-    def result(self, prefix=""):
-        _C.check_kernel_errors(self.who)
+    def result(self, prefix="", check=True):
+        """The means so far. ``check=False`` (a progress bar's running values) neither
+        raises nor consumes a kernel's error report: a non-finite loss shows as nan/inf."""
+        if check:
+            _C.check_kernel_errors(self.who)
         loss_sum, bad_step, _ = np.asarray(self.totals).tolist()
-        if bad_step >= 0:
+        if bad_step >= 0 and check:
             raise ValueError(f"{self.who}: the loss is NaN or infinite at step {int(bad_step) + 1} "
                              "of this pass (the predictions or the targets contain NaN or inf, "
                              "or training diverged)")

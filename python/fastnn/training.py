@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 import time
 import warnings
 
@@ -54,6 +53,7 @@ from .capture import Rows, StepCapture
 from .data import permutation
 from .feeding import FeedingMixin, _Source, _check_int
 from .metrics import _Accumulator, _Metric
+from .progress import Progress, _format_logs, _format_time  # noqa: F401 (kept importable)
 from .summary import last_output_shapes, print_summary
 from .tensor import Tensor, no_grad
 
@@ -66,10 +66,6 @@ def _check_verbose(who, verbose):
     return int(verbose)
 
 
-def _format_time(seconds):
-    return f"{seconds:.1f}s" if seconds >= 0.1 else f"{seconds * 1000:.0f}ms"
-
-
 def _metric_list(metrics, arg):
     """compile's metrics / weighted_metrics as a list."""
     if metrics is None:
@@ -79,10 +75,6 @@ def _metric_list(metrics, arg):
     if isinstance(metrics, (str, bytes)) or not isinstance(metrics, (list, tuple)):
         return [metrics]
     return list(metrics)
-
-
-def _format_logs(logs):
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
 # --- the mixin -------------------------------------------------------------------------------
@@ -319,7 +311,9 @@ class TrainingMixin(FeedingMixin):
         iterable of ``(x, y)`` batches (a one-shot generator needs ``steps_per_epoch``).
         ``validation_split`` holds out the last fraction of the arrays (before shuffling);
         ``validation_data`` is ``(x_val, y_val)``, ``(x_val, y_val, sample_weight_val)`` or a
-        DataLoader. ``verbose`` 1 and 2 print one line per epoch.
+        DataLoader. ``verbose``: 0 silent, 1 a live progress bar per epoch in a terminal (one
+        plain line per epoch when stdout is a file or pipe), 2 one line per epoch
+        (fastnn/progress.py).
 
         ``sample_weight``: one weight per sample ((N,), or (N, T) for sequence outputs);
         batches of an iterable may carry them as ``(x, y, w)``. ``class_weight``: a dict
@@ -391,7 +385,7 @@ class TrainingMixin(FeedingMixin):
         cbs = _Callbacks(list(callbacks) + [history], self, params)
         self.history = history
         self.stop_training = False
-        out = sys.stdout
+        progress = Progress("fit", verbose, steps, epochs)
         cbs("on_train_begin", {})
         logs = {}
         batch_begin = cbs.wants("on_train_batch_begin")
@@ -401,9 +395,10 @@ class TrainingMixin(FeedingMixin):
             self._check_plans()
             start = time.perf_counter()
             acc = _Accumulator(self._metric_specs, who)
+            progress.begin(epoch)
             if (source.arrays and steps_per_epoch is None and not batch_begin and not batch_end
                     and self._capturing()):
-                self._fit_epoch_replayed(source, acc)
+                self._fit_epoch_replayed(source, acc, progress)
             else:
                 for step, (xb, yb, wb) in enumerate(self._batches(
                         source, steps=steps_per_epoch, who=who, weights=True)):
@@ -411,11 +406,13 @@ class TrainingMixin(FeedingMixin):
                         cbs("on_train_batch_begin", step, {})
                     loss, y_pred = self._train_step(xb, yb, wb)
                     acc.update(loss, y_pred, yb, wb)
+                    progress.advance(1, acc)
                     if batch_end:
                         cbs("on_train_batch_end", step, acc.result())
                     if self.stop_training:  # set by a batch hook: Keras ends the epoch here
                         break
             if acc.samples == 0:
+                progress.close()
                 if epoch == initial_epoch:
                     raise ValueError("fit: x yielded no batches (an empty or used-up iterable)")
                 warnings.warn(f"fit: the input ran out of data in epoch {epoch + 1}; training "
@@ -428,21 +425,23 @@ class TrainingMixin(FeedingMixin):
                                                   "fit: validation_data", prefix="val_"))
             elapsed = time.perf_counter() - start
             cbs("on_epoch_end", epoch, logs)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs} - {_format_time(elapsed)} - "
-                      f"{_format_logs(logs)}", file=out, flush=True)
+            progress.end(logs, elapsed, epoch)
             if self.stop_training:
                 break
         cbs("on_train_end", logs)
         return history
 
-    def _fit_epoch_replayed(self, source, acc):
+    def _fit_epoch_replayed(self, source, acc, progress=None):
         """One epoch over arrays with nothing to do in Python between steps (no per-batch
         callbacks): the full batches replay in one C++ call that gathers each batch itself
         (the first one runs through ``_train_step`` when it still has to be captured; with
         a learning-rate schedule, one call per run of steps at the same rate), and a last,
         smaller batch runs through ``_train_step``. The batches, their order, the
-        accumulation and the results are those of the step-by-step loop."""
+        accumulation and the results are those of the step-by-step loop. A live progress
+        bar splits the replay into calls of ~0.1 s each (``Progress.chunks``) to redraw
+        between them; the same batches run in the same order."""
+        if progress is None:
+            progress = Progress("fit", 0)
         x, y, w, b = source.x, source.y, source.w, source.batch_size
         arrays = (x, y) if w is None else (x, y, w)  # sample weights: a third plan input
         n = len(x)
@@ -455,6 +454,7 @@ class TrainingMixin(FeedingMixin):
             wb = None if w is None else Rows(w, rows)
             loss, y_pred = self._train_step(xb, yb, wb)
             acc.update(loss, y_pred, yb, wb)
+            progress.advance(1, acc)
 
         done = 0
         if full and self._captured.outputs_for_rows("train", arrays, b) is None:
@@ -468,12 +468,14 @@ class TrainingMixin(FeedingMixin):
                      if outputs is not None else None)
             k = done
             while k < full:
-                # A learning-rate schedule replays in runs of steps that share a rate.
+                # A learning-rate schedule replays in runs of steps that share a rate; a live
+                # progress bar cuts each run into calls of ~0.1 s.
                 run = self.optimizer._replay_steps(full - k) if specs is not None else 0
                 if run:
-                    self._captured.replay_batches("train", arrays, order, b, k * b, run,
-                                                  acc.totals, specs)
-                    acc.add_replayed(run * b)
+                    for first, count in progress.chunks(k, run, acc):
+                        self._captured.replay_batches("train", arrays, order, b, first * b,
+                                                      count, acc.totals, specs)
+                        acc.add_replayed(count * b)
                     k += run
                 else:  # no plan, a metric only numpy computes, clipping, a new rate
                     step(k * b, (k + 1) * b)
@@ -481,13 +483,15 @@ class TrainingMixin(FeedingMixin):
         if n % b:
             step(full * b, n)
 
-    def _evaluate_source(self, source, steps, who, prefix=""):
+    def _evaluate_source(self, source, steps, who, prefix="", progress=None):
         self._check_plans()
         acc = _Accumulator(self._metric_specs, who)
         for xb, yb, wb in self._batches(source, shuffle=False, steps=steps, who=who,
                                         weights=True):
             loss, y_pred = self._test_step(xb, yb, wb)
             acc.update(loss, y_pred, yb, wb)
+            if progress is not None:
+                progress.advance(1, acc)
         if acc.samples == 0:
             raise ValueError(f"{who}: no batches to evaluate (an empty or used-up iterable; "
                              "pass a DataLoader, arrays, or steps)")
@@ -500,16 +504,21 @@ class TrainingMixin(FeedingMixin):
         """The loss (with regularization penalties), or [loss, *metrics] when metrics were
         compiled; exact means over the dataset (batch size defaults to 32).
         ``sample_weight`` weights the loss (Keras's sum(w * loss) / batch size) and the
-        weighted_metrics, as in fit."""
+        weighted_metrics, as in fit. ``verbose=1``: a progress bar in a terminal (else one
+        line), 2: one line."""
         who = "evaluate"
         self._require_compiled(who)
         verbose = _check_verbose(who, verbose)
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
         source = self._prepared(who, self._adapt(who, x, y, batch_size, need_y=True,
                                                  sample_weight=sample_weight))
-        logs = self._evaluate_source(source, steps, who)
-        if verbose:
-            print(_format_logs(logs), flush=True)
+        total = source.num_batches()
+        progress = Progress(who, verbose, total if steps is None or total is None
+                            else min(steps, total))
+        start = time.perf_counter()
+        progress.begin()
+        logs = self._evaluate_source(source, steps, who, progress=progress)
+        progress.end(logs, time.perf_counter() - start)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -517,19 +526,27 @@ class TrainingMixin(FeedingMixin):
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs for x as a numpy array, in batches (32 by default), under no_grad with
-        training=False. x: an array, or a DataLoader / iterable of batches (their y unused)."""
+        training=False. x: an array, or a DataLoader / iterable of batches (their y unused).
+        ``verbose=1``: a progress bar in a terminal (else one line), 2: one line."""
         who = "predict"
-        _check_verbose(who, verbose)
+        verbose = _check_verbose(who, verbose)
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
         source = self._prepared(who, self._adapt(who, x, None, batch_size, need_y=False),
                                 need_y=False)
         self._check_plans()
+        total = source.num_batches()
+        progress = Progress(who, verbose, total if steps is None or total is None
+                            else min(steps, total))
+        start = time.perf_counter()
+        progress.begin()
         outputs = []
         for xb, _ in self._batches(source, shuffle=False, steps=steps, who=who, need_y=False):
             out = self._predict_step(xb)
             outputs.append(np.array(out, copy=True))
+            progress.advance(1)
         if not outputs:
             raise ValueError(f"{who}: x yielded no batches")
+        progress.end(elapsed=time.perf_counter() - start)
         return np.concatenate(outputs, axis=0)
 
     # --- single batches (Keras's *_on_batch) ----------------------------------------------------
