@@ -125,7 +125,7 @@ _DOWN = {"mse", "mean_squared_error", "mae", "mean_absolute_error", "binary_cros
 
 
 def _metric_direction(spec):
-    """"up", "down" or None for one compiled metric (fastnn.metrics._Metric)."""
+    """"up", "down" or None for one compiled metric (fastnn.compiled_metrics._Metric)."""
     for obj in (spec.stateful, spec.fn):
         direction = getattr(obj, "_direction", None)
         if direction in ("up", "down"):

@@ -13,7 +13,7 @@ capture), ``verbose=1`` writes plain lines — one per epoch, never a carriage r
 bar with ``verbose=1`` and one line otherwise.
 
 How the bar gets its values without slowing fit: the loss and the accuracies accumulate on
-the device (metrics._Accumulator) and reading them is a host read, so the bar reads them at
+the device (compiled_metrics._Accumulator) and reading them is a host read, so the bar reads them at
 most every ``REFRESH`` seconds. An epoch that fit replays in C++ (``Plan::replay_batches``,
 no Python between steps) is replayed in consecutive chunks of batches, each sized from the
 measured time per batch to last about ``REFRESH`` seconds; between two chunks the bar reads

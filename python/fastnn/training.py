@@ -19,7 +19,7 @@ How a step runs (the seam a captured/replayed step plugs into):
   ``training=False``; ``_test_step(x, y)`` is ``_predict_step`` plus the loss. With
   ``compile(capture=True)`` each is captured once per input signature and replayed
   (fastnn/capture.py); otherwise the batch becomes tensors without a copy and runs op by op.
-* The loss and the accuracy metrics accumulate on the device (metrics._Accumulator) from the
+* The loss and the accuracy metrics accumulate on the device (compiled_metrics._Accumulator) from the
   returned tensors and the batch's labels, weighted by batch size, so epoch values are exact
   dataset means and a step reads nothing back; metrics computed in numpy read each batch.
 * Sample weights (``sample_weight``, ``class_weight``, a third item of validation_data) are
@@ -52,7 +52,7 @@ from .callbacks import History, _Callbacks
 from .capture import Rows, StepCapture
 from .data import permutation
 from .feeding import FeedingMixin, _Source, _check_int
-from .metrics import _Accumulator, _Metric
+from .compiled_metrics import _Accumulator, _Metric
 from .progress import Progress, _format_logs, _format_time  # noqa: F401 (kept importable)
 from .summary import last_output_shapes, print_summary
 from .tensor import Tensor, no_grad
