@@ -22,7 +22,9 @@ import pytest
 import fastnn as fn
 from fastnn import layers, progress
 
-PYTHON_DIR = str(pathlib.Path(__file__).resolve().parents[1] / "python")
+# The fastnn this test imported (installed, or a source tree with its built extension), so a
+# child process runs the same build.
+PYTHON_DIR = str(pathlib.Path(fn.__file__).resolve().parent.parent)
 
 
 class FakeTerminal(io.StringIO):
