@@ -49,9 +49,7 @@ parser.add_argument("--length", type=int, default=None,
 parser.add_argument("--quick", action="store_true",
                     default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
                     help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1)")
-# Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
-args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
-                         else [])
+args = parser.parse_args()
 
 text = (open(args.text, encoding="utf-8").read() if args.text else zen_of_python())
 # Keras's recipe steps windows by 3, plenty for a book. The Zen is too short for that: a

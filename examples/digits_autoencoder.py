@@ -12,7 +12,6 @@ With matplotlib installed it saves test digits above their reconstructions as a 
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
@@ -47,9 +46,7 @@ parser.add_argument("--out", default="digits_autoencoder.png",
 parser.add_argument("--quick", action="store_true",
                     default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
                     help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1)")
-# Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
-args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
-                         else [])
+args = parser.parse_args()
 epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS") or args.epochs or (5 if args.quick else 50))
 
 fn.manual_seed(0)

@@ -7,7 +7,6 @@ from the source checkout). Trains in about a second on the bundled 8x8 digits.
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
@@ -20,9 +19,7 @@ parser.add_argument("--epochs", type=int, default=None, help="default 30 (3 with
 parser.add_argument("--quick", action="store_true",
                     default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
                     help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1)")
-# Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
-args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
-                         else [])
+args = parser.parse_args()
 epochs = int(os.environ.get("FASTNN_EXAMPLE_EPOCHS") or args.epochs or (3 if args.quick else 30))
 
 fn.manual_seed(0)

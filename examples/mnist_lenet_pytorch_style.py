@@ -9,7 +9,6 @@ trains on the bundled 8x8 digits scaled up to 28x28.
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
@@ -42,9 +41,7 @@ parser.add_argument("--epochs", type=int, default=None,
 parser.add_argument("--quick", action="store_true",
                     default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
                     help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1)")
-# Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
-args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
-                         else [])
+args = parser.parse_args()
 
 fn.manual_seed(0)
 if args.data:

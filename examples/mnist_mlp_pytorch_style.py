@@ -10,7 +10,6 @@ trains on the bundled 8x8 digits scaled up to 28x28 (a few seconds).
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
@@ -38,9 +37,7 @@ parser.add_argument("--epochs", type=int, default=None, help="default 10 (2 with
 parser.add_argument("--quick", action="store_true",
                     default=os.environ.get("FASTNN_EXAMPLE_QUICK", "0") != "0",
                     help="a short run, as the tests do (or FASTNN_EXAMPLE_QUICK=1)")
-# Run directly, the command line; run by a test (runpy under pytest), pytest's argv is not ours.
-args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and "pytest" not in sys.modules
-                         else [])
+args = parser.parse_args()
 
 # Hyperparameters, as the seed sets them.
 learning_rate = 0.001

@@ -75,6 +75,7 @@ def run_example(path, monkeypatch, tmp_path, **env):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", [str(path)])  # as run from a shell with no options
     runpy.run_path(str(path), run_name="__main__")
 
 
@@ -112,7 +113,7 @@ def test_epochs_env_overrides_quick_mode(capsys, monkeypatch, tmp_path):
 
 
 def test_command_line_options(tmp_path):
-    """Run as scripts, the examples read their command line (under pytest they ignore it)."""
+    """Run as scripts, the examples read their command line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTNN_EXAMPLE")}
     env["PYTHONPATH"] = os.pathsep.join([str(pathlib.Path(fn.__file__).parent.parent),
                                          env.get("PYTHONPATH", "")])
