@@ -142,8 +142,10 @@ class LRScheduler:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._lrs()})"
 
 
-class LambdaLR(LRScheduler):
-    """``lr = initial_lr * lr_lambda(epoch)``."""
+class _LambdaScheduler(LRScheduler):
+    """LambdaLR and MultiplicativeLR: one ``lr_lambda(epoch)`` per parameter group (or one
+    for all); ``state_dict`` keeps the lambdas only when they are callable objects, as
+    torch does."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         self.optimizer = _check_optimizer(type(self).__name__, optimizer)
@@ -151,10 +153,23 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self):
-        return _state_without_functions(self, "lr_lambdas")
+        # torch's form: plain functions are not saved, callable objects by their __dict__.
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+                               for fn in self.lr_lambdas]
+        return state
 
     def load_state_dict(self, state_dict):
-        _load_state_with_functions(self, state_dict, "lr_lambdas")
+        state = dict(state_dict)
+        functions = state.pop("lr_lambdas")
+        self.__dict__.update(state)
+        for mine, saved in zip(self.lr_lambdas, functions, strict=True):
+            if saved is not None:
+                mine.__dict__.update(saved)
+
+
+class LambdaLR(_LambdaScheduler):
+    """``lr = initial_lr * lr_lambda(epoch)``."""
 
     def get_lr(self):
         self._warn_get_lr()
@@ -162,19 +177,8 @@ class LambdaLR(LRScheduler):
                 zip(self.lr_lambdas, self.base_lrs, strict=True)]
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """``lr = lr * lr_lambda(epoch)`` at each step after the first."""
-
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        self.optimizer = _check_optimizer(type(self).__name__, optimizer)
-        self.lr_lambdas = _lambdas(self, optimizer, lr_lambda, "lr_lambda")
-        super().__init__(optimizer, last_epoch)
-
-    def state_dict(self):
-        return _state_without_functions(self, "lr_lambdas")
-
-    def load_state_dict(self, state_dict):
-        _load_state_with_functions(self, state_dict, "lr_lambdas")
 
     def get_lr(self):
         self._warn_get_lr()
@@ -530,23 +534,6 @@ def _lambdas(scheduler, optimizer, lr_lambda, arg):
             raise TypeError(f"{type(scheduler).__name__}: {arg} should be a function, but got "
                             f"{type(fn).__name__}")
     return functions
-
-
-def _state_without_functions(scheduler, key):
-    """torch's form: plain functions are not saved, callable objects by their __dict__."""
-    state = {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", key)}
-    state[key] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                  for fn in getattr(scheduler, key)]
-    return state
-
-
-def _load_state_with_functions(scheduler, state_dict, key):
-    state = dict(state_dict)
-    functions = state.pop(key)
-    scheduler.__dict__.update(state)
-    for mine, saved in zip(getattr(scheduler, key), functions, strict=True):
-        if saved is not None:
-            mine.__dict__.update(saved)
 
 
 # torch.optim.lr_scheduler: importable under fastnn.optim's name too.

@@ -57,12 +57,11 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase``
-    the exponent is ``floor(step / decay_steps)``."""
+class _TimeDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments and the decay's
+    progress ``step / decay_steps`` (``floor`` of it with ``staircase``)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         who = type(self).__name__
         self.initial_learning_rate = _real(who, "initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive(who, "decay_steps", decay_steps)
@@ -70,16 +69,26 @@ class ExponentialDecay(LearningRateSchedule):
         self.staircase = bool(staircase)
         self.name = name
 
-    def __call__(self, step):
+    def _progress(self, step):
         p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate * self.decay_rate ** p)
+        return math.floor(p) if self.staircase else p
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
                 "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_TimeDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase``
+    the exponent is ``floor(step / decay_steps)``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        return float(self.initial_learning_rate * self.decay_rate ** self._progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -145,29 +154,16 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_TimeDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with ``staircase``
     ``floor(step / decay_steps)`` instead of ``step / decay_steps``."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        who = type(self).__name__
-        self.initial_learning_rate = _real(who, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _positive(who, "decay_steps", decay_steps)
-        self.decay_rate = _real(who, "decay_rate", decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate / (1 + self.decay_rate * p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return float(self.initial_learning_rate / (1 + self.decay_rate * self._progress(step)))
 
 
 class CosineDecay(LearningRateSchedule):
