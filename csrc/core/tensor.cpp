@@ -229,6 +229,12 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* who, const 
                a.device().name(), " like the input, got ", b.device().name());
 }
 
+void check_float_like(const Tensor& t, const Tensor& like, const char* who, const char* arg) {
+  check_float(t, who, arg);
+  check_same_dtype(like, t, who, arg);
+  check_same_device(like, t, who, arg);
+}
+
 void check_dim(const Tensor& t, int64_t dim, const char* who, const char* arg) {
   FASTNN_CHECK(t.dim() == dim, Value, who, ": expected '", arg, "' with ", dim,
                " dimensions, got shape ", shape_str(t.shape()));

@@ -113,6 +113,8 @@ void check_defined(const Tensor& t, const char* who, const char* arg);
 void check_float(const Tensor& t, const char* who, const char* arg);
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* who, const char* arg);
 void check_same_device(const Tensor& a, const Tensor& b, const char* who, const char* arg);
+// t is a float tensor of like's dtype on like's device (an operand beside the input `like`).
+void check_float_like(const Tensor& t, const Tensor& like, const char* who, const char* arg);
 void check_dim(const Tensor& t, int64_t dim, const char* who, const char* arg);
 void check_nonempty(const Tensor& t, const char* who, const char* arg);
 

@@ -100,9 +100,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
 Tensor matmul(const Tensor& a, const Tensor& b) {
   const char* who = "matmul";
   check_float(a, who, "a");
-  check_float(b, who, "b");
-  check_same_dtype(a, b, who, "b");
-  check_same_device(a, b, who, "b");
+  check_float_like(b, a, who, "b");
   FASTNN_CHECK(a.dim() >= 1 && b.dim() == 2, Value, who,
                ": expected a (..., K) @ b (K, N), got shapes ", shape_str(a.shape()), " and ",
                shape_str(b.shape()));

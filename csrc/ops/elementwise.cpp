@@ -119,9 +119,7 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool kee
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* who = binary_name(op);
   check_float(a, who, "a");
-  check_float(b, who, "b");
-  check_same_dtype(a, b, who, "b");
-  check_same_device(a, b, who, "b");
+  check_float_like(b, a, who, "b");
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), who);
   Tensor out = binary_raw(op, a, b, out_shape);
   if (!needs_grad({&a, &b})) return out;

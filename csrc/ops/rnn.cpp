@@ -58,16 +58,10 @@ const char* kernel_columns(RnnCell cell) {
   return "units";
 }
 
-void check_operand(const Tensor& t, const Tensor& x, const char* who, const char* arg) {
-  check_float(t, who, arg);
-  check_same_dtype(x, t, who, arg);
-  check_same_device(x, t, who, arg);
-}
-
 void check_state(const Tensor& s, const Tensor& x, int64_t N, int64_t U, const char* who,
                  const char* arg) {
   if (!s.defined()) return;
-  check_operand(s, x, who, arg);
+  check_float_like(s, x, who, arg);
   FASTNN_CHECK(s.dim() == 2 && s.shape()[0] == N && s.shape()[1] == U, Value, who,
                ": expected '", arg, "' of shape (", N, ", ", U, ") (batch, units), got shape ",
                shape_str(s.shape()));
@@ -75,7 +69,7 @@ void check_state(const Tensor& s, const Tensor& x, int64_t N, int64_t U, const c
 
 void check_bias(RnnCell cell, const Tensor& bias, const Tensor& x, int64_t U, const char* who) {
   if (!bias.defined()) return;
-  check_operand(bias, x, who, "bias");
+  check_float_like(bias, x, who, "bias");
   if (cell == RnnCell::Gru) {
     FASTNN_CHECK(bias.dim() == 2 && bias.shape()[0] == 2 && bias.shape()[1] == 3 * U, Value,
                  who, ": expected 'bias' of shape (2, ", 3 * U,
@@ -119,8 +113,8 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
                ": expected 'inputs' of shape (batch, timesteps, features), got shape ",
                shape_str(x.shape()));
   check_nonempty(x, who, "inputs");
-  check_operand(kernel, x, who, "kernel");
-  check_operand(recurrent_kernel, x, who, "recurrent_kernel");
+  check_float_like(kernel, x, who, "kernel");
+  check_float_like(recurrent_kernel, x, who, "recurrent_kernel");
   const int64_t N = x.shape()[0], T = x.shape()[1], F = x.shape()[2];
   const int64_t per_unit = gates_per_unit(cell);
   FASTNN_CHECK(kernel.dim() == 2, Value, who, ": expected 'kernel' of shape (features, ",
@@ -148,14 +142,14 @@ RnnOutputs rnn(RnnCell cell, Activation activation, const Tensor& x, const Tenso
                "' is not supported in a recurrent cell; expected tanh, relu, sigmoid or linear");
   const Tensor& recurrent_mask = options.recurrent_mask;
   if (recurrent_mask.defined()) {
-    check_operand(recurrent_mask, x, who, "recurrent_mask");
+    check_float_like(recurrent_mask, x, who, "recurrent_mask");
     FASTNN_CHECK(recurrent_mask.dim() == 2 && recurrent_mask.shape()[0] == N &&
                      recurrent_mask.shape()[1] == U,
                  Value, who, ": expected 'recurrent_mask' of shape (", N, ", ", U,
                  ") (batch, units), got shape ", shape_str(recurrent_mask.shape()));
   }
   if (mask.defined()) {
-    check_operand(mask, x, who, "mask");
+    check_float_like(mask, x, who, "mask");
     FASTNN_CHECK(mask.dim() == 2 && mask.shape()[0] == N && mask.shape()[1] == T, Value, who,
                  ": expected 'mask' of shape (", N, ", ", T, ") (batch, timesteps), got shape ",
                  shape_str(mask.shape()));
