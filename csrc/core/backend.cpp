@@ -1,7 +1,10 @@
 #include "core/backend.h"
 
+#include <dlfcn.h>
+
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -41,7 +44,7 @@ Tensor& zeroed_per_device(std::array<Tensor, 2>& tensors, Device device, int64_t
   Tensor& t = tensors[static_cast<size_t>(device.kind)];
   if (!t.defined()) {
     t = Tensor::empty({size}, DType::Int64, device);
-    std::memset(t.raw(), 0, t.nbytes());
+    backend_for(device).fill(t, 0.0);
   }
   return t;
 }
@@ -93,10 +96,11 @@ void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limi
 void check_kernel_errors(Device device, const char* who) {
   Tensor& errors = kernel_errors(device);
   count_host_read();
-  int64_t* e = errors.data<int64_t>();
+  int64_t e[5];
+  backend_for(device).copy_to_host(errors, e);
   if (e[0] == 0) return;
   int64_t row = e[1], value = e[2], limit = e[3], source = e[4];
-  std::memset(e, 0, errors.nbytes());
+  backend_for(device).fill(errors, 0.0);
   if (source > 0) {
     std::string name;
     {
@@ -119,11 +123,59 @@ bool has_backend(DeviceKind kind) {
   return registry()[static_cast<size_t>(kind)] != nullptr;
 }
 
+namespace {
+struct LoadedLibrary {
+  bool tried = false;
+  std::string reason;  // "" once loaded and registered
+};
+std::mutex loading_mutex;
+std::array<LoadedLibrary, 2>& loaded_libraries() {
+  static std::array<LoadedLibrary, 2> libraries;
+  return libraries;
+}
+}  // namespace
+
+std::string load_backend_library(DeviceKind kind, const std::string& path) {
+  std::lock_guard<std::mutex> lock(loading_mutex);
+  LoadedLibrary& lib = loaded_libraries()[static_cast<size_t>(kind)];
+  if (lib.tried) return lib.reason;
+  lib.tried = true;
+  // Local symbols: the library finds libfastnn's through its own dependency on it.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    lib.reason = std::string("its library could not be loaded (") + (why ? why : path) + ")";
+    return lib.reason;
+  }
+  using Init = const char* (*)();
+  auto init = reinterpret_cast<Init>(dlsym(handle, "fastnn_backend_init"));
+  if (init == nullptr) {
+    lib.reason = "its library " + path + " has no fastnn_backend_init";
+    return lib.reason;
+  }
+  const char* why = init();  // registers the backend, or says why it did not
+  lib.reason = why ? why : "";
+  if (lib.reason.empty() && !has_backend(kind)) lib.reason = "its library did not register it";
+  return lib.reason;
+}
+
+std::string backend_unavailable_reason(DeviceKind kind) {
+  if (has_backend(kind)) return "";
+  std::lock_guard<std::mutex> lock(loading_mutex);
+  const LoadedLibrary& lib = loaded_libraries()[static_cast<size_t>(kind)];
+  if (lib.tried && !lib.reason.empty()) return lib.reason;
+  return "this build of fastnn has no backend for it (built without CUDA; see `python -m fastnn "
+         "info`)";
+}
+
 Backend& backend_for(Device device) {
   Backend* b = registry()[static_cast<size_t>(device.kind)];
-  FASTNN_CHECK(b != nullptr, Value, "device '", device.name(),
-               "' is not available: this build of fastnn has no backend for it (see "
-               "`python -m fastnn info`)");
+  if (b == nullptr)
+    fail(ErrorKind::Value, "device '", device.name(), "' is not available: ",
+         backend_unavailable_reason(device.kind));
+  FASTNN_CHECK(device.index >= 0 && device.index < b->device_count(), Value, "device '",
+               device.name(), "' is not available: this machine has ", b->device_count(), " ",
+               b->name(), " device", b->device_count() == 1 ? "" : "s");
   return *b;
 }
 

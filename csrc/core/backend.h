@@ -119,12 +119,24 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+  // How many devices of this kind the backend drives (cuda:0 .. cuda:N-1).
+  virtual int device_count() const { return 1; }
+  // What the device is, for `python -m fastnn info` ("NVIDIA H100 80GB HBM3").
+  virtual std::string device_name(int index) const { return name(); }
 
   // --- memory ---
-  virtual std::shared_ptr<Storage> allocate(size_t nbytes) = 0;
+  // nbytes of `device` (one of this backend's), uninitialised.
+  virtual std::shared_ptr<Storage> allocate(size_t nbytes, Device device) = 0;
   virtual void copy(const Tensor& src, Tensor& dst) = 0;  // same dtype and numel
   virtual void cast(const Tensor& src, Tensor& dst) = 0;  // same numel, any dtypes
   virtual void fill(Tensor& out, double value) = 0;
+  // Transfers between host memory and a tensor of this device (nbytes of the tensor). Both
+  // return once the host buffer may be reused and, for copy_to_host, holds the values every
+  // kernel launched before wrote. Never recorded: a plan does not move data to or from the host.
+  virtual void copy_from_host(const void* src, Tensor& dst) = 0;
+  virtual void copy_to_host(const Tensor& src, void* dst) = 0;
+  // Waits until every kernel launched on this device has finished.
+  virtual void synchronize() = 0;
 
   // --- gemm.cpp ---
   // c = alpha * op(a) @ op(b) + beta * c, with op(a) (m, k), op(b) (k, n), c (m, n).
@@ -309,24 +321,21 @@ class Backend {
                                    Tensor& gx, Tensor& ggamma, Tensor& gbeta) = 0;
 };
 
+template <class Config>
+Config read_config(const Tensor& t);
+template <class Config>
+void write_config(Tensor& t, const Config& c);
+
 // An optimizer config as a tensor its update kernel reads (bytes in an int64 tensor), so a
 // learning-rate change between replays reaches a recorded update without re-recording it.
+// On a device, the kernel reads the struct from device memory; read_config and write_config
+// are the host's (transfers), for kernels of the CPU backend and for the optimizer's getters.
 template <class Config>
 Tensor config_tensor(const Config& c, Device device = {}) {
   static_assert(std::is_trivially_copyable_v<Config>);
   Tensor t = Tensor::empty({int64_t((sizeof(Config) + 7) / 8)}, DType::Int64, device);
-  std::memcpy(t.raw(), &c, sizeof(Config));
+  write_config(t, c);
   return t;
-}
-template <class Config>
-Config read_config(const Tensor& t) {
-  Config c;
-  std::memcpy(&c, t.raw(), sizeof(Config));
-  return c;
-}
-template <class Config>
-void write_config(Tensor& t, const Config& c) {
-  std::memcpy(t.raw(), &c, sizeof(Config));
 }
 
 // Errors kernels find in data the host never looked at (a label or an index out of range in
@@ -343,8 +352,8 @@ void check_kernel_errors(Device device, const char* who);
 Tensor& kernel_error_source(Device device);
 // A stable id (>= 1) for the name `who`, the same for the same name.
 int64_t error_source_id(const std::string& who);
-// Called by a kernel (any thread) of `device` that found label or index `value` at position
-// `row` outside [0, limit).
+// Called by a CPU kernel (any thread) that found label or index `value` at position `row`
+// outside [0, limit). A device's kernels write the same five values with their own atomics.
 void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limit);
 
 // Reads of device data by the host (queries, numpy views, error checks): a debug counter
@@ -352,7 +361,8 @@ void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limi
 void count_host_read();
 int64_t host_read_count();
 
-// The backend that runs kernels for `device`; raises if that device has none.
+// The backend that runs kernels for `device`; raises ValueError naming what is missing (no
+// backend library, no such device) if that device has none.
 Backend& backend_for(Device device);
 inline Backend& backend_of(const Tensor& t) {
   return backend_for(t.device());
@@ -360,5 +370,32 @@ inline Backend& backend_of(const Tensor& t) {
 // Called by a backend library when it loads.
 void register_backend(DeviceKind kind, Backend* backend);
 bool has_backend(DeviceKind kind);
+// Loads a device backend's shared library (libfastnn_cuda.so) and runs its entry point
+// `fastnn_backend_init`, which registers the backend when its device is usable. Returns ""
+// on success, else why the device is unusable (the library or a dependency is missing, no
+// GPU, no driver); that reason is also what backend_for says for the device kind from then
+// on. Loading twice returns the first result.
+std::string load_backend_library(DeviceKind kind, const std::string& path);
+// Why `kind` has no backend (a sentence), for errors and `fastnn info`.
+std::string backend_unavailable_reason(DeviceKind kind);
+
+template <class Config>
+Config read_config(const Tensor& t) {
+  Config c;
+  if (t.device().kind == DeviceKind::CPU) {
+    std::memcpy(&c, t.raw(), sizeof(Config));
+  } else {
+    unsigned char bytes[(sizeof(Config) + 7) / 8 * 8];
+    backend_of(t).copy_to_host(t, bytes);
+    std::memcpy(&c, bytes, sizeof(Config));
+  }
+  return c;
+}
+template <class Config>
+void write_config(Tensor& t, const Config& c) {
+  unsigned char bytes[(sizeof(Config) + 7) / 8 * 8] = {};
+  std::memcpy(bytes, &c, sizeof(Config));
+  backend_of(t).copy_from_host(bytes, t);
+}
 
 }  // namespace fastnn

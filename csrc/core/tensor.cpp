@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "core/backend.h"
 
@@ -77,7 +78,7 @@ static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> storage, s
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   size_t nbytes = shape_nbytes(shape, dtype);
-  return Tensor(make_impl(backend_for(device).allocate(nbytes), 0, shape, dtype));
+  return Tensor(make_impl(backend_for(device).allocate(nbytes, device), 0, shape, dtype));
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
@@ -159,6 +160,23 @@ Tensor Tensor::rows(int64_t begin, int64_t end) const {
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype(), device());
   FASTNN_LAUNCH(backend_of(*this), copy, *this, out);
+  return out;
+}
+
+Tensor Tensor::to(Device target) const {
+  if (target == device()) return *this;
+  Tensor out = empty(shape(), dtype(), target);
+  if (device().kind == DeviceKind::CPU) {
+    backend_for(target).copy_from_host(raw(), out);
+  } else if (target.kind == DeviceKind::CPU) {
+    count_host_read();
+    backend_of(*this).copy_to_host(*this, out.raw());
+  } else {  // between two devices: through host memory (rare; not a hot path)
+    count_host_read();
+    std::vector<unsigned char> host(nbytes());
+    backend_of(*this).copy_to_host(*this, host.data());
+    backend_for(target).copy_from_host(host.data(), out);
+  }
   return out;
 }
 

@@ -71,6 +71,9 @@ class Tensor {
   Tensor rows(int64_t begin, int64_t end) const;
   // A new tensor with the same values.
   Tensor clone() const;
+  // The same values on `device` (this tensor itself when already there), with no autograd
+  // history: a transfer, never recorded in a plan.
+  Tensor to(Device device) const;
   // Same storage, no autograd history, requires_grad false.
   Tensor detach() const;
 

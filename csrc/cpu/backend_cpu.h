@@ -16,10 +16,13 @@ class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
 
-  std::shared_ptr<Storage> allocate(size_t nbytes) override;
+  std::shared_ptr<Storage> allocate(size_t nbytes, Device device) override;
   void copy(const Tensor& src, Tensor& dst) override;
   void cast(const Tensor& src, Tensor& dst) override;
   void fill(Tensor& out, double value) override;
+  void copy_from_host(const void* src, Tensor& dst) override;
+  void copy_to_host(const Tensor& src, void* dst) override;
+  void synchronize() override {}  // kernels return when done
 
   void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
             const Tensor& a, const Tensor& b, double beta, Tensor& c) override;

@@ -32,7 +32,7 @@ namespace {
 // never split one. Failures are MemoryError with the byte count: a null from aligned_alloc,
 // or std::bad_alloc from the bookkeeping (Tensor::empty has already refused sizes that
 // overflow, as ValueError).
-std::shared_ptr<Storage> CpuBackend::allocate(size_t nbytes) {
+std::shared_ptr<Storage> CpuBackend::allocate(size_t nbytes, Device) {
   if (nbytes > std::numeric_limits<size_t>::max() - 64) out_of_memory(nbytes);  // rounding wraps
   size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
@@ -54,6 +54,14 @@ std::shared_ptr<Storage> CpuBackend::allocate(size_t nbytes) {
 
 void CpuBackend::copy(const Tensor& src, Tensor& dst) {
   if (src.raw() != dst.raw()) std::memcpy(dst.raw(), src.raw(), src.nbytes());
+}
+
+void CpuBackend::copy_from_host(const void* src, Tensor& dst) {
+  if (src != dst.raw()) std::memcpy(dst.raw(), src, dst.nbytes());
+}
+
+void CpuBackend::copy_to_host(const Tensor& src, void* dst) {
+  if (src.raw() != dst) std::memcpy(dst, src.raw(), src.nbytes());
 }
 
 template <class From, class To>

@@ -66,6 +66,26 @@ void bind_system(py::module_& m) {
       },
       py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::arg("dtype") = "float32");
   m.def("has_cuda_backend", [] { return has_backend(DeviceKind::CUDA); });
+  m.def(
+      "load_cuda_backend",
+      [](const std::string& path) { return load_backend_library(DeviceKind::CUDA, path); },
+      py::arg("path"),
+      "Loads libfastnn_cuda and registers the CUDA backend; returns '' or why it is unusable.");
+  m.def("cuda_unavailable_reason", [] { return backend_unavailable_reason(DeviceKind::CUDA); });
+  m.def("cuda_device_count", [] {
+    return has_backend(DeviceKind::CUDA) ? backend_for(Device{DeviceKind::CUDA, 0}).device_count()
+                                         : 0;
+  });
+  m.def(
+      "cuda_device_name",
+      [](int index) {
+        return backend_for(Device{DeviceKind::CUDA, index}).device_name(index);
+      },
+      py::arg("index") = 0);
+  m.def(
+      "synchronize", [](const std::string& device) { backend_for(device_from_name(device)).synchronize(); },
+      py::arg("device") = "cuda",
+      "Waits until every kernel launched on the device has finished.");
   m.def("host_read_count", &host_read_count,
         "Reads of device data by the host so far (a debug counter: numpy views, .item(), "
         "queries, error checks).");

@@ -32,6 +32,11 @@ void bind_tensor(py::module_& m) {
            py::arg("data"), py::arg("dtype") = py::none(), py::arg("requires_grad") = false,
            "Copies `data` into a new tensor.")
       .def_buffer([](Tensor& t) {
+        // A device tensor has no host memory to share: np.asarray(t) must not read device
+        // pointers. PyTorch's answer, in PyTorch's words.
+        FASTNN_CHECK(t.device().kind == DeviceKind::CPU, Type, "can't convert ",
+                     t.device().name(), " tensor to numpy: use .numpy() or .cpu(), which copy "
+                     "it to host memory first");
         note_host_read();
         std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides(shape.size());
         py::ssize_t stride = static_cast<py::ssize_t>(dtype_size(t.dtype()));
@@ -50,7 +55,14 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("dtype", [](const Tensor& t) { return dtype_name(t.dtype()); })
       .def_property_readonly("device", [](const Tensor& t) { return t.device().name(); })
       .def("numel", &Tensor::numel)
-      .def("numpy", &numpy_view, "A numpy array sharing this tensor's memory.")
+      .def("numpy", &numpy_view,
+           "A numpy array of this tensor's values: sharing its memory on the CPU, a copy "
+           "from a device.")
+      .def(
+          "to_device",
+          [](const Tensor& t, const std::string& device) { return t.to(device_from_name(device)); },
+          py::arg("device"),
+          "The same values on `device` (this tensor when already there); not differentiable.")
       .def_property("requires_grad", &Tensor::requires_grad, &Tensor::set_requires_grad)
       .def_property(
           "grad",

@@ -106,6 +106,7 @@ void note_host_read() {
 }
 
 py::array numpy_view(const Tensor& t) {
+  if (t.device().kind != DeviceKind::CPU) return numpy_view(t.to(Device{}));  // a host copy
   note_host_read();
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
   std::vector<py::ssize_t> strides(shape.size());

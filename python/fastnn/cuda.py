@@ -1,22 +1,56 @@
-"""CUDA device queries. The CUDA backend is a separate library; without it (or without a
-GPU) everything runs on the CPU."""
+"""CUDA device queries. The CUDA backend is a separate library (``libfastnn_cuda.so`` beside
+``_C``), built when the build machine had nvcc and cuBLAS; it is loaded on first use, and
+without it (or without a GPU) everything runs on the CPU."""
+
+import os
 
 from . import _C
 
+_LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libfastnn_cuda.so")
+
+
+def _load() -> str:
+    """Loads the backend once; returns '' or why CUDA cannot be used."""
+    if _C.has_cuda_backend():
+        return ""
+    if not os.path.exists(_LIBRARY):
+        return _C.cuda_unavailable_reason()  # a build without CUDA
+    return _C.load_cuda_backend(_LIBRARY)
+
 
 def is_available() -> bool:
-    return _C.has_cuda_backend()
+    """Whether a CUDA device can be used: a build with CUDA, its libraries, a driver and a GPU."""
+    return _load() == ""
+
+
+def unavailable_reason() -> str:
+    """Why ``is_available()`` is False ('' when it is True)."""
+    return _load()
 
 
 def device_count() -> int:
-    """The CUDA devices fastnn can use: 0 whenever is_available() is False.
+    """The CUDA devices fastnn can use: 0 whenever is_available() is False."""
+    return _C.cuda_device_count() if is_available() else 0
 
-    The build reports only whether a CUDA backend is registered (``_C.has_cuda_backend``;
-    ``build_info()["cuda"]`` says whether one was compiled). A registered backend has at
-    least one device; how many more it sees comes from ``_C.cuda_device_count`` once the
-    backend binds it, and until then the count is the one device it is known to have.
-    """
-    if not is_available():
-        return 0
-    count = getattr(_C, "cuda_device_count", None)
-    return int(count()) if count is not None else 1
+
+def get_device_name(index: int = 0) -> str:
+    require(f"cuda:{index}")
+    return _C.cuda_device_name(index)
+
+
+def synchronize(device="cuda") -> None:
+    """Waits until every kernel launched on ``device`` has finished."""
+    require(str(device))
+    _C.synchronize(str(device))
+
+
+def require(device: str) -> None:
+    """Raises ValueError naming what is missing when ``device`` (a CUDA name) is unusable."""
+    why = _load()
+    if why:
+        raise ValueError(f"device '{device}' is not available: {why}")
+    count = _C.cuda_device_count()
+    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    if not 0 <= index < count:
+        raise ValueError(f"device '{device}' is not available: this machine has {count} CUDA "
+                         f"device{'s' if count != 1 else ''}")

@@ -26,13 +26,18 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
 
     ``dtype`` defaults to float32 for float data and int64 for integer data.
     """
-    _check_device(device)
+    device = _check_device(device)
     if isinstance(data, Tensor):
-        data = np.asarray(data)
+        data = data.numpy()
     array = np.asarray(data)
     if dtype is None and array.dtype.kind == "f":
         dtype = "float32"
-    return Tensor(array, dtype, requires_grad)
+    if device == "cpu":
+        return Tensor(array, dtype, requires_grad)
+    t = Tensor(array, dtype, False).to_device(device)
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
 def as_tensor(data, dtype=None) -> Tensor:
@@ -114,13 +119,17 @@ def _dtype_name(dtype) -> str:
     return dtype if isinstance(dtype, str) else np.dtype(dtype).name
 
 
-def _check_device(device):
-    if str(device) != "cpu":
-        from . import cuda
+def _check_device(device) -> str:
+    """The device's name ('cpu', 'cuda:N'); ValueError naming what is missing when unusable."""
+    name = str(device)
+    if name == "cpu":
+        return name
+    if name != "cuda" and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got '{name}'")
+    from . import cuda
 
-        if not cuda.is_available():
-            raise ValueError(f"device '{device}' is not available: this machine has no CUDA "
-                             "device or this build of fastnn has no CUDA backend")
+    cuda.require(name)
+    return name if ":" in name else "cuda:0"
 
 
 # --- grad mode ---------------------------------------------------------------------------
@@ -294,12 +303,10 @@ def _requires_grad_(self: Tensor, requires_grad: bool = True) -> Tensor:
 
 def _to(self: Tensor, target) -> Tensor:
     target = str(target)
-    if target in ("cpu",):
-        return self
     if target in _FLOAT_DTYPES or target in ("int32", "int64"):
         return _C.to_dtype(self, target)
-    _check_device(target)
-    raise ValueError(f"to(): cannot move a tensor to '{target}'")
+    target = _check_device(target)
+    return self if target == self.device else self.to_device(target)
 
 
 def _clone(self: Tensor) -> Tensor:
@@ -346,7 +353,8 @@ def _install():
     T.float = lambda a: _C.to_dtype(a, "float32")
     T.double = lambda a: _C.to_dtype(a, "float64")
     T.clone = _clone
-    T.cpu = lambda a: a
+    T.cpu = lambda a: a if a.device == "cpu" else a.to_device("cpu")
+    T.cuda = lambda a, device=0: _to(a, device if isinstance(device, str) else f"cuda:{device}")
     T.__hash__ = object.__hash__
     # numpy arrays and scalars on the left of an operator defer to the tensor's reflected
     # operator (as they do for torch tensors) instead of converting it to an ndarray, which

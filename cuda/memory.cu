@@ -1,0 +1,251 @@
+// The backend's entry point, per-device state, allocation, copies, casts, fills and host
+// transfers (csrc/cpu/memory.cpp's counterpart).
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+
+#include "cuda/common.cuh"
+
+namespace fastnn {
+
+namespace cuda {
+
+namespace {
+CudaBackend* instance = nullptr;
+}
+
+CudaBackend& backend() {
+  return *instance;
+}
+
+void fail_cuda(cudaError_t error, const char* call, const char* file, int line) {
+  if (error == cudaErrorMemoryAllocation)
+    fail(ErrorKind::Memory, "CUDA out of memory: ", call, " (", file, ":", line, ")");
+  fail(ErrorKind::Runtime, "CUDA error: ", cudaGetErrorName(error), ": ",
+       cudaGetErrorString(error), " in ", call, " (", file, ":", line, ")");
+}
+
+void fail_cublas(cublasStatus_t status, const char* call, const char* file, int line) {
+  fail(ErrorKind::Runtime, "cuBLAS error: ", cublasGetStatusName(status), ": ",
+       cublasGetStatusString(status), " in ", call, " (", file, ":", line, ")");
+}
+
+}  // namespace cuda
+
+using cuda::for_each;
+
+CudaBackend::CudaBackend(int device_count) : device_count_(device_count) {
+  states_.resize(static_cast<size_t>(device_count));
+}
+
+// Streams and handles die with the process: destroying them from a static destructor, after
+// the driver may have shut down, would fail.
+CudaBackend::~CudaBackend() = default;
+
+std::string CudaBackend::device_name(int index) const {
+  cudaDeviceProp properties{};
+  FASTNN_CUDA_CHECK(cudaGetDeviceProperties(&properties, index));
+  return properties.name;
+}
+
+CudaDeviceState& CudaBackend::state(Device device) {
+  // The device current on this thread, remembered to skip the call when it does not change.
+  thread_local int current = -1;
+  const int index = device.index;
+  if (index != current) {
+    FASTNN_CUDA_CHECK(cudaSetDevice(index));
+    current = index;
+  }
+  std::unique_ptr<CudaDeviceState>& slot = states_.at(static_cast<size_t>(index));
+  if (slot) return *slot;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (slot) return *slot;
+  auto s = std::make_unique<CudaDeviceState>();
+  s->index = index;
+  FASTNN_CUDA_CHECK(cudaGetDeviceProperties(&s->properties, index));
+  FASTNN_CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
+  FASTNN_CUBLAS_CHECK(cublasCreate(&s->cublas));
+  FASTNN_CUBLAS_CHECK(cublasSetStream(s->cublas, s->stream));
+  // The pool keeps freed memory for the next allocation instead of returning it to the
+  // driver at every synchronisation (as PyTorch's caching allocator does).
+  cudaMemPool_t pool;
+  FASTNN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, index));
+  uint64_t keep_all = std::numeric_limits<uint64_t>::max();
+  FASTNN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_all));
+  slot = std::move(s);
+  return *slot;
+}
+
+std::shared_ptr<Storage> CudaBackend::allocate(size_t nbytes, Device device) {
+  const int index = device.index;
+  CudaDeviceState& dev = state(device);
+  void* p = nullptr;
+  cudaError_t error = cudaMallocAsync(&p, std::max<size_t>(nbytes, 1), dev.stream);
+  if (error != cudaSuccess) {
+    (void)cudaGetLastError();  // clear it: the process goes on
+    fail(ErrorKind::Memory, "allocate: CUDA out of memory: could not allocate ", nbytes,
+         " bytes (", static_cast<double>(nbytes) / (1 << 30), " GiB) on cuda:", index, " (",
+         cudaGetErrorString(error), ")");
+  }
+  cudaStream_t stream = dev.stream;
+  std::shared_ptr<void> owner(p, [stream](void* q) { cudaFreeAsync(q, stream); });
+  auto storage = std::make_shared<Storage>();
+  storage->data = p;
+  storage->nbytes = nbytes;
+  storage->device = Device{DeviceKind::CUDA, index};
+  storage->owner = std::move(owner);
+  return storage;
+}
+
+void CudaBackend::copy(const Tensor& src, Tensor& dst) {
+  if (src.raw() == dst.raw() || src.nbytes() == 0) return;
+  auto& dev = state(dst.device());
+  FASTNN_CUDA_CHECK(
+      cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice, dev.stream));
+}
+
+void CudaBackend::copy_from_host(const void* src, Tensor& dst) {
+  if (dst.nbytes() == 0) return;
+  auto& dev = state(dst.device());
+  // From pageable memory the call returns once src has been staged, so src may be reused.
+  FASTNN_CUDA_CHECK(
+      cudaMemcpyAsync(dst.raw(), src, dst.nbytes(), cudaMemcpyHostToDevice, dev.stream));
+}
+
+void CudaBackend::copy_to_host(const Tensor& src, void* dst) {
+  if (src.nbytes() == 0) return;
+  auto& dev = state(src.device());
+  FASTNN_CUDA_CHECK(
+      cudaMemcpyAsync(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, dev.stream));
+  FASTNN_CUDA_CHECK(cudaStreamSynchronize(dev.stream));
+}
+
+void CudaBackend::synchronize() {
+  for (auto& s : states_)
+    if (s) {
+      FASTNN_CUDA_CHECK(cudaSetDevice(s->index));
+      FASTNN_CUDA_CHECK(cudaStreamSynchronize(s->stream));
+    }
+}
+
+namespace {
+
+template <class T>
+T* typed(const Tensor& t) {
+  return static_cast<T*>(t.raw());
+}
+
+// Whether From values may not fit To (float to integer, int64 to int32): then the values
+// are checked first, as the CPU backend does, instead of converting to garbage.
+template <class From, class To>
+constexpr bool narrowing =
+    std::is_integral_v<To> && (std::is_floating_point_v<From> || sizeof(To) < sizeof(From));
+
+template <class From, class To>
+void cast_values(cudaStream_t stream, const Tensor& src, const Tensor& dst) {
+  const From* s = typed<From>(src);
+  To* d = typed<To>(dst);
+  const int64_t n = src.numel();
+  if constexpr (narrowing<From, To>) {
+    // The first position whose value does not fit, found on the device and read back: a
+    // host read, but casts of floats to labels are data preparation, not steps.
+    constexpr double low = static_cast<double>(std::numeric_limits<To>::min());
+    Tensor first = Tensor::full({1}, static_cast<double>(n), DType::Int64, dst.device());
+    auto* f = typed<unsigned long long>(first);
+    for_each(stream, n, [=] __device__(int64_t i) {
+      double v = static_cast<double>(s[i]);
+      if (!(v >= low && v < -low)) atomicMin(f, static_cast<unsigned long long>(i));
+    });
+    int64_t at = 0;
+    count_host_read();
+    cuda::backend().copy_to_host(first, &at);
+    if (at < n) {
+      double v = 0;
+      Tensor one = Tensor::empty({1}, src.dtype(), src.device());
+      FASTNN_CUDA_CHECK(cudaMemcpyAsync(one.raw(), s + at, sizeof(From),
+                                        cudaMemcpyDeviceToDevice, stream));
+      From value{};
+      cuda::backend().copy_to_host(one, &value);
+      v = static_cast<double>(value);
+      fail(ErrorKind::Value, "to: expected values that fit ", sizeof(To) == 4 ? "int32" : "int64",
+           ", got ", v, " at position ", at);
+    }
+  }
+  for_each(stream, n, [=] __device__(int64_t i) { d[i] = static_cast<To>(s[i]); });
+}
+
+template <class From>
+void cast_from(cudaStream_t stream, const Tensor& src, const Tensor& dst) {
+  switch (dst.dtype()) {
+    case DType::Float32:
+      return cast_values<From, float>(stream, src, dst);
+    case DType::Float64:
+      return cast_values<From, double>(stream, src, dst);
+    case DType::Int32:
+      return cast_values<From, int32_t>(stream, src, dst);
+    case DType::Int64:
+      return cast_values<From, int64_t>(stream, src, dst);
+  }
+}
+
+template <class T>
+void fill_values(cudaStream_t stream, const Tensor& out, double value) {
+  T* p = typed<T>(out);
+  const T v = static_cast<T>(value);
+  for_each(stream, out.numel(), [=] __device__(int64_t i) { p[i] = v; });
+}
+
+}  // namespace
+
+void CudaBackend::cast(const Tensor& src, Tensor& dst) {
+  cudaStream_t stream = state(dst.device()).stream;
+  switch (src.dtype()) {
+    case DType::Float32:
+      return cast_from<float>(stream, src, dst);
+    case DType::Float64:
+      return cast_from<double>(stream, src, dst);
+    case DType::Int32:
+      return cast_from<int32_t>(stream, src, dst);
+    case DType::Int64:
+      return cast_from<int64_t>(stream, src, dst);
+  }
+}
+
+void CudaBackend::fill(Tensor& out, double value) {
+  cudaStream_t stream = state(out.device()).stream;
+  switch (out.dtype()) {
+    case DType::Float32:
+      return fill_values<float>(stream, out, value);
+    case DType::Float64:
+      return fill_values<double>(stream, out, value);
+    case DType::Int32:
+      return fill_values<int32_t>(stream, out, value);
+    case DType::Int64:
+      return fill_values<int64_t>(stream, out, value);
+  }
+}
+
+}  // namespace fastnn
+
+// Called by load_backend_library (core/backend.cpp) once, when fastnn/cuda.py loads this
+// library: registers the backend when the driver works and sees a GPU, else says why not.
+extern "C" __attribute__((visibility("default"))) const char* fastnn_backend_init() {
+  static std::string why;
+  int count = 0;
+  cudaError_t error = cudaGetDeviceCount(&count);
+  if (error != cudaSuccess) {
+    (void)cudaGetLastError();
+    why = std::string("the CUDA runtime found no usable GPU (") + cudaGetErrorName(error) + ": " +
+          cudaGetErrorString(error) + ")";
+    return why.c_str();
+  }
+  if (count == 0) {
+    why = "the CUDA runtime sees no GPU on this machine";
+    return why.c_str();
+  }
+  static fastnn::CudaBackend backend(count);
+  fastnn::cuda::instance = &backend;
+  fastnn::register_backend(fastnn::DeviceKind::CUDA, &backend);
+  return nullptr;
+}
