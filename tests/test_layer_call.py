@@ -258,13 +258,13 @@ def test_device_count_agrees_with_the_build():
 
 def test_device_count_with_a_backend(monkeypatch):
     monkeypatch.setattr(_C, "has_cuda_backend", lambda: True)
-    if hasattr(_C, "cuda_device_count"):
-        monkeypatch.delattr(_C, "cuda_device_count")
-    assert fn.cuda.device_count() == 1  # registered: at least the one it runs on
-    monkeypatch.setattr(_C, "cuda_device_count", lambda: 4, raising=False)
-    assert fn.cuda.device_count() == 4
+    monkeypatch.setattr(_C, "cuda_device_count", lambda: 4)
+    assert fn.cuda.is_available() and fn.cuda.device_count() == 4
+    assert fn.cuda.unavailable_reason() == ""
     monkeypatch.setattr(_C, "has_cuda_backend", lambda: False)
+    monkeypatch.setattr(fn.cuda, "_LIBRARY", "/nonexistent/libfastnn_cuda.so")
     assert fn.cuda.device_count() == 0 and not fn.cuda.is_available()
+    assert "built without CUDA" in fn.cuda.unavailable_reason()
 
 
 # --- the import graph ---------------------------------------------------------------------------

@@ -164,8 +164,7 @@ std::string backend_unavailable_reason(DeviceKind kind) {
   std::lock_guard<std::mutex> lock(loading_mutex);
   const LoadedLibrary& lib = loaded_libraries()[static_cast<size_t>(kind)];
   if (lib.tried && !lib.reason.empty()) return lib.reason;
-  return "this build of fastnn has no backend for it (built without CUDA; see `python -m fastnn "
-         "info`)";
+  return "this build of fastnn has no backend for it (it was built without CUDA)";
 }
 
 Backend& backend_for(Device device) {

@@ -1,16 +1,16 @@
 #include "core/rng.h"
 
+#include <map>
 #include <utility>
+
+#include "core/backend.h"
 
 #include "math/random.h"
 
 namespace fastnn {
 
-// Only the CPU generator exists until a device backend arrives; callers hold the GIL (or
-// are single-threaded C++), as every draw is.
-Tensor& generator_state(Device device) {
-  FASTNN_CHECK(device.kind == DeviceKind::CPU, Value, "generator: no generator for device '",
-               device.name(), "'");
+namespace {
+Tensor& cpu_generator() {
   static Tensor state = [] {
     Tensor t = Tensor::empty({2}, DType::Int64);  // allocation only: never recorded
     t.data<uint64_t>()[0] = kDefaultSeed;
@@ -19,21 +19,45 @@ Tensor& generator_state(Device device) {
   }();
   return state;
 }
+// One generator per device besides the CPU's, made on first use (PyTorch keeps one per GPU
+// too), each seeded by manual_seed: training on one device under a seed draws the numbers the
+// CPU would.
+std::map<int, Tensor>& device_generators() {
+  static std::map<int, Tensor> generators;
+  return generators;
+}
+void seed_device_generator(Tensor& t, uint64_t seed) {
+  const uint64_t state[2] = {seed, 0};
+  backend_of(t).copy_from_host(state, t);
+}
+}  // namespace
+
+// Callers hold the GIL (or are single-threaded C++), as every draw is.
+Tensor& generator_state(Device device) {
+  if (device.kind == DeviceKind::CPU) return cpu_generator();
+  auto [it, added] = device_generators().try_emplace(device.index);
+  if (added) {
+    it->second = Tensor::empty({2}, DType::Int64, device);  // allocation only: never recorded
+    seed_device_generator(it->second, initial_seed());
+  }
+  return it->second;
+}
 
 void manual_seed(uint64_t seed) {
-  uint64_t* s = generator_state().data<uint64_t>();
+  uint64_t* s = cpu_generator().data<uint64_t>();
   s[0] = seed;
   s[1] = 0;
+  for (auto& [index, t] : device_generators()) seed_device_generator(t, seed);
 }
 
 uint64_t initial_seed() {
-  return generator_state().data<uint64_t>()[0];
+  return cpu_generator().data<uint64_t>()[0];
 }
 
 void random_permutation(int64_t n, int64_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = i;
   if (n < 2) return;
-  uint64_t* state = generator_state().data<uint64_t>();
+  uint64_t* state = cpu_generator().data<uint64_t>();
   uint64_t seed = state[0], offset = state[1];
   state[1] += static_cast<uint64_t>(n / 2 + 1);
   // Two swaps per Philox block: step k uses the 64 bits of words (0, 1) of block k/2 when k is

@@ -180,6 +180,19 @@ Tensor Tensor::to(Device target) const {
   return out;
 }
 
+void Tensor::move_to(Device target) {
+  if (target == device()) return;
+  FASTNN_CHECK(grad_fn() == nullptr, Value, "to: cannot move '", name(),
+               "' in place: it is the output of an op (move the leaves it came from)");
+  Tensor moved = to(target);
+  impl_->storage = moved.impl_->storage;
+  impl_->offset = 0;
+  if (impl_->grad) {
+    Tensor g(impl_->grad);
+    g.move_to(target);
+  }
+}
+
 Tensor Tensor::detach() const {
   return Tensor(make_impl(impl_->storage, impl_->offset, impl_->shape, impl_->dtype));
 }

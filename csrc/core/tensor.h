@@ -74,6 +74,10 @@ class Tensor {
   // The same values on `device` (this tensor itself when already there), with no autograd
   // history: a transfer, never recorded in a plan.
   Tensor to(Device device) const;
+  // Moves this tensor's values to `device` in place (model.to): every handle to it, a layer's
+  // weight or an optimizer's parameter list, sees the new storage; its gradient moves too.
+  // Only for tensors that own their storage and are not produced by an op.
+  void move_to(Device device);
   // Same storage, no autograd history, requires_grad false.
   Tensor detach() const;
 

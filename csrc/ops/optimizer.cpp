@@ -22,10 +22,13 @@ Optimizer::Optimizer(std::vector<Tensor> params, const char* name)
                  " is not a leaf tensor (it was computed by an op); optimize leaves only");
     FASTNN_CHECK(seen.insert(p.impl()).second, Value, name_, ": parameter ", i,
                  (p.name().empty() ? "" : " '" + p.name() + "'"), " appears more than once");
+    FASTNN_CHECK(p.device() == params_[0].device(), Value, name_, ": parameter ", i,
+                 (p.name().empty() ? "" : " '" + p.name() + "'"), " is on ", p.device().name(),
+                 " but parameter 0 is on ", params_[0].device().name(),
+                 "; move the model to one device first (model.to(...))");
   }
   CaptureSuspend unrecorded;  // an optimizer made inside a capture keeps its own state
-  steps_ = Tensor::empty({int64_t(params_.size())}, DType::Int64);
-  std::memset(steps_.raw(), 0, steps_.nbytes());
+  steps_ = Tensor::zeros({int64_t(params_.size())}, DType::Int64, device());
 }
 
 void Optimizer::check_index(size_t index) const {
@@ -36,7 +39,9 @@ void Optimizer::check_index(size_t index) const {
 int64_t Optimizer::steps(size_t index) const {
   check_index(index);
   count_host_read();
-  return steps_.data<int64_t>()[index];
+  int64_t steps = 0;
+  backend_of(steps_).copy_to_host(steps_.rows(int64_t(index), int64_t(index) + 1), &steps);
+  return steps;
 }
 
 void Optimizer::ensure_state(size_t index) {
@@ -48,7 +53,8 @@ void Optimizer::ensure_state(size_t index) {
 void Optimizer::set_steps(size_t index, int64_t steps) {
   check_index(index);
   FASTNN_CHECK(steps >= 0, Value, name_, ": expected a step count >= 0, got ", steps);
-  steps_.data<int64_t>()[index] = steps;
+  Tensor slot = steps_.rows(int64_t(index), int64_t(index) + 1);
+  backend_of(slot).copy_from_host(&steps, slot);
 }
 
 Tensor Optimizer::zeros_like(size_t i) const {
@@ -90,7 +96,7 @@ void check_unit(const char* who, const char* arg, double v) {
 // --- SGD ---
 
 SGD::SGD(std::vector<Tensor> params, SGDConfig c)
-    : Optimizer(std::move(params), "SGD"), Configured(c), momentum_(params_.size()) {
+    : Optimizer(std::move(params), "SGD"), Configured(c, device()), momentum_(params_.size()) {
   validate();
 }
 
@@ -121,7 +127,7 @@ std::vector<std::pair<std::string, Tensor>> SGD::state(size_t i) const {
 
 Adam::Adam(std::vector<Tensor> params, AdamConfig c, const char* name)
     : Optimizer(std::move(params), name),
-      Configured(c),
+      Configured(c, device()),
       m_(params_.size()),
       v_(params_.size()),
       v_max_(params_.size()) {
@@ -161,7 +167,7 @@ std::vector<std::pair<std::string, Tensor>> Adam::state(size_t i) const {
 
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropConfig c)
     : Optimizer(std::move(params), "RMSprop"),
-      Configured(c),
+      Configured(c, device()),
       square_avg_(params_.size()),
       momentum_(params_.size()),
       grad_avg_(params_.size()) {
@@ -200,7 +206,7 @@ std::vector<std::pair<std::string, Tensor>> RMSprop::state(size_t i) const {
 // --- Adagrad ---
 
 Adagrad::Adagrad(std::vector<Tensor> params, AdagradConfig c, double initial_accumulator_value)
-    : Optimizer(std::move(params), "Adagrad"), Configured(c) {
+    : Optimizer(std::move(params), "Adagrad"), Configured(c, device()) {
   check_rate(name_, "initial_accumulator_value", initial_accumulator_value);
   CaptureSuspend unrecorded;  // state created once, not by every replay
   for (const Tensor& p : params_)

@@ -23,6 +23,8 @@ class Optimizer : public std::enable_shared_from_this<Optimizer> {
   void zero_grad(bool set_to_none = true);
   const std::vector<Tensor>& params() const { return params_; }
   const char* name() const { return name_; }
+  // Where the parameters (all on one device) and the optimizer's state live.
+  Device device() const { return params_.front().device(); }
   // Named state tensors per parameter, for checkpoints.
   virtual std::vector<std::pair<std::string, Tensor>> state(size_t index) const = 0;
   int64_t steps(size_t index) const;
@@ -40,19 +42,25 @@ class Optimizer : public std::enable_shared_from_this<Optimizer> {
   void check_index(size_t index) const;
 
   std::vector<Tensor> params_;
-  Tensor steps_;   // int64, per parameter, like torch.optim's state['step']
+  Tensor steps_;   // int64, per parameter, like torch.optim's state['step'], on their device
   const char* name_;
 };
 
-// The config of an optimizer of type Config, kept in the tensor its kernels read.
+// The config of an optimizer of type Config, kept in the tensor its kernels read (on the
+// parameters' device) and, for the host's own checks, as a copy here: reading it back from a
+// device at every step would be a host read.
 template <class Config>
 class Configured {
  public:
-  Config config() const { return read_config<Config>(tensor_); }
-  void set_config(const Config& c) { write_config(tensor_, c); }
+  Config config() const { return config_; }
+  void set_config(const Config& c) {
+    write_config(tensor_, c);
+    config_ = c;
+  }
 
  protected:
-  explicit Configured(const Config& c) : tensor_(config_tensor(c)) {}
+  Configured(const Config& c, Device device) : config_(c), tensor_(config_tensor(c, device)) {}
+  Config config_;
   Tensor tensor_;
 };
 

@@ -20,9 +20,9 @@ namespace fastnn::python {
 // A random op: inside a captured step the draw is recorded and every replay draws the next
 // numbers from the generator, as the eager step would.
 static Tensor random_tensor(const py::object& shape, const py::object& dtype, bool normal,
-                            double a, double b) {
+                            double a, double b, const std::string& device) {
   Tensor t = Tensor::empty(shape_from_python(shape, normal ? "normal" : "uniform"),
-                           parse_dtype(dtype));
+                           parse_dtype(dtype), device_from_name(device));
   Tensor& generator = generator_state(t.device());
   if (normal)
     FASTNN_LAUNCH(backend_of(t), random_normal, t, a, b, generator);
@@ -46,10 +46,10 @@ void bind_system(py::module_& m) {
   m.def("is_grad_enabled", &grad_enabled);
   m.def(
       "uniform",
-      [](const py::object& shape, double low, double high, const py::object& dtype) {
-        return random_tensor(shape, dtype, false, low, high);
-      },
-      py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0, py::arg("dtype") = "float32");
+      [](const py::object& shape, double low, double high, const py::object& dtype,
+         const std::string& device) { return random_tensor(shape, dtype, false, low, high, device); },
+      py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0, py::arg("dtype") = "float32",
+      py::arg("device") = "cpu");
   m.def(
       "permutation",
       [](int64_t n) {
@@ -61,10 +61,10 @@ void bind_system(py::module_& m) {
       py::arg("n"), "A random permutation of range(n) from fastnn's seeded generator.");
   m.def(
       "normal",
-      [](const py::object& shape, double mean, double std, const py::object& dtype) {
-        return random_tensor(shape, dtype, true, mean, std);
-      },
-      py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::arg("dtype") = "float32");
+      [](const py::object& shape, double mean, double std, const py::object& dtype,
+         const std::string& device) { return random_tensor(shape, dtype, true, mean, std, device); },
+      py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::arg("dtype") = "float32",
+      py::arg("device") = "cpu");
   m.def("has_cuda_backend", [] { return has_backend(DeviceKind::CUDA); });
   m.def(
       "load_cuda_backend",

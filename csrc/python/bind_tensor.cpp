@@ -63,6 +63,10 @@ void bind_tensor(py::module_& m) {
           [](const Tensor& t, const std::string& device) { return t.to(device_from_name(device)); },
           py::arg("device"),
           "The same values on `device` (this tensor when already there); not differentiable.")
+      .def(
+          "_move_to_",
+          [](Tensor& t, const std::string& device) { t.move_to(device_from_name(device)); },
+          py::arg("device"), "Moves the values to `device` in place (model.to).")
       .def_property("requires_grad", &Tensor::requires_grad, &Tensor::set_requires_grad)
       .def_property(
           "grad",

@@ -48,8 +48,13 @@ def info() -> None:
     print(f"fastnn {build['version']}")
     print(f"  compiler     gcc {build['compiler']}; kernels built for "
           f"{'this CPU (-march=native)' if build['native'] else 'any x86-64 CPU'}")
-    print(f"  CUDA backend {'built' if build['cuda'] else 'not built'}; "
-          f"available: {fn.cuda.is_available()}")
+    if fn.cuda.is_available():
+        names = ", ".join(f"cuda:{i} {fn.cuda.get_device_name(i)}"
+                          for i in range(fn.cuda.device_count()))
+        print(f"  CUDA         built; {names}")
+    else:
+        print(f"  CUDA         {'built' if build['cuda'] else 'not built'}; not available: "
+              f"{fn.cuda.unavailable_reason()}")
     print(f"  BLAS         {build['blas']}")
     print(f"  BLAS kernel  {build['blas_core']}")
     print(f"  threads      {build['threads']} (one pool for every kernel; OpenBLAS runs "

@@ -96,14 +96,14 @@ def ones(shape, dtype="float32", requires_grad=False) -> Tensor:
     return t
 
 
-def rand(*shape, dtype="float32") -> Tensor:
-    """Uniform in [0, 1) from fastnn's seeded generator."""
-    return _C.uniform(list(_shape(shape)), 0.0, 1.0, dtype)
+def rand(*shape, dtype="float32", device="cpu") -> Tensor:
+    """Uniform in [0, 1) from fastnn's seeded generator (the device's: same seed, same values)."""
+    return _C.uniform(list(_shape(shape)), 0.0, 1.0, dtype, _check_device(device))
 
 
-def randn(*shape, dtype="float32") -> Tensor:
-    """Standard normal from fastnn's seeded generator."""
-    return _C.normal(list(_shape(shape)), 0.0, 1.0, dtype)
+def randn(*shape, dtype="float32", device="cpu") -> Tensor:
+    """Standard normal from fastnn's seeded generator (the device's: same seed, same values)."""
+    return _C.normal(list(_shape(shape)), 0.0, 1.0, dtype, _check_device(device))
 
 
 def _shape(shape):

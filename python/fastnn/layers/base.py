@@ -72,6 +72,23 @@ def _local_name(weight, index):
     return name.rsplit("/", 1)[-1] if name else str(index)
 
 
+def _layers_within(layer):
+    """The layer and every layer it holds, each once (a model's tracked layers; a
+    wrapper's inner layer)."""
+    seen, out, stack = set(), [], [layer]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        out.append(current)
+        for value in vars(current).values():
+            values = value if isinstance(value, (list, tuple)) else (
+                value.values() if isinstance(value, dict) else (value,))
+            stack.extend(v for v in values if isinstance(v, Layer))
+    return out
+
+
 class Layer:
     """Base of every layer and model.
 
@@ -129,6 +146,8 @@ class Layer:
             raise ValueError(f"{self.name}/{name}: initializer returned shape {value.shape}, "
                              f"expected {tuple(shape)}")
         weight = Tensor(value, dtype, trainable and self.trainable)
+        if self._device != "cpu":  # a layer moved before it was built (model.to)
+            weight._move_to_(self._device)
         weight.name = f"{self.name}/{name}"
         weight._regularizer = _regularizers.get(regularizer, f"{self.name}/{name}")
         weight._trainable = trainable
@@ -310,7 +329,8 @@ class Layer:
         if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "iu" and self._takes_ids():
             from ..functional import ids_tensor
 
-            return ids_tensor(inputs)
+            ids = ids_tensor(inputs)
+            return ids if self._device == "cpu" else ids.to_device(self._device)
         if isinstance(inputs, Tensor):
             if inputs.dtype in ("float32", "float64") and inputs.dtype != self.dtype:
                 raise TypeError(f"{type(self).__name__} '{self.name}': expected {self.dtype} "
@@ -318,6 +338,8 @@ class Layer:
                                 f"{'.float()' if self.dtype == 'float32' else '.double()'}")
             return inputs
         array = numeric_array(inputs, f"{type(self).__name__} '{self.name}'", "inputs")
+        if self._device != "cpu":  # a copy to the layer's device
+            return _C.from_numpy(array, self.dtype).to_device(self._device)
         if _C.is_grad_enabled():
             # The graph keeps the input for backward: a borrowed array changed before then
             # would change the gradients. Without a graph, borrowing is free and safe.
@@ -325,6 +347,9 @@ class Layer:
         return _C.from_numpy(array, self.dtype)
 
     # --- masks (Keras's: a tensor's mask rides on it as ``_keras_mask``) --------------------
+
+    #: Where the layer's weights live ('cpu' until ``to`` moves them).
+    _device = "cpu"
 
     #: Whether a mask reaching this layer passes on to its output unchanged (layers that
     #: work per timestep); other layers that do not consume a mask drop it.
@@ -391,6 +416,31 @@ class Layer:
         return x.grad if x.grad is not None else _C.full(list(x.shape), 0.0, x.dtype)
 
     # --- modes ---------------------------------------------------------------------------
+
+    def to(self, device):
+        """Moves every weight of this layer (its sublayers' too) and its own random
+        generator to ``device`` ('cpu', 'cuda', 'cuda:N') in place, as PyTorch's
+        ``module.to`` does; returns the layer. Weights built later (a lazy layer's first
+        call) are made on the device of their first input. An optimizer keeps the device its
+        parameters had when it was made: make it after moving the model."""
+        from ..tensor import _check_device
+
+        device = _check_device(device)
+        for layer in _layers_within(self):
+            for w in layer._weights:
+                w._move_to_(device)
+            for attribute in ("_generator", "_dropout_generator"):
+                g = vars(layer).get(attribute)
+                if isinstance(g, Tensor):
+                    g._move_to_(device)
+            object.__setattr__(layer, "_device", device)
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=0):
+        return self.to(device if isinstance(device, str) else f"cuda:{device}")
 
     def train(self, mode: bool = True):
         self.training = bool(mode)
