@@ -23,6 +23,7 @@ struct CudaDeviceState {
   int index = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  void* cublas_workspace = nullptr;  // cuBLAS's own, set once so a graph capture allocates none
   cudaDeviceProp properties{};
 };
 
@@ -45,6 +46,9 @@ class CudaBackend final : public Backend {
   void copy_from_host(const void* src, Tensor& dst) override;
   void copy_to_host(const Tensor& src, void* dst) override;
   void synchronize() override;
+  std::shared_ptr<void> capture_graph(Device device,
+                                      const std::function<void()>& launches) override;
+  void launch_graph(Device device, void* graph) override;
 
   void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
             const Tensor& a, const Tensor& b, double beta, Tensor& c) override;

@@ -67,6 +67,11 @@ CudaDeviceState& CudaBackend::state(Device device) {
   FASTNN_CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
   FASTNN_CUBLAS_CHECK(cublasCreate(&s->cublas));
   FASTNN_CUBLAS_CHECK(cublasSetStream(s->cublas, s->stream));
+  // Without a workspace of its own, cuBLAS allocates one inside a graph capture, which fails.
+  // 32 MiB: what cuBLAS asks for on Hopper (its docs' recommendation for sm_90).
+  constexpr size_t kCublasWorkspace = size_t(32) << 20;
+  FASTNN_CUDA_CHECK(cudaMalloc(&s->cublas_workspace, kCublasWorkspace));
+  FASTNN_CUBLAS_CHECK(cublasSetWorkspace(s->cublas, s->cublas_workspace, kCublasWorkspace));
   // The pool keeps freed memory for the next allocation instead of returning it to the
   // driver at every synchronisation (as PyTorch's caching allocator does).
   cudaMemPool_t pool;

@@ -29,6 +29,7 @@ void Plan::end_capture(const std::vector<Tensor>& params) {
   capturing_ = false;
   captured_ = true;
   for (const Tensor& p : params) grads_.push_back({p, p.grad()});
+  if (!params.empty()) device_ = params.front().device();
 }
 
 void Plan::abort_capture() {
@@ -71,6 +72,17 @@ std::vector<std::pair<std::string, double>> Plan::profile(int repeats) {
 
 void Plan::replay() {
   attach_grads();
+  if (device_.kind != DeviceKind::CPU) {
+    Backend& backend = backend_for(device_);
+    if (!graph_)
+      graph_ = backend.capture_graph(device_, [this] {
+        for (auto& step : steps_) step();
+      });
+    if (graph_) {
+      backend.launch_graph(device_, graph_.get());
+      return;
+    }
+  }
   for (auto& step : steps_) step();
 }
 
@@ -81,8 +93,9 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
   const char* who = "Plan.replay_batches";
   FASTNN_CHECK(sources.size() == inputs.size() && !inputs.empty(), Value, who,
                ": expected one source per input, got ", sources.size(), " and ", inputs.size());
-  FASTNN_CHECK(order.dtype() == DType::Int64 && order.dim() == 1, Type, who,
-               ": expected an int64 vector of row indices");
+  FASTNN_CHECK(order.dtype() == DType::Int64 && order.dim() == 1 &&
+                   order.device().kind == DeviceKind::CPU,
+               Type, who, ": expected an int64 vector of row indices in host memory");
   FASTNN_CHECK(loss.numel() == 1 && is_floating(loss.dtype()), Value, who,
                ": expected a one-element float loss");
   FASTNN_CHECK(totals.numel() == 3 && totals.dtype() == DType::Float64, Value, who,
@@ -95,6 +108,9 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
                      sources[i].dtype() == inputs[i].dtype(),
                  Value, who, ": source ", i, " of shape ", shape_str(sources[i].shape()),
                  " does not fill input ", i, " of shape ", shape_str(inputs[i].shape()));
+    FASTNN_CHECK(sources[i].device() == inputs[i].device(), Value, who, ": source ", i,
+                 " is on ", sources[i].device().name(), " but the plan's input is on ",
+                 inputs[i].device().name(), "; upload the data to the plan's device first");
   }
   FASTNN_CHECK(first >= 0 && batches >= 0 && first + batches * rows <= order.numel(), Index, who,
                ": ", batches, " batches of ", rows, " rows from row ", first, " run past the ",
@@ -110,11 +126,22 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
                      m.total.dtype() == DType::Float64,
                  Value, who, ": a metric needs the step's prediction and target and a total");
   // Each batch's indices are copied into one index tensor (a view per batch would be a
-  // heap allocation per step).
-  Tensor batch_index = Tensor::empty({rows}, DType::Int64, order.device());
+  // heap allocation per step). On a device, the call's indices go up in one transfer and
+  // each batch gathers through a view of them.
+  const Device device = inputs[0].device();
+  const bool on_host = device.kind == DeviceKind::CPU;
+  Tensor batch_index = Tensor::empty({rows}, DType::Int64);
+  Tensor device_order;
+  if (!on_host && batches > 0) {
+    device_order = Tensor::empty({batches * rows}, DType::Int64, device);
+    backend_for(device).copy_from_host(index + first, device_order);
+  }
   for (int64_t b = 0; b < batches; ++b) {
     if (between_batches) between_batches();
-    std::memcpy(batch_index.data<int64_t>(), index + first + b * rows, rows * sizeof(int64_t));
+    if (on_host)
+      std::memcpy(batch_index.data<int64_t>(), index + first + b * rows, rows * sizeof(int64_t));
+    else
+      batch_index = device_order.rows(b * rows, (b + 1) * rows);
     for (size_t i = 0; i < inputs.size(); ++i) {
       Tensor input = inputs[i];
       backend_of(input).take_rows(sources[i], batch_index, input);

@@ -49,7 +49,8 @@ class Plan final : public Recorder {
   // Why this plan must not be replayed, or "" when it can be.
   const std::string& refusal() const { return refusal_; }
 
-  // Runs the recorded kernels in order.
+  // Runs the recorded kernels in order: on a device that has graphs, as one graph captured
+  // at the first replay.
   void replay();
   size_t size() const { return steps_.size(); }
 
@@ -90,6 +91,8 @@ class Plan final : public Recorder {
   std::vector<std::pair<Tensor, Tensor>> grads_;  // (param, its gradient buffer)
   std::string refusal_;
   bool capturing_ = false, captured_ = false;
+  Device device_;                // the parameters' (the CPU for a plan without any)
+  std::shared_ptr<void> graph_;  // the device graph of steps_, once captured
 };
 
 // The plan capturing on this thread, or null.

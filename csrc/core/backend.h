@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -137,6 +138,15 @@ class Backend {
   virtual void copy_to_host(const Tensor& src, void* dst) = 0;
   // Waits until every kernel launched on this device has finished.
   virtual void synchronize() = 0;
+  // Device graphs: a backend that can record a sequence of its launches once and replay it
+  // with one call (CUDA graphs) returns the graph of running `launches` under capture
+  // (nothing executes then); a plan replays it with launch_graph. The CPU backend cannot
+  // (null), and a plan there runs its kernels one by one.
+  virtual std::shared_ptr<void> capture_graph(Device device,
+                                              const std::function<void()>& launches) {
+    return nullptr;
+  }
+  virtual void launch_graph(Device device, void* graph) {}
 
   // --- gemm.cpp ---
   // c = alpha * op(a) @ op(b) + beta * c, with op(a) (m, k), op(b) (k, n), c (m, n).
