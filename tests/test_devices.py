@@ -107,3 +107,20 @@ def test_model_to_cuda_without_one_names_what_is_missing():
     with pytest.raises(ValueError, match="device 'cuda' is not available"):
         m.to("cuda")
     assert m._device == "cpu"  # nothing moved
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate", "predict", "train_on_batch",
+                                  "test_on_batch", "predict_on_batch"])
+def test_fit_on_a_model_moved_to_a_device_says_what_to_do(call):
+    # What a model.to("cuda") leaves on the model (no GPU needed to check the refusal).
+    from fastnn import layers
+
+    m = fn.Sequential([layers.Dense(2)])
+    m.compile(optimizer="sgd", loss="mse")
+    m._device = "cuda:0"
+    x, y = np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    args = {"fit": (x, y), "evaluate": (x, y), "train_on_batch": (x, y),
+            "test_on_batch": (x, y)}.get(call, (x,))
+    with pytest.raises(ValueError, match=rf"{call}: the model's weights are on cuda:0.*"
+                                         r"PyTorch-style loop"):
+        getattr(m, call)(*args)

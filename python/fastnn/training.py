@@ -66,6 +66,18 @@ def _check_verbose(who, verbose):
     return int(verbose)
 
 
+def _check_weights_on_host(model, who):
+    """fit/evaluate/predict feed batches from host memory; a model moved to a device is
+    trained by a PyTorch-style loop until they feed devices too."""
+    device = model._device  # what model.to set on it and every layer within
+    if device != "cpu":
+        raise ValueError(f"{who}: the model's weights are on {device}, and {who} feeds batches "
+                         "from host memory to CPU models only (fit on a device is not built "
+                         "yet); train it with a PyTorch-style loop on device tensors "
+                         "(loss.backward(); optimizer.step()), or move it back with "
+                         "model.to('cpu')")
+
+
 def _metric_list(metrics, arg):
     """compile's metrics / weighted_metrics as a list."""
     if metrics is None:
@@ -323,6 +335,7 @@ class TrainingMixin(FeedingMixin):
         loss is then Keras's sum(w * loss) / batch size (not / sum(w)); metrics stay
         unweighted unless compiled as ``weighted_metrics``.
         """
+        _check_weights_on_host(self, "fit")
         who = "fit"
         self._require_compiled(who)
         epochs = _check_int(who, "epochs", epochs, 0)
@@ -506,6 +519,7 @@ class TrainingMixin(FeedingMixin):
         ``sample_weight`` weights the loss (Keras's sum(w * loss) / batch size) and the
         weighted_metrics, as in fit. ``verbose=1``: a progress bar in a terminal (else one
         line), 2: one line."""
+        _check_weights_on_host(self, "evaluate")
         who = "evaluate"
         self._require_compiled(who)
         verbose = _check_verbose(who, verbose)
@@ -528,6 +542,7 @@ class TrainingMixin(FeedingMixin):
         """Outputs for x as a numpy array, in batches (32 by default), under no_grad with
         training=False. x: an array, or a DataLoader / iterable of batches (their y unused).
         ``verbose=1``: a progress bar in a terminal (else one line), 2: one line."""
+        _check_weights_on_host(self, "predict")
         who = "predict"
         verbose = _check_verbose(who, verbose)
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
@@ -552,6 +567,7 @@ class TrainingMixin(FeedingMixin):
     # --- single batches (Keras's *_on_batch) ----------------------------------------------------
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        _check_weights_on_host(self, "train_on_batch")
         who = "train_on_batch"
         self._require_compiled(who)
         source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True,
@@ -566,6 +582,7 @@ class TrainingMixin(FeedingMixin):
         return self._returned(acc.result(), return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        _check_weights_on_host(self, "test_on_batch")
         who = "test_on_batch"
         self._require_compiled(who)
         source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True,
@@ -573,6 +590,7 @@ class TrainingMixin(FeedingMixin):
         return self._returned(self._evaluate_source(source, None, who), return_dict)
 
     def predict_on_batch(self, x):
+        _check_weights_on_host(self, "predict_on_batch")
         x = self._prepare_x("predict_on_batch", self._check_array("predict_on_batch", x, "x"))
         return np.array(self._predict_step(x), copy=True)
 
