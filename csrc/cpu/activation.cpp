@@ -77,7 +77,8 @@ void CpuBackend::bias_activation_forward(Activation act, double alpha, const Ten
   });
 }
 
-// Softmax over the last axis, max-subtracted so exp never overflows.
+// Softmax over the last axis, max-subtracted so exp never overflows (the per-element
+// formulas: math/activation.h).
 void CpuBackend::softmax_forward(bool log, const Tensor& x, Tensor& y) {
   dispatch_float(x.dtype(), log ? "log_softmax" : "softmax", [&](auto zero) {
     using T = decltype(zero);
@@ -93,13 +94,11 @@ void CpuBackend::softmax_forward(bool log, const Tensor& x, Tensor& y) {
         T sum = 0;
         for (int64_t c = 0; c < C; ++c) sum += math::vexp(xr[c] - mx);
         if (log) {
-          // (x - max) is exact; subtracting max + log(sum) in one go would
-          // round at the scale of max and lose digits of small outputs.
           T log_sum = std::log(sum);
-          for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mx) - log_sum;
+          for (int64_t c = 0; c < C; ++c) yr[c] = math::log_softmax_value(xr[c], mx, log_sum);
         } else {
           T inv = T(1) / sum;
-          for (int64_t c = 0; c < C; ++c) yr[c] = math::vexp(xr[c] - mx) * inv;
+          for (int64_t c = 0; c < C; ++c) yr[c] = math::softmax_value(xr[c], mx, inv);
         }
       }
     });
@@ -123,10 +122,10 @@ void CpuBackend::softmax_backward(bool log, const Tensor& y, const Tensor& gy, T
         T dot = 0;
         if (log) {
           for (int64_t c = 0; c < C; ++c) dot += gr[c];
-          for (int64_t c = 0; c < C; ++c) out[c] = gr[c] - math::vexp(yr[c]) * dot;
+          for (int64_t c = 0; c < C; ++c) out[c] = math::log_softmax_grad(yr[c], gr[c], dot);
         } else {
           for (int64_t c = 0; c < C; ++c) dot += gr[c] * yr[c];
-          for (int64_t c = 0; c < C; ++c) out[c] = yr[c] * (gr[c] - dot);
+          for (int64_t c = 0; c < C; ++c) out[c] = math::softmax_grad(yr[c], gr[c], dot);
         }
       }
     });

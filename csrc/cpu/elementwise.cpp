@@ -7,6 +7,7 @@
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
+#include "math/elementwise.h"
 
 namespace fastnn {
 namespace {
@@ -251,10 +252,7 @@ void CpuBackend::penalty_backward(const Tensor& w, double l1, double l2, const T
     T* gp = gw.data<T>();
     T g = gout.data<T>()[0], a = T(l1), b = T(2 * l2);
     parallel_for(w.numel(), kElementwiseGrain, [=](int64_t s, int64_t e) {
-      for (int64_t i = s; i < e; ++i) {
-        T sign = wp[i] > T(0) ? T(1) : (wp[i] < T(0) ? T(-1) : T(0));
-        gp[i] = g * (a * sign + b * wp[i]);
-      }
+      for (int64_t i = s; i < e; ++i) gp[i] = math::penalty_grad(wp[i], g, a, b);
     });
   });
 }

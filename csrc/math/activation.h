@@ -114,4 +114,27 @@ FASTNN_HOST_DEVICE T gelu_grad(T x) {
   }
 }
 
+// Softmax over a row, per element, given the row's max and its sum s = sum(exp(x - max)):
+// softmax = exp(x - max) / s, log_softmax = (x - max) - log(s). (x - max) is exact;
+// subtracting max + log(s) in one go would round at the scale of max and lose digits of
+// small outputs.
+template <class T>
+FASTNN_HOST_DEVICE T softmax_value(T x, T row_max, T inv_sum) {
+  return vexp(x - row_max) * inv_sum;
+}
+template <class T>
+FASTNN_HOST_DEVICE T log_softmax_value(T x, T row_max, T log_sum) {
+  return (x - row_max) - log_sum;
+}
+// Their gradients from the output y and the gradient gy at it: softmax's with
+// dot = sum(gy * y) over the row, log_softmax's with sum_gy = sum(gy) over the row.
+template <class T>
+FASTNN_HOST_DEVICE T softmax_grad(T y, T gy, T dot) {
+  return y * (gy - dot);
+}
+template <class T>
+FASTNN_HOST_DEVICE T log_softmax_grad(T y, T gy, T sum_gy) {
+  return gy - vexp(y) * sum_gy;
+}
+
 }  // namespace fastnn::math
