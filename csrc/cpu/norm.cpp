@@ -8,10 +8,10 @@
 //           training:  gx = gamma * invstd * (gy - gbeta / R - xhat * ggamma / R)
 //           inference: gx = gamma * invstd * gy
 #include <algorithm>
-#include <cmath>
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
+#include "math/norm.h"
 
 namespace fastnn {
 
@@ -72,22 +72,19 @@ void CpuBackend::batch_norm_forward(bool training, double momentum, double epsil
       for (int64_t c = 0; c < C; ++c) batch_mean[c] = sums[c] / double(R);
       const double* squares = channel_sums(3, R, C, 1, [&](int64_t r, double* acc) {
         const T* row = xp + r * C;
-        for (int64_t c = 0; c < C; ++c) {
-          double d = row[c] - batch_mean[c];
-          acc[c] += d * d;
-        }
+        for (int64_t c = 0; c < C; ++c) acc[c] += math::squared_deviation(row[c], batch_mean[c]);
       });
       for (int64_t c = 0; c < C; ++c) {
         const double variance = squares[c] / double(R);
         mp[c] = static_cast<T>(batch_mean[c]);
-        ip[c] = static_cast<T>(1.0 / std::sqrt(variance + epsilon));
-        mmp[c] = static_cast<T>(momentum * mmp[c] + (1.0 - momentum) * batch_mean[c]);
-        mvp[c] = static_cast<T>(momentum * mvp[c] + (1.0 - momentum) * variance);
+        ip[c] = static_cast<T>(math::batch_norm_invstd(variance, epsilon));
+        mmp[c] = static_cast<T>(math::moving_average(momentum, mmp[c], batch_mean[c]));
+        mvp[c] = static_cast<T>(math::moving_average(momentum, mvp[c], variance));
       }
     } else {
       for (int64_t c = 0; c < C; ++c) {
         mp[c] = mmp[c];
-        ip[c] = static_cast<T>(1.0 / std::sqrt(double(mvp[c]) + epsilon));
+        ip[c] = static_cast<T>(math::batch_norm_invstd(double(mvp[c]), epsilon));
       }
     }
     // Slots 1 and 2: a double kernel's values share the accumulators' buffers, whose
@@ -103,7 +100,8 @@ void CpuBackend::batch_norm_forward(bool training, double momentum, double epsil
       for (int64_t r = r0; r < r1; ++r) {
         const T* row = xp + r * C;
         T* out = yp + r * C;
-        for (int64_t c = 0; c < C; ++c) out[c] = (row[c] - mp[c]) * scale[c] + shift[c];
+        for (int64_t c = 0; c < C; ++c)
+          out[c] = math::batch_norm_apply(row[c], mp[c], scale[c], shift[c]);
       }
     });
   });
@@ -128,7 +126,7 @@ void CpuBackend::batch_norm_backward(bool training, const Tensor& x, const Tenso
         const T* g = gp + r * C;
         for (int64_t c = 0; c < C; ++c) {
           acc[c] += g[c];
-          acc[C + c] += double(g[c]) * (double(row[c]) - mp[c]) * ip[c];
+          acc[C + c] += math::batch_norm_gy_xhat(g[c], row[c], mp[c], ip[c]);
         }
       });
     if (gbeta.defined())
@@ -151,10 +149,9 @@ void CpuBackend::batch_norm_backward(bool training, const Tensor& x, const Tenso
         const T* row = xp + r * C;
         const T* g = gp + r * C;
         T* out = op + r * C;
-        for (int64_t c = 0; c < C; ++c) {
-          const T xhat = (row[c] - mp[c]) * ip[c];
-          out[c] = scale[c] * (g[c] - mean_gy[c] - xhat * mean_gy_xhat[c]);
-        }
+        for (int64_t c = 0; c < C; ++c)
+          out[c] = math::batch_norm_input_grad(g[c], row[c], mp[c], ip[c], scale[c], mean_gy[c],
+                                               mean_gy_xhat[c]);
       }
     });
   });

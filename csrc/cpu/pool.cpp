@@ -11,6 +11,7 @@
 
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
+#include "math/pool.h"
 
 namespace fastnn {
 
@@ -60,11 +61,9 @@ void CpuBackend::max_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Te
               const int32_t at = static_cast<int32_t>(h * g.W + w);
               const T* v = xn + at * C;
               for (int64_t c = 0; c < C; ++c) {
-                // Strictly greater keeps the first maximum; a NaN wins once and stays, so
-                // NaN propagates as in TensorFlow and PyTorch. Selects, not branches, so
-                // the channel loop vectorises.
+                // Selects, not branches, so the channel loop vectorises.
                 const T value = v[c], held = best[c];
-                const bool take = value > held || (value != value && held == held);
+                const bool take = math::max_pool_takes(value, held);
                 best[c] = take ? value : held;
                 where[c] = take ? at : where[c];
               }
