@@ -41,7 +41,7 @@ __device__ T warp_max(T v) {
   return __shfl_sync(kAllLanes, v, 0);
 }
 
-bool is_sparse(LossKind kind) {
+__host__ __device__ bool is_sparse(LossKind kind) {
   return kind == LossKind::SparseCategoricalCrossentropy ||
          kind == LossKind::SparseCategoricalCrossentropyLogits;
 }
@@ -171,8 +171,7 @@ __global__ void crossentropy_forward_kernel(LossKind kind, const T* pred, const 
                                             DType label_dtype, T* loss, int64_t N, int64_t C,
                                             ErrorSink sink) {
   const int lane = threadIdx.x % kWarp;
-  const bool sparse = kind == LossKind::SparseCategoricalCrossentropy ||
-                      kind == LossKind::SparseCategoricalCrossentropyLogits;
+  const bool sparse = is_sparse(kind);
   const T* t_all = static_cast<const T*>(target);
   for (int64_t r = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp; r < N;
        r += int64_t(gridDim.x) * kRowsPerBlock) {
@@ -228,8 +227,7 @@ __global__ void crossentropy_backward_kernel(LossKind kind, const T* pred, const
                                              DType label_dtype, const T* gloss, T* gpred,
                                              int64_t N, int64_t C, ErrorSink sink) {
   const int lane = threadIdx.x % kWarp;
-  const bool sparse = kind == LossKind::SparseCategoricalCrossentropy ||
-                      kind == LossKind::SparseCategoricalCrossentropyLogits;
+  const bool sparse = is_sparse(kind);
   const T* t_all = static_cast<const T*>(target);
   for (int64_t r = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp; r < N;
        r += int64_t(gridDim.x) * kRowsPerBlock) {

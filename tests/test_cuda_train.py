@@ -15,7 +15,7 @@ Tolerances are relative to the size of the compared array (atol = rtol * max(1, 
   optimizer trajectories (a few ulp per step, compounded over the steps).
 - Philox draws: rand and dropout masks are exact (integer arithmetic, one fma);
   float64 randn agrees to 1e-14 (CUDA's log and cos are within 1 and 2 ulp of glibc's),
-  float32 randn exactly (a double rounded to float).
+  float32 randn to one float32 ulp (a double rounded to float: nearly always equal).
 - Accuracy counts are exact; the binary accuracy's fractions are summed in another order.
 """
 
@@ -433,10 +433,11 @@ def test_rand_and_randn_are_the_cpus_numbers(n, dtype):
     np.testing.assert_array_equal(gpu[2], cpu[2])
     np.testing.assert_array_equal(gpu[4], cpu[4])
     for i in (1, 3):
+        # The same numbers up to CUDA's log and cos (an ulp or two of the double): in
+        # float32 the rounding hides that but for the rare value at a rounding boundary.
+        close(gpu[i], cpu[i], 2e-7 if dtype == "float32" else 1e-14)
         if dtype == "float32":
-            np.testing.assert_array_equal(gpu[i], cpu[i])
-        else:
-            close(gpu[i], cpu[i], 1e-14)
+            assert (gpu[i] == cpu[i]).mean() > 0.999
     assert (gpu[0] >= 0).all() and (gpu[0] < 1).all()
     assert (gpu[2] >= -2.5).all() and (gpu[2] < 3.25).all()
 
