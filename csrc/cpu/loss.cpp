@@ -75,7 +75,7 @@ T probability_ce_row(const T* p, int64_t C, TargetAt t) {
   T loss = 0;
   for (int64_t c = 0; c < C; ++c) {
     T tc = t(c);
-    if (tc != T(0)) loss -= tc * std::log(math::clip_probability(p[c] / s));
+    if (tc != T(0)) loss += math::probability_crossentropy(p[c], tc, s);
   }
   return loss;
 }
@@ -87,26 +87,21 @@ void probability_ce_row_backward(const T* p, int64_t C, TargetAt t, T g, T* gp) 
   T tu = 0;
   for (int64_t c = 0; c < C; ++c)
     if (!math::probability_clipped(p[c] / s)) tu += t(c);
-  for (int64_t c = 0; c < C; ++c) {
-    T r = p[c] / s;
-    T own = math::probability_clipped(r) ? T(0) : t(c) / r;
-    gp[c] = -g / s * (own - tu);
-  }
+  for (int64_t c = 0; c < C; ++c) gp[c] = math::probability_crossentropy_grad(p[c], t(c), s, tu, g);
 }
 
 // The class label of row r, or -1 (reported in kernel_errors) when it is not an integer in
 // [0, C): labels of a replayed step were never seen by the host, and must not index out of
 // the row. Such a row gets a NaN loss and no gradient.
 inline int64_t checked_label(const Tensor& target, int64_t r, int64_t C) {
-  int64_t bad;
+  int64_t bad = -1;
   if (!is_floating(target.dtype())) {
     int64_t y = label_at(target, r);
     if (y >= 0 && y < C) return y;
     bad = y;
   } else {
-    double v = value_of(target, r);
-    if (v >= 0 && v < double(C) && v == std::floor(v)) return static_cast<int64_t>(v);
-    bad = std::isfinite(v) && std::fabs(v) < 9e18 ? static_cast<int64_t>(v) : -1;
+    int64_t y = math::float_label(value_of(target, r), C, bad);
+    if (y >= 0) return y;
   }
   report_out_of_range(target.device(), r, bad, C);
   return -1;
@@ -144,7 +139,7 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
           T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m), sum = 0;
           for (int64_t c = 0; c < C; ++c) {
             T tc = t[r * C + c];
-            if (tc != T(0)) sum += tc * ((m - x[c]) + ls);
+            if (tc != T(0)) sum += math::softmax_crossentropy(x[c], tc, m, ls);
           }
           l[r] = sum;
           break;
@@ -155,7 +150,8 @@ void loss_forward_typed(LossKind kind, const Tensor& pred, const Tensor& target,
         case LossKind::SparseCategoricalCrossentropyLogits: {
           int64_t y = checked_label(target, r, C);
           T m = row_max(x, C);
-          l[r] = y < 0 ? T(NAN) : (m - x[y]) + log_sum_exp_shifted(x, C, m);
+          l[r] = y < 0 ? T(NAN)
+                       : math::softmax_crossentropy(x[y], T(1), m, log_sum_exp_shifted(x, C, m));
           break;
         }
         case LossKind::SparseCategoricalCrossentropy: {
@@ -208,7 +204,7 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
           T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m), st = 0;
           for (int64_t c = 0; c < C; ++c) st += t[r * C + c];
           for (int64_t c = 0; c < C; ++c)
-            g[c] = scale * (st * math::vexp((x[c] - m) - ls) - t[r * C + c]);
+            g[c] = scale * math::softmax_crossentropy_grad(x[c], t[r * C + c], m, ls, st);
           break;
         }
         case LossKind::CategoricalCrossentropy:
@@ -221,7 +217,7 @@ void loss_backward_typed(LossKind kind, const Tensor& pred, const Tensor& target
             break;
           }
           T m = row_max(x, C), ls = log_sum_exp_shifted(x, C, m);
-          for (int64_t c = 0; c < C; ++c) g[c] = scale * math::vexp((x[c] - m) - ls);
+          for (int64_t c = 0; c < C; ++c) g[c] = scale * math::softmax_from_shifted(x[c], m, ls);
           g[y] -= scale;
           break;
         }

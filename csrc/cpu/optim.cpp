@@ -48,15 +48,14 @@ int64_t count_step(Tensor& steps, int64_t index) {
 void CpuBackend::sgd_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
                             const Tensor& grad, Tensor& momentum) {
   const auto c = read_config<SGDConfig>(config);
-  // torch.optim starts the momentum buffer at the first gradient, undamped.
-  const bool first_step = count_step(steps, index) == 1;
+  const int64_t step = count_step(steps, index);
   dispatch_float(param.dtype(), "SGD", [&](auto zero) {
     using T = decltype(zero);
     T* p = param.data<T>();
     const T* g = grad.data<T>();
     T* buf = state_or_null<T>(momentum);
     auto decay = math::make_decay<T>(T(c.lr), T(c.weight_decay), c.decoupled_weight_decay);
-    T lr = T(c.lr), mom = T(c.momentum), damp = first_step ? T(0) : T(c.dampening);
+    T lr = T(c.lr), mom = T(c.momentum), damp = T(math::sgd_dampening(c.dampening, step));
     with_flags(
         [&](auto has_momentum, auto nesterov) {
           parallel_for(param.numel(), kOptimizerGrain, [=](int64_t b, int64_t e) {
@@ -81,10 +80,8 @@ void CpuBackend::adam_update(const Tensor& config, Tensor& steps, int64_t index,
     T* mp = m.data<T>();
     T* vp = v.data<T>();
     T* vm = state_or_null<T>(v_max);
-    double bias2_sqrt = std::sqrt(1 - std::pow(c.beta2, double(step)));
-    T step_size = T(c.lr / (1 - std::pow(c.beta1, double(step))));
-    T inv_bias2_sqrt = T(1 / bias2_sqrt);
-    T eps = T(c.epsilon_hat ? c.eps / bias2_sqrt : c.eps);
+    const auto s = math::adam_step<T>(c.lr, c.beta1, c.beta2, c.eps, c.epsilon_hat, step);
+    T step_size = s.step_size, inv_bias2_sqrt = s.inv_bias2_sqrt, eps = s.eps;
     T beta1 = T(c.beta1), beta2 = T(c.beta2);
     auto decay = math::make_decay<T>(T(c.lr), T(c.weight_decay), c.decoupled_weight_decay);
     with_flags(
@@ -137,7 +134,7 @@ void CpuBackend::adagrad_update(const Tensor& config, Tensor& steps, int64_t ind
     T* p = param.data<T>();
     const T* g = grad.data<T>();
     T* s = sum.data<T>();
-    T clr = T(c.lr / (1 + (step - 1) * c.lr_decay)), eps = T(c.eps);
+    T clr = T(math::adagrad_lr(c.lr, c.lr_decay, step)), eps = T(c.eps);
     auto decay = math::make_decay<T>(clr, T(c.weight_decay), c.decoupled_weight_decay);
     with_flags(
         [&](auto inside) {

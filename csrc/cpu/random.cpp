@@ -2,7 +2,6 @@
 // the generator tensor, whose offset then moves past the draw.
 #include "math/random.h"
 
-#include <cmath>
 #include <utility>
 
 #include "core/parallel.h"
@@ -15,16 +14,9 @@ void CpuBackend::random_uniform(Tensor& out, double low, double high, Tensor& ge
   dispatch_float(out.dtype(), "uniform", [&](auto zero) {
     using T = decltype(zero);
     T* p = out.data<T>();
-    const T top = static_cast<T>(high);
     parallel_for(out.numel(), 4096, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        math::Philox4 r = math::philox(seed, offset + i);
-        double u = sizeof(T) == 4 ? double(math::uniform_float(r)) : math::uniform_double(r);
-        T v = static_cast<T>(low + (high - low) * u);
-        // Rounding low + (high - low) * u to float can land on high; keep [low, high) with
-        // the largest value below high rather than wrapping to low.
-        p[i] = v < top ? v : std::nextafter(top, static_cast<T>(low));
-      }
+      for (int64_t i = b; i < e; ++i)
+        p[i] = math::uniform_value<T>(math::philox(seed, offset + i), low, high);
     });
   });
 }
@@ -36,7 +28,7 @@ void CpuBackend::random_normal(Tensor& out, double mean, double stddev, Tensor& 
     T* p = out.data<T>();
     parallel_for(out.numel(), 4096, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i)
-        p[i] = static_cast<T>(mean + stddev * math::normal_double(math::philox(seed, offset + i)));
+        p[i] = math::normal_value<T>(math::philox(seed, offset + i), mean, stddev);
     });
   });
 }

@@ -3,7 +3,11 @@
 // derivative is zero where clipping is active, as automatic differentiation would give.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+
 #include "math/common.h"
+#include "math/exp.h"
 
 namespace fastnn::math {
 
@@ -58,6 +62,48 @@ template <class T>
 FASTNN_HOST_DEVICE T binary_crossentropy_logits_grad(T x, T t) {
   T s = x >= T(0) ? T(1) / (T(1) + exp(-x)) : exp(x) / (T(1) + exp(x));
   return s - t;
+}
+
+// Cross-entropy of the softmax of a row of logits, per class, from the row's max m and
+// ls = log(sum_j exp(x_j - m)): t * -log softmax(x) = t ((m - x) + ls). Built from m - x
+// rather than from m + ls: rounding at the scale of m would lose the digits of small losses
+// when the logits are large.
+template <class T>
+FASTNN_HOST_DEVICE T softmax_crossentropy(T x, T t, T m, T ls) {
+  return t * ((m - x) + ls);
+}
+// softmax(x) from the same m and ls.
+template <class T>
+FASTNN_HOST_DEVICE T softmax_from_shifted(T x, T m, T ls) {
+  return vexp((x - m) - ls);
+}
+// d/dx of the row's sum of softmax_crossentropy terms: sum(t) softmax(x) - t.
+template <class T>
+FASTNN_HOST_DEVICE T softmax_crossentropy_grad(T x, T t, T m, T ls, T t_sum) {
+  return t_sum * softmax_from_shifted(x, m, ls) - t;
+}
+
+// Keras's cross-entropy on probabilities p (a row not necessarily normalised; s its sum),
+// per class: -t log(clip(p / s)).
+template <class T>
+FASTNN_HOST_DEVICE T probability_crossentropy(T p, T t, T s) {
+  return -(t * log(clip_probability(p / s)));
+}
+// Its gradient at p for a row scaled by g: with r = p / s, -(g / s) (own - tu), own = t / r
+// where r is not clipped (0 where it is), tu = the sum of t_j over the unclipped j.
+template <class T>
+FASTNN_HOST_DEVICE T probability_crossentropy_grad(T p, T t, T s, T tu, T g) {
+  T r = p / s;
+  T own = probability_clipped(r) ? T(0) : t / r;
+  return -g / s * (own - tu);
+}
+
+// A class label given as a float v: the class when v is an integer in [0, C), else -1 with
+// `bad` the value to report (v truncated, or -1 when v has no int64 value).
+FASTNN_HOST_DEVICE int64_t float_label(double v, int64_t C, int64_t& bad) {
+  if (v >= 0 && v < double(C) && v == std::floor(v)) return static_cast<int64_t>(v);
+  bad = std::isfinite(v) && std::fabs(v) < 9e18 ? static_cast<int64_t>(v) : -1;
+  return -1;
 }
 
 }  // namespace fastnn::math

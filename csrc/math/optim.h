@@ -7,6 +7,9 @@
 // vectorises.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+
 #include "math/common.h"
 
 namespace fastnn::math {
@@ -26,6 +29,33 @@ FASTNN_HOST_DEVICE T decay_weight(T& p, T g, Decay<T> d) {
   g += d.l2 * p;
   p *= d.shrink;
   return g;
+}
+
+// The scalars of one step (counted from 1), computed once per step in double from the
+// config, as torch does.
+
+// SGD's dampening: none on the first step, where the momentum buffer starts at the gradient.
+FASTNN_HOST_DEVICE double sgd_dampening(double dampening, int64_t step) {
+  return step == 1 ? 0.0 : dampening;
+}
+
+// Adam: step_size = lr / (1 - beta1^t), 1 / sqrt(1 - beta2^t), and the epsilon added to
+// the corrected root (Keras's epsilon_hat adds it before the correction: eps / bias2_sqrt).
+template <class T>
+struct AdamStep {
+  T step_size, inv_bias2_sqrt, eps;
+};
+template <class T>
+FASTNN_HOST_DEVICE AdamStep<T> adam_step(double lr, double beta1, double beta2, double eps,
+                                         bool epsilon_hat, int64_t step) {
+  double bias2_sqrt = std::sqrt(1 - std::pow(beta2, double(step)));
+  return {T(lr / (1 - std::pow(beta1, double(step)))), T(1 / bias2_sqrt),
+          T(epsilon_hat ? eps / bias2_sqrt : eps)};
+}
+
+// Adagrad's learning rate: lr / (1 + (step - 1) * lr_decay).
+FASTNN_HOST_DEVICE double adagrad_lr(double lr, double lr_decay, int64_t step) {
+  return lr / (1 + (step - 1) * lr_decay);
 }
 
 template <bool EpsInsideSqrt, class T>
@@ -50,8 +80,7 @@ FASTNN_HOST_DEVICE void sgd_update(T& p, T g, T& buf, T lr, T momentum, T dampen
   p -= lr * d;
 }
 
-// Adam / AdamW. step_size = lr / (1 - beta1^t), bias2_sqrt = sqrt(1 - beta2^t). Keras adds
-// its epsilon before the bias correction: the caller passes eps / bias2_sqrt for that.
+// Adam / AdamW, with the step's scalars from adam_step.
 template <bool AMSGrad, class T>
 FASTNN_HOST_DEVICE void adam_update(T& p, T g, T& m, T& v, T& v_max, T beta1, T beta2, T eps,
                                     Decay<T> decay, T step_size, T inv_bias2_sqrt) {
@@ -85,7 +114,7 @@ FASTNN_HOST_DEVICE void rmsprop_update(T& p, T g, T& square_avg, T& buf, T& grad
   }
 }
 
-// clr = lr / (1 + (step - 1) * lr_decay), computed once per step by the caller.
+// clr: adagrad_lr of the step.
 template <bool EpsInsideSqrt, class T>
 FASTNN_HOST_DEVICE void adagrad_update(T& p, T g, T& sum, T clr, T eps, Decay<T> decay) {
   g = decay_weight(p, g, decay);

@@ -3,6 +3,7 @@
 // and the CPU and the GPU produce the same numbers in any order.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "math/common.h"
@@ -52,6 +53,24 @@ FASTNN_HOST_DEVICE double normal_double(const Philox4& r) {
   double u1 = (static_cast<double>(r.v[0]) + 1.0) * (1.0 / 4294967297.0);  // (0, 1)
   double u2 = static_cast<double>(r.v[1]) * (1.0 / 4294967296.0);
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
+// Element values of the random fills for dtype T from one Philox block: uniform in
+// [low, high) and normal(mean, stddev). The fma is spelled out: the CPU's compiler contracts
+// low + (high - low) * u into one where the CPU has FMA and nvcc always does, so written
+// as one both round the same on every machine.
+template <class T>
+FASTNN_HOST_DEVICE T uniform_value(const Philox4& r, double low, double high) {
+  double u = sizeof(T) == 4 ? double(uniform_float(r)) : uniform_double(r);
+  T v = static_cast<T>(fma(high - low, u, low));
+  // Rounding to T can land on high; keep [low, high) with the largest value below high
+  // rather than wrapping to low.
+  T top = static_cast<T>(high);
+  return v < top ? v : std::nextafter(top, static_cast<T>(low));
+}
+template <class T>
+FASTNN_HOST_DEVICE T normal_value(const Philox4& r, double mean, double stddev) {
+  return static_cast<T>(fma(stddev, normal_double(r), mean));
 }
 
 // Dropout keeps an element when its 32-bit Philox lane v >= dropout_threshold(rate): with
