@@ -1,5 +1,7 @@
 // The backend's entry point, per-device state, allocation, copies, casts, fills and host
 // transfers (csrc/cpu/memory.cpp's counterpart).
+#include <dlfcn.h>
+
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -237,6 +239,15 @@ void CudaBackend::fill(Tensor& out, double value) {
 // library: registers the backend when the driver works and sees a GPU, else says why not.
 extern "C" __attribute__((visibility("default"))) const char* fastnn_backend_init() {
   static std::string why;
+  // The runtime's own word for a machine without the driver is "driver version is
+  // insufficient", which sends people looking for a newer driver instead of any driver.
+  if (void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL)) {
+    dlclose(driver);
+  } else {
+    why = "no NVIDIA driver is installed (libcuda.so.1 was not found): this machine has no "
+          "usable GPU";
+    return why.c_str();
+  }
   int count = 0;
   cudaError_t error = cudaGetDeviceCount(&count);
   if (error != cudaSuccess) {

@@ -90,8 +90,12 @@ void bind_system(py::module_& m) {
         "Reads of device data by the host so far (a debug counter: numpy views, .item(), "
         "queries, error checks).");
   m.def(
-      "check_kernel_errors", [](const char* who) { check_kernel_errors(Device{}, who); },
-      py::arg("who"), "Raises IndexError for a bad label a kernel found since the last check.");
+      "check_kernel_errors",
+      [](const char* who, const std::string& device) {
+        check_kernel_errors(device_from_name(device), who);
+      },
+      py::arg("who"), py::arg("device") = "cpu",
+      "Raises IndexError for a bad label a kernel of `device` found since the last check.");
   m.def("build_info", [] {
     py::dict info;
     info["version"] = FASTNN_VERSION;
