@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "core/broadcast.h"
 #include "cuda/common.cuh"
 #include "math/elementwise.h"
 
@@ -20,47 +21,8 @@ using cuda::for_each;
 
 // --- broadcasting ------------------------------------------------------------------------
 
-// out's shape with each operand's element strides (0 where it broadcasts), adjacent dims
-// merged where that keeps both operands' addressing linear (csrc/cpu/elementwise.cpp's
-// broadcast_layout). Passed to kernels by value.
-constexpr int kMaxLayoutDims = 16;
-struct Layout {
-  int64_t shape[kMaxLayoutDims], stride_a[kMaxLayoutDims], stride_b[kMaxLayoutDims];
-  int dims = 0;
-};
-
-Layout broadcast_layout(const Shape& out, const Shape& a, const Shape& b) {
-  Layout L;
-  int64_t ra = 1, rb = 1;
-  // From the last dim to the first, merging a dim into the one after it (already in L,
-  // which is built reversed) when both operands step through the pair linearly.
-  for (size_t i = out.size(); i-- > 0;) {
-    const int64_t sa = a[i] == 1 && out[i] != 1 ? 0 : ra, sb = b[i] == 1 && out[i] != 1 ? 0 : rb;
-    ra *= a[i];
-    rb *= b[i];
-    if (out[i] == 1) continue;  // size-1 dims move nothing
-    if (L.dims > 0 && sa == L.stride_a[L.dims - 1] * L.shape[L.dims - 1] &&
-        sb == L.stride_b[L.dims - 1] * L.shape[L.dims - 1]) {
-      L.shape[L.dims - 1] *= out[i];
-      continue;
-    }
-    FASTNN_CHECK(L.dims < kMaxLayoutDims, Value, "broadcast: expected at most ", kMaxLayoutDims,
-                 " dims that broadcast differently, got shapes ", shape_str(a), " and ",
-                 shape_str(b));
-    L.shape[L.dims] = out[i];
-    L.stride_a[L.dims] = sa;
-    L.stride_b[L.dims] = sb;
-    ++L.dims;
-  }
-  if (L.dims == 0) {
-    L.shape[0] = L.stride_a[0] = L.stride_b[0] = 1;
-    L.dims = 1;
-  }
-  std::reverse(L.shape, L.shape + L.dims);
-  std::reverse(L.stride_a, L.stride_a + L.dims);
-  std::reverse(L.stride_b, L.stride_b + L.dims);
-  return L;
-}
+// core/broadcast.h's layout, passed to kernels by value.
+using Layout = BroadcastLayout;
 
 // The offsets in a and b of out's element i. The first dim needs no modulo: i is below
 // the product of all dims.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "core/broadcast.h"
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
 #include "math/elementwise.h"
@@ -12,55 +13,13 @@
 namespace fastnn {
 namespace {
 
-// out's shape with each operand's element strides (0 where it broadcasts), adjacent dims
-// merged where that keeps every operand's addressing linear. The last dim is the inner loop.
-// Fixed arrays, not vectors: a layout is built on every call of a kernel, and a replayed
-// step makes no heap allocation.
-constexpr size_t kMaxLayoutDims = 16;
-struct Layout {
-  int64_t shape[kMaxLayoutDims], stride_a[kMaxLayoutDims], stride_b[kMaxLayoutDims];
-  size_t dims = 0;
-  int64_t last() const { return shape[dims - 1]; }
-};
-
-Layout broadcast_layout(const Shape& out, const Shape& a, const Shape& b) {
-  Layout L;
-  int64_t ra = 1, rb = 1;
-  // From the last dim to the first, merging a dim into the one after it (already in L,
-  // which is built reversed) when both operands step through the pair linearly.
-  for (size_t i = out.size(); i-- > 0;) {
-    const int64_t sa = a[i] == 1 && out[i] != 1 ? 0 : ra, sb = b[i] == 1 && out[i] != 1 ? 0 : rb;
-    ra *= a[i];
-    rb *= b[i];
-    if (out[i] == 1) continue;  // size-1 dims move nothing
-    if (L.dims > 0 && sa == L.stride_a[L.dims - 1] * L.shape[L.dims - 1] &&
-        sb == L.stride_b[L.dims - 1] * L.shape[L.dims - 1]) {
-      L.shape[L.dims - 1] *= out[i];
-      continue;
-    }
-    FASTNN_CHECK(L.dims < kMaxLayoutDims, Value, "broadcast: expected at most ", kMaxLayoutDims,
-                 " dims that broadcast differently, got shapes ", shape_str(a), " and ",
-                 shape_str(b));
-    L.shape[L.dims] = out[i];
-    L.stride_a[L.dims] = sa;
-    L.stride_b[L.dims] = sb;
-    ++L.dims;
-  }
-  if (L.dims == 0) {
-    L.shape[0] = L.stride_a[0] = L.stride_b[0] = 1;
-    L.dims = 1;
-  }
-  std::reverse(L.shape, L.shape + L.dims);
-  std::reverse(L.stride_a, L.stride_a + L.dims);
-  std::reverse(L.stride_b, L.stride_b + L.dims);
-  return L;
-}
+using Layout = BroadcastLayout;
 
 // Calls inner(offset_a, offset_b, offset_out, count, step_a, step_b) for each run of the
 // last dim, rows [r0, r1) of the outer dims.
 template <class Inner>
 void for_each_run(const Layout& L, int64_t r0, int64_t r1, Inner&& inner) {
-  const size_t nd = L.dims;
+  const size_t nd = static_cast<size_t>(L.dims);
   const int64_t C = L.last();
   int64_t idx[kMaxLayoutDims] = {};
   int64_t rem = r0;
@@ -84,7 +43,7 @@ void for_each_run(const Layout& L, int64_t r0, int64_t r1, Inner&& inner) {
 
 int64_t outer_rows(const Layout& L) {
   int64_t rows = 1;
-  for (size_t d = 0; d + 1 < L.dims; ++d) rows *= L.shape[d];
+  for (int d = 0; d + 1 < L.dims; ++d) rows *= L.shape[d];
   return rows;
 }
 
