@@ -65,6 +65,11 @@ void Optimizer::step() {
   validate();
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
+    // model.to after the optimizer was made moves the parameters, not the optimizer's state.
+    FASTNN_CHECK(p.device() == steps_.device(), Value, name_, ": parameter ", i,
+                 (p.name().empty() ? "" : " '" + p.name() + "'"), " is on ", p.device().name(),
+                 " but this optimizer was made for parameters on ", steps_.device().name(),
+                 "; make the optimizer after moving the model (model.to(...))");
     Tensor g = p.grad();
     if (!g.defined()) continue;  // parameters that got no gradient are left alone
     ensure_state(i);  // unrecorded: replays must not re-zero the state
