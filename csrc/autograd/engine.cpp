@@ -1,3 +1,4 @@
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -122,26 +123,38 @@ std::vector<Node*> topological_order(Node* root) {
 
 }  // namespace
 
-void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
-  FASTNN_CHECK(root.requires_grad(), Runtime,
-               "backward: the tensor does not require grad and has no grad_fn; call "
+namespace {
+
+// Where the walk leaves what reaches a leaf, and what an intermediate tensor (node, output)
+// receives in total before its node runs (only grad() asks for those).
+struct GradientSinks {
+  std::function<void(TensorImpl* leaf, const Tensor& g)> leaf;
+  std::function<void(Node* node, const std::vector<Tensor>& grads_out)> node_outputs;
+};
+
+// The gradient seeded at root: grad_in checked, or ones for a one-element root.
+Tensor seed_gradient(const Tensor& root, const Tensor& grad_in, const char* who) {
+  FASTNN_CHECK(root.requires_grad(), Runtime, who,
+               ": the tensor does not require grad and has no grad_fn; call "
                "requires_grad_() on an input, or compute it outside fn.no_grad()");
-  Tensor grad = grad_in;
-  if (!grad.defined()) {
-    FASTNN_CHECK(root.numel() == 1, Runtime,
-                 "backward: gradient can be implicitly created only for a tensor with one "
+  if (!grad_in.defined()) {
+    FASTNN_CHECK(root.numel() == 1, Runtime, who,
+                 ": gradient can be implicitly created only for a tensor with one "
                  "element, got shape ",
                  shape_str(root.shape()), "; pass gradient=");
-    grad = Tensor::full(root.shape(), 1.0, root.dtype(), root.device());
-  } else {
-    FASTNN_CHECK(grad.shape() == root.shape(), Value, "backward: expected 'gradient' of shape ",
-                 shape_str(root.shape()), ", got ", shape_str(grad.shape()));
-    check_same_dtype(root, grad, "backward", "gradient");
-    check_same_device(root, grad, "backward", "gradient");
+    return Tensor::full(root.shape(), 1.0, root.dtype(), root.device());
   }
+  FASTNN_CHECK(grad_in.shape() == root.shape(), Value, who, ": expected 'gradient' of shape ",
+               shape_str(root.shape()), ", got ", shape_str(grad_in.shape()));
+  check_same_dtype(root, grad_in, who, "gradient");
+  check_same_device(root, grad_in, who, "gradient");
+  return grad_in;
+}
+
+void walk(const Tensor& root, const Tensor& seed, bool retain_graph, const GradientSinks& sinks) {
   NoGradGuard no_grad;
   if (root.is_leaf()) {
-    accumulate_into_leaf(root.impl(), grad);
+    sinks.leaf(root.impl(), seed);
     return;
   }
   Node* root_node = root.grad_fn().get();
@@ -160,12 +173,13 @@ void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
   // Gradients waiting for each node, one slot per output (undefined until one arrives).
   std::unordered_map<Node*, std::vector<Tensor>> pending;
   pending[root_node].resize(root_node->num_outputs());
-  pending[root_node][root.output_nr()] = grad;
+  pending[root_node][root.output_nr()] = seed;
   for (Node* node : order) {
     auto it = pending.find(node);
     if (it == pending.end()) continue;  // no gradient reached it
     std::vector<Tensor> g = std::move(it->second);
     pending.erase(it);
+    if (sinks.node_outputs) sinks.node_outputs(node, g);
     std::vector<Tensor> grads = node->apply(g);
     for (size_t i = 0; i < node->edges().size(); ++i) {
       if (!node->needs()[i] || i >= grads.size() || !grads[i].defined()) continue;
@@ -176,8 +190,7 @@ void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
         Tensor& slot = slots[edge.output];
         slot = slot.defined() ? add_tensors(slot, grads[i]) : grads[i];
       } else if (edge.leaf) {
-        Tensor gi = std::move(grads[i]);
-        accumulate_into_leaf(edge.leaf.get(), gi);
+        sinks.leaf(edge.leaf.get(), grads[i]);
       }
     }
     g.clear();
@@ -185,6 +198,43 @@ void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
   }
   if (!retain_graph)
     for (Node* node : order) node->release();
+}
+
+}  // namespace
+
+void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
+  Tensor grad = seed_gradient(root, grad_in, "backward");
+  walk(root, grad, retain_graph, {accumulate_into_leaf, nullptr});
+}
+
+std::vector<Tensor> grad(const Tensor& root, const std::vector<Tensor>& inputs,
+                         const Tensor& grad_out, bool retain_graph) {
+  Tensor seed = seed_gradient(root, grad_out, "grad");
+  std::vector<Tensor> out(inputs.size());
+  // Sums of what reaches each input; an input may be listed twice.
+  auto add_to = [&](size_t k, const Tensor& g) {
+    out[k] = out[k].defined() ? add_tensors(out[k], g) : g;
+  };
+  GradientSinks sinks;
+  sinks.leaf = [&](TensorImpl* leaf, const Tensor& g) {
+    for (size_t k = 0; k < inputs.size(); ++k)
+      if (inputs[k].defined() && inputs[k].impl() == leaf) add_to(k, g);
+  };
+  sinks.node_outputs = [&](Node* node, const std::vector<Tensor>& grads_out) {
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const Tensor& t = inputs[k];
+      if (t.defined() && t.grad_fn().get() == node) {
+        const Tensor& g = grads_out[static_cast<size_t>(t.output_nr())];
+        if (g.defined()) add_to(k, g);
+      }
+    }
+  };
+  walk(root, seed, retain_graph, sinks);
+  // A gradient adopted from an op's buffer may share memory with a saved tensor: hand out
+  // copies where anything else still refers to it.
+  for (Tensor& g : out)
+    if (g.defined() && g.storage().use_count() > 1) g = g.clone();
+  return out;
 }
 
 }  // namespace fastnn

@@ -93,4 +93,11 @@ void record_multi(const char* name, const std::vector<Tensor*>& outputs,
 // of the leaves. `grad` may be undefined when root has one element (it is then 1).
 void backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 
+// The gradients of root with respect to `inputs` (torch.autograd.grad, tf.GradientTape's
+// gradient): the same walk as backward, but nothing accumulates into any .grad; each input,
+// a leaf or an intermediate result, gets the sum of what reaches it, or an undefined tensor
+// where root does not depend on it.
+std::vector<Tensor> grad(const Tensor& root, const std::vector<Tensor>& inputs,
+                         const Tensor& grad_out, bool retain_graph);
+
 }  // namespace fastnn

@@ -65,6 +65,19 @@ void bind_system(py::module_& m) {
          const std::string& device) { return random_tensor(shape, dtype, true, mean, std, device); },
       py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::arg("dtype") = "float32",
       py::arg("device") = "cpu");
+  m.def(
+      "grad",
+      [](const Tensor& root, const std::vector<Tensor>& inputs, const py::object& gradient,
+         bool retain_graph) {
+        Tensor g = gradient.is_none() ? Tensor() : gradient.cast<Tensor>();
+        std::vector<Tensor> out = grad(root, inputs, g, retain_graph);
+        py::list result;
+        for (const Tensor& t : out) result.append(t.defined() ? py::cast(t) : py::none());
+        return result;
+      },
+      py::arg("root"), py::arg("inputs"), py::arg("gradient") = py::none(),
+      py::arg("retain_graph") = false,
+      "d root / d inputs without touching any .grad (None where root does not depend on one).");
   m.def("has_cuda_backend", [] { return has_backend(DeviceKind::CUDA); });
   m.def(
       "load_cuda_backend",

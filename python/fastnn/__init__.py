@@ -19,6 +19,9 @@ from .layers import Layer
 from .models import Model
 from .sequential import Sequential
 from . import data, optimizers, utils
+from . import autograd
+from .autograd import GradientTape
+from .functional import reduce_mean, reduce_sum
 from . import saving
 from .saving import load_model
 
@@ -79,4 +82,5 @@ __all__ = [
     "conv1d", "conv2d", "embedding",
     "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
     "global_max_pool2d", "dropout", "batch_norm", "saving", "load_model",
+    "autograd", "GradientTape", "reduce_mean", "reduce_sum",
 ]

@@ -104,6 +104,16 @@ def mean(x, axis=None, keepdims=False):
     return _C.mean(as_tensor(x), _axes(axis), keepdims)
 
 
+def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    """TensorFlow's name for sum (tf.reduce_sum)."""
+    return sum(input_tensor, axis, keepdims)
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    """TensorFlow's name for mean (tf.reduce_mean)."""
+    return mean(input_tensor, axis, keepdims)
+
+
 def reshape(x, shape):
     return _C.reshape(as_tensor(x), [int(s) for s in shape])
 

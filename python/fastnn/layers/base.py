@@ -167,6 +167,19 @@ class Layer:
     def non_trainable_weights(self):
         return [w for w in self.weights if not (w._trainable and self.trainable)]
 
+    # TensorFlow's names for the same lists (tf.keras: model.trainable_variables).
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
     def parameters(self):
         """The trainable parameters, in get_weights order."""
         return self.trainable_weights
