@@ -18,6 +18,9 @@ void CudaBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
   const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
   if (c.dtype() == DType::Float32) {
+    // TF32 tensor cores only when asked (fn.set_float32_matmul_precision("high")).
+    FASTNN_CUBLAS_CHECK(cublasSetMathMode(
+        dev.cublas, float32_matmul_allows_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     const float al = static_cast<float>(alpha), be = static_cast<float>(beta);
     FASTNN_CUBLAS_CHECK(cublasSgemm(dev.cublas, op_b, op_a, N, M, K, &al, b.data<float>(), ldb,
                                     a.data<float>(), lda, &be, c.data<float>(), N));

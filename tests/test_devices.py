@@ -124,3 +124,21 @@ def test_fit_on_a_model_moved_to_a_device_says_what_to_do(call):
     with pytest.raises(ValueError, match=rf"{call}: the model's weights are on cuda:0.*"
                                          r"PyTorch-style loop"):
         getattr(m, call)(*args)
+
+
+def test_float32_matmul_precision_is_pytorchs_setting():
+    assert fn.get_float32_matmul_precision() == "highest"
+    try:
+        for p in ("high", "medium", "highest"):
+            fn.set_float32_matmul_precision(p)
+            assert fn.get_float32_matmul_precision() == p
+        with pytest.raises(ValueError, match="expected 'highest', 'high' or 'medium'"):
+            fn.set_float32_matmul_precision("low")
+        # The CPU computes in float32 whatever the setting.
+        a = np.random.default_rng(0).standard_normal((33, 17)).astype(np.float32)
+        fn.set_float32_matmul_precision("high")
+        high = (fn.tensor(a) @ fn.tensor(a.T)).numpy()
+        fn.set_float32_matmul_precision("highest")
+        np.testing.assert_array_equal(high, (fn.tensor(a) @ fn.tensor(a.T)).numpy())
+    finally:
+        fn.set_float32_matmul_precision("highest")

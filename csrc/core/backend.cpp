@@ -29,6 +29,29 @@ void set_active_recorder(Recorder* r) {
   recorder = r;
 }
 
+namespace {
+std::atomic<int> matmul_precision{0};  // 0 highest, 1 high, 2 medium
+constexpr const char* kPrecisions[] = {"highest", "high", "medium"};
+}  // namespace
+
+void set_float32_matmul_precision(const std::string& precision) {
+  for (int i = 0; i < 3; ++i)
+    if (precision == kPrecisions[i]) {
+      matmul_precision.store(i);
+      return;
+    }
+  fail(ErrorKind::Value, "set_float32_matmul_precision: expected 'highest', 'high' or 'medium', "
+       "got '", precision, "'");
+}
+
+std::string float32_matmul_precision() {
+  return kPrecisions[matmul_precision.load()];
+}
+
+bool float32_matmul_allows_tf32() {
+  return matmul_precision.load() > 0;
+}
+
 void count_host_read() {
   host_reads.fetch_add(1, std::memory_order_relaxed);
 }

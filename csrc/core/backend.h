@@ -366,6 +366,14 @@ int64_t error_source_id(const std::string& who);
 // outside [0, limit). A device's kernels write the same five values with their own atomics.
 void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limit);
 
+// PyTorch's torch.set_float32_matmul_precision: "highest" (the default) computes float32
+// GEMMs in float32; "high" and "medium" let a backend use TF32 tensor cores (the CUDA one;
+// the CPU backend always computes in float32). A captured CUDA graph keeps the precision it
+// was captured with.
+void set_float32_matmul_precision(const std::string& precision);
+std::string float32_matmul_precision();
+bool float32_matmul_allows_tf32();
+
 // Reads of device data by the host (queries, numpy views, error checks): a debug counter
 // that tests use to show a replayed epoch reads nothing.
 void count_host_read();

@@ -78,6 +78,8 @@ void bind_system(py::module_& m) {
       py::arg("root"), py::arg("inputs"), py::arg("gradient") = py::none(),
       py::arg("retain_graph") = false,
       "d root / d inputs without touching any .grad (None where root does not depend on one).");
+  m.def("set_float32_matmul_precision", &set_float32_matmul_precision, py::arg("precision"));
+  m.def("get_float32_matmul_precision", &float32_matmul_precision);
   m.def("has_cuda_backend", [] { return has_backend(DeviceKind::CUDA); });
   m.def(
       "load_cuda_backend",

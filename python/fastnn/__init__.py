@@ -19,7 +19,7 @@ from .layers import Layer
 from .models import Model
 from .sequential import Sequential
 from . import data, optimizers, utils
-from . import autograd
+from . import autograd, nn
 from .autograd import GradientTape
 from .functional import reduce_mean, reduce_sum
 from . import saving
@@ -64,6 +64,16 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
+def set_float32_matmul_precision(precision: str) -> None:
+    """PyTorch's: "highest" (default) keeps float32 GEMMs in float32; "high"/"medium" let
+    the CUDA backend use TF32 tensor cores (the CPU always computes in float32)."""
+    _C.set_float32_matmul_precision(precision)
+
+
+def get_float32_matmul_precision() -> str:
+    return _C.get_float32_matmul_precision()
+
+
 def info() -> dict:
     """Version, build options, BLAS, its kernel and threads."""
     return dict(_C.build_info())
@@ -82,5 +92,6 @@ __all__ = [
     "conv1d", "conv2d", "embedding",
     "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
     "global_max_pool2d", "dropout", "batch_norm", "saving", "load_model",
-    "autograd", "GradientTape", "reduce_mean", "reduce_sum",
+    "autograd", "GradientTape", "reduce_mean", "reduce_sum", "set_float32_matmul_precision",
+    "get_float32_matmul_precision", "nn",
 ]
