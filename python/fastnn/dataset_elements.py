@@ -146,8 +146,10 @@ def stack(elements, who):
     return pack(template, stacked)
 
 
-def first_dims(structure, who):
-    leaves = flatten(structure)
+def first_dims(element, who):
+    """The length of the first axis all components share (what slicing or unbatching
+    walks along)."""
+    leaves = flatten(element)
     for leaf in leaves:
         if leaf.ndim == 0:
             raise ValueError(f"{who}: every component needs at least one dimension to slice "

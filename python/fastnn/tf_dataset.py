@@ -504,7 +504,7 @@ class _Map(Dataset):
     def _stream(self, indices=False):
         for element in self.parent._stream():
             yield structure(_call(self.fn, element), "Dataset.map (the function's result)",
-                             lists_are_tuples=True)
+                            lists_are_tuples=True)
 
 
 class _Filter(Dataset):
