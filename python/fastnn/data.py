@@ -1,11 +1,16 @@
-"""Mini-batches from numpy arrays: ``DataLoader``, usable in PyTorch-style loops and by fit.
+"""Data for training: ``fn.data.DataLoader`` over numpy arrays, and TensorFlow's
+``tf.data.Dataset`` (``fn.data.Dataset``, ``fn.data.AUTOTUNE``: python/fastnn/tf_dataset.py).
 
     loader = fn.data.DataLoader(x, y, batch_size=32, shuffle=True)
     for xb, yb in loader:          # numpy arrays, the last batch possibly smaller
         ...
     model.fit(loader, epochs=10)
 
+    ds = fn.data.Dataset.from_tensor_slices((x, y)).shuffle(1024).batch(32)
+    model.fit(ds, epochs=10)       # or iterate it: fastnn tensors
+
 Shuffling draws from fastnn's seeded generator, so ``fn.manual_seed`` fixes the order.
+PyTorch's DataLoader over a dataset is ``fastnn.utils.data.DataLoader``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import numpy as np
 
 from . import _C
 from .tensor import numeric_array
+from .tf_dataset import (AUTOTUNE, INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset,
+                         experimental)
 
 
 def permutation(n: int) -> np.ndarray:
@@ -82,4 +89,5 @@ class DataLoader:
                 f"shuffle={self.shuffle}, drop_last={self.drop_last})")
 
 
-__all__ = ["DataLoader", "permutation"]
+__all__ = ["DataLoader", "permutation", "Dataset", "AUTOTUNE", "INFINITE_CARDINALITY",
+           "UNKNOWN_CARDINALITY", "experimental"]

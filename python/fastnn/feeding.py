@@ -1,5 +1,6 @@
 """How fit/evaluate/predict read their data: arrays, (x, y) or (x, y, sample_weight) tuples,
-DataLoaders and iterables of batches become a _Source; x, y and the sample weights are
+DataLoaders (fastnn.data's and fastnn.utils.data's), tf.data-style Datasets and iterables of
+batches become a _Source; x, y and the sample weights are
 converted and checked against the loss once, before the first step; `_batches` cuts a
 _Source into numpy batches (Rows when shuffling). fit's class_weight becomes per-sample
 weights from the labels, as Keras's class_weight_to_sample_weights does."""
@@ -15,6 +16,7 @@ from . import _C
 from . import losses as _losses
 from .capture import Rows
 from .data import DataLoader, permutation
+from .tf_dataset import INFINITE_CARDINALITY, Dataset
 from .summary import _shape_str
 from .tensor import Tensor, numeric_array
 
@@ -26,11 +28,14 @@ class _Source:
     batches (DataLoader, generator, list of (x, y) tuples)."""
 
     def __init__(self, kind, x, y=None, batch_size=None, shuffle=False, w=None,
-                 class_weight=None):
+                 class_weight=None, carry=False):
         self.kind, self.x, self.y = kind, x, y
         self.batch_size, self.shuffle = batch_size, shuffle
         self.w = w  # sample weights (arrays), or None
         self.class_weight = class_weight  # a _ClassWeight for an iterable's batches, or None
+        # fit's Dataset with steps_per_epoch: each epoch goes on where the last one stopped
+        # (Keras's EpochIterator), over one iterator kept here until it runs out.
+        self.carry, self.iterator = carry, None
 
     @property
     def arrays(self):
@@ -46,6 +51,27 @@ class _Source:
 
     def one_shot(self):
         return not self.arrays and iter(self.x) is self.x
+
+
+def _carried(source, steps):
+    """``steps`` batches of ``source.x`` from where the last epoch stopped, as Keras's
+    EpochIterator with steps_per_epoch: islice takes exactly `steps` (none lost for the
+    next epoch); an epoch cut short by the end of the data makes the next one start over,
+    and so does an iterator that ended exactly at the last epoch's end."""
+    fresh = source.iterator is None
+    if fresh:
+        source.iterator = iter(source.x)
+    taken = 0
+    for batch in itertools.islice(source.iterator, steps):
+        taken += 1
+        yield batch
+    if taken == 0 and not fresh:
+        source.iterator = iter(source.x)
+        for batch in itertools.islice(source.iterator, steps):
+            taken += 1
+            yield batch
+    if taken < steps:
+        source.iterator = None
 
 
 def _is_array_like(x):
@@ -260,7 +286,11 @@ class FeedingMixin:
                 raise ValueError(f"{who}: sample_weight applies to arrays; with a "
                                  f"{type(x).__name__} as x, yield (x, y, sample_weight) "
                                  "batches")
-            return _Source("iterable", x)
+            if isinstance(x, Dataset) and x._depth == 0:
+                raise ValueError(f"{who}: the Dataset yields single samples, not batches; "
+                                 "call .batch(batch_size) on it first (Keras takes batched "
+                                 "datasets)")
+            return _Source("iterable", x, carry=isinstance(x, Dataset) and who == "fit")
         batch_size = _check_int(who, "batch_size", batch_size, 1, allow_none=True) or _DEFAULT_BATCH
         x = self._check_array(who, x, "x")
         if y is None:
@@ -342,7 +372,7 @@ class FeedingMixin:
             table = _ClassWeight(who, class_weight, out_shape)
             w = table(who, source.y, self._np_dtype())
             return _Source("arrays", source.x, source.y, source.batch_size, source.shuffle, w=w)
-        return _Source(source.kind, source.x, class_weight=class_weight)
+        return _Source(source.kind, source.x, class_weight=class_weight, carry=source.carry)
 
     def _batches(self, source, shuffle=None, steps=None, who="fit", need_y=True,
                  weights=False):
@@ -371,8 +401,17 @@ class FeedingMixin:
                 yield (xb, yb, wb) if weights else (xb, yb)
             return
         out_shape = table = None
-        # islice: a one-shot generator gives exactly `steps` batches per pass, none lost.
-        for k, batch in enumerate(itertools.islice(source.x, steps)):
+        if isinstance(source.x, Dataset) and steps is None \
+                and source.x.cardinality() == INFINITE_CARDINALITY:
+            raise ValueError(f"{who}: the Dataset is infinite (repeat() without a count); pass "
+                             "steps_per_epoch to fit (validation_steps for validation_data, "
+                             "steps to evaluate/predict)")
+        if source.carry and steps is not None:
+            batches = _carried(source, steps)
+        else:
+            # islice: a one-shot generator gives exactly `steps` batches per pass, none lost.
+            batches = itertools.islice(source.x, steps)
+        for k, batch in enumerate(batches):
             if isinstance(batch, (tuple, list)):
                 xb, yb, wb = _unpack_batch(batch, who, f"batch {k}")
             else:
@@ -423,5 +462,5 @@ class FeedingMixin:
                                sample_weight=data[2] if len(data) == 3 else None)
         if isinstance(data, DataLoader) or (not _is_array_like(data) and hasattr(data, "__iter__")):
             return self._adapt(who, data, None, batch_size, need_y=True)
-        raise ValueError(f"{who}: expected a tuple (x_val, y_val), a DataLoader or an iterable "
-                         f"of (x, y) batches, got {_describe(data)}")
+        raise ValueError(f"{who}: expected a tuple (x_val, y_val), a DataLoader, a Dataset or "
+                         f"an iterable of (x, y) batches, got {_describe(data)}")

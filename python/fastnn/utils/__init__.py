@@ -1,4 +1,5 @@
-"""Utilities with Keras's names (``keras.utils``)."""
+"""Utilities with Keras's names (``keras.utils``), and PyTorch's ``torch.utils.data`` as
+``fastnn.utils.data`` (Dataset, TensorDataset, DataLoader, random_split, ...)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from .tensor import numeric_array
+from ..tensor import numeric_array
 
 
 def to_categorical(y, num_classes=None):
@@ -117,10 +118,14 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
 
 def set_random_seed(seed: int) -> None:
     """Seeds fastnn's generator and numpy's global one (Keras's keras.utils.set_random_seed)."""
-    from . import manual_seed
+    from .. import manual_seed
 
     manual_seed(seed)
     np.random.seed(seed % (1 << 32))
 
+
+# torch.utils.data's place: `fn.utils.data.DataLoader` works after `import fastnn`, as
+# `torch.utils.data.DataLoader` does after `import torch`.
+from . import data  # noqa: E402
 
 __all__ = ["to_categorical", "set_random_seed", "pad_sequences"]
