@@ -148,3 +148,10 @@ def test_reduce_names():
     assert float(fn.reduce_sum(x).numpy()) == 15.0
     np.testing.assert_array_equal(fn.reduce_mean(x, axis=0).numpy(), [1.5, 2.5, 3.5])
     assert fn.reduce_mean(x, axis=1, keepdims=True).shape == (2, 1)
+
+
+def test_reduce_mean_of_a_list_of_losses_as_seed_001_writes_it():
+    losses = [fn.tensor(1.5), fn.tensor(2.5), fn.tensor(5.0)]
+    assert float(fn.reduce_mean(losses).numpy()) == 3.0
+    rows = [fn.tensor([1.0, 2.0]), fn.tensor([3.0, 6.0])]
+    np.testing.assert_array_equal(fn.reduce_sum(rows, axis=0).numpy(), [4.0, 8.0])

@@ -313,3 +313,16 @@ def test_lazy_parameters_keeps_its_old_home():
     model(randn(3, 4))
     opt.step()  # the optimizer found the weights built after it
     assert len(opt.param_groups[0]["params"]) == 2
+
+
+def test_layers_cast_float_tensors_to_their_dtype_as_keras_does():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    layer = fn.layers.Dense(2, input_dim=4)  # float32
+    x64 = fn.tensor(x, dtype="float64", requires_grad=True)
+    out = layer(x64)
+    assert out.dtype == "float32"
+    np.testing.assert_allclose(out.numpy(), layer(x.astype(np.float32)).numpy(), rtol=1e-6)
+    fn.sum(out).backward()  # the cast is differentiable: the float64 input gets its gradient
+    assert x64.grad.dtype == "float64"
+    np.testing.assert_allclose(x64.grad.numpy(), np.tile(layer.kernel.numpy().sum(axis=1), (3, 1)),
+                               rtol=1e-6)

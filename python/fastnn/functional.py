@@ -104,14 +104,22 @@ def mean(x, axis=None, keepdims=False):
     return _C.mean(as_tensor(x), _axes(axis), keepdims)
 
 
+def _stacked(values):
+    """A list or tuple of same-shape tensors as one tensor with a new first axis (TensorFlow
+    converts such a list to a tensor before reducing it); anything else as it is."""
+    if isinstance(values, (list, tuple)) and values and all(isinstance(v, Tensor) for v in values):
+        return concat([reshape(v, (1,) + tuple(v.shape)) for v in values], axis=0)
+    return values
+
+
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
-    """TensorFlow's name for sum (tf.reduce_sum)."""
-    return sum(input_tensor, axis, keepdims)
+    """TensorFlow's name for sum (tf.reduce_sum); a list of tensors is stacked first."""
+    return sum(_stacked(input_tensor), axis, keepdims)
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
-    """TensorFlow's name for mean (tf.reduce_mean)."""
-    return mean(input_tensor, axis, keepdims)
+    """TensorFlow's name for mean (tf.reduce_mean); a list of tensors is stacked first."""
+    return mean(_stacked(input_tensor), axis, keepdims)
 
 
 def reshape(x, shape):

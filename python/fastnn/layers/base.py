@@ -346,9 +346,9 @@ class Layer:
             return ids if self._device == "cpu" else ids.to_device(self._device)
         if isinstance(inputs, Tensor):
             if inputs.dtype in ("float32", "float64") and inputs.dtype != self.dtype:
-                raise TypeError(f"{type(self).__name__} '{self.name}': expected {self.dtype} "
-                                f"inputs, got a {inputs.dtype} tensor; convert it with "
-                                f"{'.float()' if self.dtype == 'float32' else '.double()'}")
+                # Keras casts a layer's float inputs to its dtype (autocast), as it does numpy
+                # inputs; the cast is differentiable.
+                return _C.to_dtype(inputs, self.dtype)
             return inputs
         array = numeric_array(inputs, f"{type(self).__name__} '{self.name}'", "inputs")
         if self._device != "cpu":  # a copy to the layer's device
