@@ -188,9 +188,14 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), who);
   Tensor out = binary_raw(op, a, b, out_shape);
   if (!needs_grad({&a, &b})) return out;
-  FASTNN_CHECK(op != BinaryOp::FloorDivide && op <= BinaryOp::Remainder, Runtime, who,
-               ": the derivative is not implemented (the op is piecewise constant); detach() "
-               "the inputs");
+  if (op == BinaryOp::FloorDivide) {
+    // As torch: the result is part of the graph, and a backward through it raises.
+    record(who, out, {a, b}, [](const Tensor&, const std::vector<bool>&) -> std::vector<Tensor> {
+      fail(ErrorKind::Runtime, "backward: the derivative for 'floor_divide' is not implemented "
+           "(detach() its inputs)");
+    });
+    return out;
+  }
   const bool keeps_out = op == BinaryOp::Div || op == BinaryOp::Pow;
   Tensor saved_out = keeps_out ? out.detach() : Tensor();
   record(who, out, {a, b},

@@ -62,7 +62,8 @@ void inplace_mark(const Tensor& self) {
   self.bump_version();
 }
 
-void inplace_commit(Tensor& self, const Tensor& old, const Tensor& result_in, const char* who) {
+void inplace_commit(Tensor& self, const Tensor& old, const Tensor& result_in, const char* who,
+                    bool overwrite) {
   check_defined(result_in, who, "result");
   FASTNN_CHECK(result_in.shape() == self.shape(), Runtime, who, ": output with shape ",
                shape_str(self.shape()), " doesn't match the broadcast shape ",
@@ -75,12 +76,17 @@ void inplace_commit(Tensor& self, const Tensor& old, const Tensor& result_in, co
   Tensor base = base_of(self);
   const bool recording = grad_enabled() && (result.requires_grad() || self.requires_grad() ||
                                             (base.defined() && base.requires_grad()));
-  if (recording && !result.requires_grad()) {
-    // fill_, zero_, copy_ of a constant: the old values get no gradient.
-    result = result.detach();
-    record(who, result, {old}, [](const Tensor&, const std::vector<bool>&) {
-      return std::vector<Tensor>{Tensor()};
+  if (recording && (overwrite || !result.requires_grad())) {
+    // The result does not depend on the old values (fill_, zero_, copy_, or a constant):
+    // they get a zero gradient, as torch's, and the result's own inputs theirs.
+    Tensor written = result.detach();
+    record(who, written, {old, result}, [](const Tensor& gy, const std::vector<bool>& needs) {
+      std::vector<Tensor> grads(2);
+      if (needs[0]) grads[0] = Tensor::zeros(gy.shape(), gy.dtype(), gy.device());
+      if (needs[1]) grads[1] = gy;
+      return grads;
     });
+    result = written;
   }
   FASTNN_LAUNCH(backend_of(self), copy, result, self);
   self.bump_version();

@@ -85,7 +85,10 @@ Tensor arange(int64_t n, double start, double step, DType dtype, Device device);
 // commit checks the result's shape and dtype, writes it into self's memory, bumps the
 // version counter and makes self (and the tensor it views, if any) the op's output. ---
 Tensor inplace_begin(const Tensor& self, const std::vector<Tensor>& others, const char* who);
-void inplace_commit(Tensor& self, const Tensor& old, const Tensor& result, const char* who);
+// overwrite: the result does not depend on self's old values (fill_, copy_): they get a zero
+// gradient.
+void inplace_commit(Tensor& self, const Tensor& old, const Tensor& result, const char* who,
+                    bool overwrite = false);
 // Marks self modified in place by a direct write (bumps its version).
 void inplace_mark(const Tensor& self);
 // self.data = other (torch): self takes other's storage, shape and dtype; its autograd

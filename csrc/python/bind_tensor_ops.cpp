@@ -178,10 +178,10 @@ void bind_tensor_ops(py::module_& m) {
       py::arg("self"), py::arg("others"), py::arg("who"));
   m.def(
       "inplace_commit",
-      [](Tensor& self, const Tensor& old, const Tensor& result, const std::string& who) {
-        inplace_commit(self, old, result, who.c_str());
-      },
-      py::arg("self"), py::arg("old"), py::arg("result"), py::arg("who"));
+      [](Tensor& self, const Tensor& old, const Tensor& result, const std::string& who,
+         bool overwrite) { inplace_commit(self, old, result, who.c_str(), overwrite); },
+      py::arg("self"), py::arg("old"), py::arg("result"), py::arg("who"),
+      py::arg("overwrite") = false);
 }
 
 }  // namespace fastnn::python

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _C
 from . import dtypes as _dt
+from ._devices import check_device as _check_device
 
 Tensor = _C.Tensor
 
@@ -276,19 +277,6 @@ def _shape(shape):
 
 def _dtype_name(dtype) -> str:
     return str(_dt.as_dtype(dtype))
-
-
-def _check_device(device) -> str:
-    """The device's name ('cpu', 'cuda:N'); ValueError naming what is missing when unusable."""
-    name = str(device)
-    if name == "cpu":
-        return name
-    if name != "cuda" and not (name.startswith("cuda:") and name[5:].isdigit()):
-        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got '{name}'")
-    from . import cuda
-
-    cuda.require(name)
-    return name if ":" in name else "cuda:0"
 
 
 # --- grad mode ---------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def stack(tensors, dim=0):
     shape = tensors[0].shape
     for i, x in enumerate(tensors):
         if x.shape != shape:
-            raise ValueError(f"stack: expects each tensor to be equal size, but got {shape} at "
+            raise ValueError(f"stack expects each tensor to be equal size, but got {shape} at "
                              f"entry 0 and {x.shape} at entry {i}")
     n = len(shape) + 1
     d = int(dim)

@@ -130,8 +130,8 @@ def flat_index(shape, key: tuple) -> np.ndarray:
             [-1 if i == d else 1 for i in range(ndim)])
         try:
             part = np.broadcast_to(grid, shape)[np_key]
-        except IndexError:
-            raise
+        except IndexError as exc:
+            raise IndexError(f"index: {str(exc).replace('out of bounds', 'out of range')}") from None
         except (TypeError, ValueError) as exc:
             raise IndexError(f"index: unsupported key {key!r}: {exc}") from None
         total = part if total is None else total + part

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _C
 from . import dtypes as _dt
+from ._devices import check_device
 from .snapshot import snapshot
 
 Tensor = _C.Tensor
@@ -388,8 +389,7 @@ def t_to(self, *args, **kwargs):
             device = a
     out = self
     if device is not None:
-        from .tensor import _check_device
-        target = _check_device(device)
+        target = check_device(device)
         if target != out.device:
             out = out.to_device(target)
     if dtype is not None:
@@ -585,11 +585,12 @@ def t_unbind(self, dim=0):
 
 # --- in-place ops ---------------------------------------------------------------------------
 
-def inplace(self: Tensor, who: str, compute, others=()):
+def inplace(self: Tensor, who: str, compute, others=(), overwrite=False):
     """Runs ``compute(old)`` out of place and writes the result into ``self`` with torch's
-    autograd rules (see csrc/ops/inplace.cpp). Returns self."""
+    autograd rules (see csrc/ops/inplace.cpp); ``overwrite``: the result does not read the
+    old values. Returns self."""
     old = _C.inplace_begin(self, [o for o in others if isinstance(o, Tensor)], who)
-    _C.inplace_commit(self, old, compute(old), who)
+    _C.inplace_commit(self, old, compute(old), who, overwrite)
     return self
 
 
@@ -615,7 +616,7 @@ def _inplace_operator(name, who):
 
 def t_zero_(self):
     return inplace(self, "zero_", lambda old: _C.full(list(self.shape), 0.0, str(self.dtype),
-                                                      self.device))
+                                                      self.device), overwrite=True)
 
 
 def t_fill_(self, value):
@@ -624,8 +625,8 @@ def t_fill_(self, value):
             raise ValueError(f"fill_: expected a 0-d tensor or a number, got shape {value.shape}")
         return inplace(self, "fill_",
                        lambda old: _C.expand(to_dtype(value, self.dtype), list(self.shape)),
-                       (value,))
-    return inplace(self, "fill_", lambda old: _scalar_full(self, value))
+                       (value,), overwrite=True)
+    return inplace(self, "fill_", lambda old: _scalar_full(self, value), overwrite=True)
 
 
 def _scalar_full(self, value):
@@ -641,7 +642,8 @@ def t_copy_(self, src, non_blocking=False):
     # copy_ converts any dtype into self's (torch's rule), floats to integers included.
     if src.dtype != self.dtype:
         src = _C.to_dtype(src, str(self.dtype))
-    return inplace(self, "copy_", lambda old: _C.expand(src, list(self.shape)), (src,))
+    return inplace(self, "copy_", lambda old: _C.expand(src, list(self.shape)), (src,),
+                   overwrite=True)
 
 
 def t_clamp_(self, min=None, max=None):  # noqa: A002
