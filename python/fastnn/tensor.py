@@ -413,10 +413,12 @@ def _numpy(self: Tensor, force: bool = False):
 
 
 def _install():
-    from . import tensor_index, tensor_ops
+    from . import tensor_index, tensor_ops, tensor_reduce, tensor_shape
 
     T = Tensor
     tensor_ops.install(T)
+    tensor_reduce.install(T)
+    tensor_shape.install(T)
     tensor_index.install(T)
     T.dtype = property(lambda t: _dt.DTYPES[_raw_dtype(t)], doc="The element type (fn.float32, ...).")
     T.__matmul__ = lambda a, b: _C.matmul(a, b)

@@ -14,6 +14,8 @@ import numpy as np
 
 from . import _C
 from . import tensor_ops as _ops
+from . import tensor_reduce as _reduce
+from . import tensor_shape as _shape
 from .tensor import Tensor, as_tensor
 
 
@@ -50,11 +52,11 @@ del _name
 
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):  # noqa: A001
     """torch.sum (dim/keepdim) or the numpy/Keras spelling (axis/keepdims)."""
-    return _ops.t_sum(as_tensor(input), dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
+    return _reduce.t_sum(as_tensor(input), dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):  # noqa: A002
-    return _ops.t_mean(as_tensor(input), dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
+    return _reduce.t_mean(as_tensor(input), dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
 
 def flatten(input, start_dim=None, end_dim=-1):  # noqa: A002
@@ -63,7 +65,7 @@ def flatten(input, start_dim=None, end_dim=-1):  # noqa: A002
     x = as_tensor(input)
     if start_dim is None:
         return _C.flatten(x)
-    return _ops.t_flatten(x, start_dim, end_dim)
+    return _shape.t_flatten(x, start_dim, end_dim)
 
 
 def where(condition, input=None, other=None):  # noqa: A002

@@ -19,7 +19,8 @@ import numbers
 import numpy as np
 
 from . import _C
-from .tensor_ops import as_operand, contiguous_strides, to_dtype
+from .tensor_ops import as_operand, to_dtype
+from .tensor_shape import contiguous_strides
 
 Tensor = _C.Tensor
 

@@ -1,5 +1,5 @@
 """PyTorch's tensor methods: operators with torch's type promotion, comparisons, elementwise
-math, reductions with ``dim``/``keepdim``, shape methods, casts and in-place ops.
+math, casts and in-place ops (reductions: tensor_reduce.py; shapes: tensor_shape.py).
 
 Every method is a thin layer over the C++ ops in ``fastnn._C`` (csrc/ops/tensor_ops.h): it
 converts operands (Python numbers, numpy arrays), picks the result dtype as torch does and
@@ -10,9 +10,7 @@ calls one op, which records its backward when an input requires grad. Installed 
 from __future__ import annotations
 
 import builtins
-import collections
 import numbers
-import operator
 
 import numpy as np
 
@@ -25,10 +23,6 @@ Tensor = _C.Tensor
 
 _FLOATS = ("float32", "float64")
 _BIT_OPS = ("bitwise_and", "bitwise_or", "bitwise_xor")
-
-# torch.return_types.max / min: a named pair (values, indices) that unpacks as a tuple.
-MaxResult = collections.namedtuple("max", ["values", "indices"])
-MinResult = collections.namedtuple("min", ["values", "indices"])
 
 
 # --- operands and type promotion -------------------------------------------------------------
@@ -166,160 +160,6 @@ def _unary(name):
     return method
 
 
-# --- reductions -------------------------------------------------------------------------------
-
-def _dims(dim, who="reduction") -> list:
-    if dim is None:
-        return []
-    if isinstance(dim, (tuple, list)):
-        return [operator.index(d) for d in dim]
-    try:
-        return [operator.index(dim)]
-    except TypeError:
-        raise TypeError(f"{who}: expected dim to be an int or a tuple of ints, got "
-                        f"{type(dim).__name__}") from None
-
-
-def _dim_kw(dim, keepdim, axis, keepdims):
-    """torch's dim/keepdim, or numpy/Keras's axis/keepdims (fastnn's older names)."""
-    if axis is not None:
-        if dim is not None:
-            raise TypeError("got both dim and axis")
-        dim = axis
-    if keepdims is not None:
-        keepdim = keepdims
-    return dim, builtins.bool(keepdim)
-
-
-def t_sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
-    dim, keepdim = _dim_kw(dim, keepdim, axis, keepdims)
-    x = self if dtype is None else to_dtype(self, dtype)
-    return _C.sum(x, _dims(dim, "sum"), keepdim)
-
-
-def t_mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
-    dim, keepdim = _dim_kw(dim, keepdim, axis, keepdims)
-    x = self if dtype is None else to_dtype(self, dtype)
-    return _C.mean(x, _dims(dim, "mean"), keepdim)
-
-
-def _extreme(is_max):
-    result = MaxResult if is_max else MinResult
-
-    def method(self, dim=None, keepdim=False):
-        if isinstance(dim, (Tensor, np.ndarray)):  # torch.max(a, b): the elementwise max
-            return binary("maximum" if is_max else "minimum", self, dim)
-        if dim is None:
-            return _C.max_all(self, is_max)
-        values, indices = _C.max_dim(self, operator.index(dim), builtins.bool(keepdim), is_max)
-        return result(values, indices)
-
-    method.__name__ = "max" if is_max else "min"
-    return method
-
-
-def _arg_extreme(is_max):
-    def method(self, dim=None, keepdim=False):
-        return _C.argmax(self, None if dim is None else operator.index(dim),
-                         builtins.bool(keepdim), is_max)
-
-    method.__name__ = "argmax" if is_max else "argmin"
-    return method
-
-
-def _correction(who, dim, unbiased, correction):
-    if isinstance(dim, builtins.bool):  # x.var(False): the old unbiased-first signature
-        dim, unbiased = None, dim
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    elif unbiased is not None:
-        raise TypeError(f"{who}: pass either unbiased or correction, not both")
-    return dim, builtins.float(correction)
-
-
-def t_var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    dim, correction = _correction("var", dim, unbiased, correction)
-    return _C.var(self, _dims(dim, "var"), correction, builtins.bool(keepdim))
-
-
-def t_std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    dim, correction = _correction("std", dim, unbiased, correction)
-    return _C.unary("sqrt", _C.var(self, _dims(dim, "std"), correction, builtins.bool(keepdim)))
-
-
-def t_prod(self, dim=None, keepdim=False, *, dtype=None):
-    x = self if dtype is None else to_dtype(self, dtype)
-    return _C.prod(x, None if dim is None else operator.index(dim), builtins.bool(keepdim))
-
-
-def t_all(self, dim=None, keepdim=False):
-    nonzero = self if self.dtype == "bool" else compare("ne", self, 0)
-    if dim is None:
-        return compare("eq", _C.sum(nonzero, [], False), self.numel())
-    dims = _dims(dim, "all")
-    count = 1
-    for d in dims:
-        count *= self.shape[d]
-    return compare("eq", _C.sum(nonzero, dims, builtins.bool(keepdim)), count)
-
-
-def t_any(self, dim=None, keepdim=False):
-    nonzero = self if self.dtype == "bool" else compare("ne", self, 0)
-    return compare("gt", _C.sum(nonzero, _dims(dim, "any"), builtins.bool(keepdim)), 0)
-
-
-def t_logsumexp(self, dim, keepdim=False):
-    x = _float_input(self)
-    ndim = builtins.max(x.ndim, 1)
-    dims = sorted({d % ndim for d in _dims(dim, "logsumexp")})
-    # max + log(sum(exp(x - max))) with the max held constant (its gradient cancels); where
-    # the max is infinite the shift is 0, so an all -inf slice stays -inf.
-    shift = x.detach()
-    for d in dims:
-        shift = _C.max_dim(shift, d, True, True)[0]
-    inf = _scalar(float("inf"), x.dtype, x.device)
-    shift = _C.where(_C.compare("eq", _C.unary("abs", shift), inf),
-                     _scalar(0.0, x.dtype, x.device), shift)
-    out = _C.unary("log", _C.sum(_C.unary("exp", binary("sub", x, shift)), dims, True))
-    out = binary("add", out, shift)
-    if keepdim:
-        return out
-    return _C.reshape(out, [s for i, s in enumerate(out.shape) if i not in dims])
-
-
-def t_norm(self, p="fro", dim=None, keepdim=False):
-    x = _float_input(self)
-    dims = _dims(dim, "norm")
-    if p in ("fro", 2, 2.0):
-        return _C.unary("sqrt", _C.sum(x * x, dims, builtins.bool(keepdim)))
-    if p in (1, 1.0):
-        return _C.sum(_C.unary("abs", x), dims, builtins.bool(keepdim))
-    if p in (float("inf"), "inf"):
-        a = _C.unary("abs", x)
-        return _C.max_all(a, True) if not dims else _amax(a, dims, keepdim)
-    p = builtins.float(p)
-    return binary("pow", _C.sum(binary("pow", _C.unary("abs", x), p), dims, builtins.bool(keepdim)),
-                  1.0 / p)
-
-
-def _amax(x, dims, keepdim, is_max=True):
-    ndim = builtins.max(x.ndim, 1)
-    out = x
-    for d in sorted({d % ndim for d in dims}, reverse=True):
-        out = _C.max_dim(out, d, builtins.bool(keepdim), is_max)[0]
-    return out
-
-
-def t_amax(self, dim=(), keepdim=False):
-    dims = _dims(dim, "amax")
-    return _C.max_all(self, True) if not dims else _amax(self, dims, keepdim)
-
-
-def t_amin(self, dim=(), keepdim=False):
-    dims = _dims(dim, "amin")
-    return _C.max_all(self, False) if not dims else _amax(self, dims, keepdim, False)
-
-
 # --- elementwise ------------------------------------------------------------------------------
 
 def t_clamp(self, min=None, max=None):  # noqa: A002 - torch's argument names
@@ -408,179 +248,6 @@ def t_type(self, dtype=None):
     if dtype is None:
         return f"fastnn.{self.dtype}"
     return to_dtype(self, dtype)
-
-
-# --- shape ------------------------------------------------------------------------------------
-
-def sizes(args, who="view"):
-    """A shape from varargs ints or a single tuple/list (torch accepts both)."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = args[0]
-    try:
-        return [operator.index(s) for s in args]
-    except TypeError:
-        raise TypeError(f"{who}: expected sizes as ints, got {args!r}") from None
-
-
-def _dim(d, ndim, who):
-    d = operator.index(d)
-    if not -ndim <= d < builtins.max(ndim, 1):
-        raise IndexError(f"{who}: dim {d} is out of range for a tensor with {ndim} dimensions")
-    return d % builtins.max(ndim, 1)
-
-
-def t_view(self, *shape):
-    if len(shape) == 1 and (isinstance(shape[0], _dt.dtype) or isinstance(shape[0], str)):
-        raise TypeError("view(dtype) (reinterpreting memory) is not supported; use .to(dtype)")
-    return _C.reshape(self, sizes(shape))
-
-
-def t_unsqueeze(self, dim):
-    d = operator.index(dim)
-    n = self.ndim
-    if not -n - 1 <= d <= n:
-        raise IndexError(f"unsqueeze: dim {d} is out of range for a tensor with {n} dimensions "
-                         f"(expected in [{-n - 1}, {n}])")
-    d %= n + 1
-    shape = list(self.shape)
-    shape.insert(d, 1)
-    return _C.reshape(self, shape)
-
-
-def t_squeeze(self, dim=None):
-    shape = list(self.shape)
-    if dim is None:
-        drop = {i for i, s in enumerate(shape) if s == 1}
-    else:
-        drop = {_dim(d, self.ndim, "squeeze") for d in _dims(dim, "squeeze")}
-        drop = {d for d in drop if self.ndim and shape[d] == 1}
-    return _C.reshape(self, [s for i, s in enumerate(shape) if i not in drop])
-
-
-def t_flatten(self, start_dim=0, end_dim=-1):
-    if self.ndim == 0:
-        return _C.reshape(self, [1])
-    s = _dim(start_dim, self.ndim, "flatten")
-    e = _dim(end_dim, self.ndim, "flatten")
-    if s > e:
-        raise ValueError("flatten: start_dim cannot come after end_dim")
-    shape = list(self.shape)
-    inner = 1
-    for v in shape[s:e + 1]:
-        inner *= v
-    return _C.reshape(self, shape[:s] + [inner] + shape[e + 1:])
-
-
-def t_unflatten(self, dim, sizes_):
-    d = _dim(dim, self.ndim, "unflatten")
-    shape = list(self.shape)
-    return _C.reshape(self, shape[:d] + list(sizes_) + shape[d + 1:])
-
-
-def t_permute(self, *dims):
-    return _C.permute(self, sizes(dims, "permute"))
-
-
-def t_transpose(self, dim0, dim1):
-    n = self.ndim
-    if n == 0:
-        return self
-    a, b = _dim(dim0, n, "transpose"), _dim(dim1, n, "transpose")
-    perm = list(range(n))
-    perm[a], perm[b] = perm[b], perm[a]
-    return _C.permute(self, perm)
-
-
-def t_t(self):
-    if self.ndim > 2:
-        raise ValueError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}; use "
-                         "transpose(dim0, dim1)")
-    return t_transpose(self, 0, 1) if self.ndim == 2 else self
-
-
-def t_T(self):  # noqa: N802 - torch's name
-    return _C.permute(self, list(range(self.ndim))[::-1]) if self.ndim > 1 else self
-
-
-def t_mT(self):  # noqa: N802
-    return t_transpose(self, -2, -1)
-
-
-def t_expand(self, *shape):
-    return _C.expand(self, sizes(shape, "expand"))
-
-
-def t_repeat(self, *reps):
-    reps = sizes(reps, "repeat")
-    if len(reps) < self.ndim:
-        raise ValueError("repeat: the number of repeats can not be smaller than the tensor's "
-                         "dimensions")
-    shape = [1] * (len(reps) - self.ndim) + list(self.shape)
-    # (a, b) repeated (r, s): view (1, a, 1, b), expand to (r, a, s, b), merge pairs.
-    inter, target, final = [], [], []
-    for r, s in zip(reps, shape):
-        inter += [1, s]
-        target += [r, s]
-        final.append(r * s)
-    return _C.reshape(_C.expand(_C.reshape(self, inter), target), final)
-
-
-def t_flip(self, *dims):
-    dims = {_dim(d, self.ndim, "flip") for d in sizes(dims, "flip")}
-    strides = contiguous_strides(self.shape)
-    offset = 0
-    out_strides = []
-    for i, (n, st) in enumerate(zip(self.shape, strides)):
-        if i in dims and n > 0:
-            offset += (n - 1) * st
-            out_strides.append(-st)
-        else:
-            out_strides.append(st)
-    return _C.strided(self, list(self.shape), out_strides, offset)
-
-
-def contiguous_strides(shape):
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= n
-    return strides[::-1]
-
-
-def t_narrow(self, dim, start, length):
-    d = _dim(dim, self.ndim, "narrow")
-    key = [slice(None)] * d + [slice(start, start + length)]
-    return self[tuple(key)]
-
-
-def t_split(self, split_size_or_sections, dim=0):
-    d = _dim(dim, self.ndim, "split")
-    n = self.shape[d]
-    if isinstance(split_size_or_sections, numbers.Integral):
-        size = builtins.int(split_size_or_sections)
-        bounds = list(range(0, n, size)) if n else [0]
-        lengths = [builtins.min(size, n - b) for b in bounds]
-    else:
-        lengths = [builtins.int(s) for s in split_size_or_sections]
-        if builtins.sum(lengths) != n:
-            raise ValueError(f"split: sections {lengths} do not add up to the dim's size {n}")
-    out, at = [], 0
-    for length in lengths:
-        out.append(t_narrow(self, d, at, length))
-        at += length
-    return tuple(out)
-
-
-def t_chunk(self, chunks, dim=0):
-    d = _dim(dim, self.ndim, "chunk")
-    n = self.shape[d]
-    size = -(-n // builtins.int(chunks)) if n else 1
-    return t_split(self, builtins.max(size, 1), d)
-
-
-def t_unbind(self, dim=0):
-    d = _dim(dim, self.ndim, "unbind")
-    return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
 
 
 # --- in-place ops ---------------------------------------------------------------------------
@@ -720,22 +387,6 @@ def install(T) -> None:
     T.isinf = lambda a: compare("eq", _C.unary("abs", _float_input(a)), float("inf"))
     T.isfinite = lambda a: _C.unary("bitwise_not", binary("bitwise_or", T.isnan(a), T.isinf(a)))
 
-    T.sum = t_sum
-    T.mean = t_mean
-    T.max = _extreme(True)
-    T.min = _extreme(False)
-    T.argmax = _arg_extreme(True)
-    T.argmin = _arg_extreme(False)
-    T.amax, T.amin = t_amax, t_amin
-    T.var, T.std = t_var, t_std
-    T.prod = t_prod
-    T.all, T.any = t_all, t_any
-    T.logsumexp = t_logsumexp
-    T.norm = t_norm
-    T.gather = lambda self, dim, index: _C.gather(self, operator.index(dim), index)
-    T.scatter_add = lambda self, dim, index, src: _C.scatter_add(self, operator.index(dim), index, src)
-    T.scatter_add_ = lambda self, dim, index, src: inplace(
-        self, "scatter_add_", lambda old: _C.scatter_add(old, operator.index(dim), index, src), (src,))
 
     T.float = lambda a: to_dtype(a, "float32")
     T.double = lambda a: to_dtype(a, "float64")
@@ -749,31 +400,6 @@ def install(T) -> None:
     T.clone = t_clone
     T.is_floating_point = lambda a: a.dtype in _FLOATS
 
-    T.view = t_view
-    T.reshape = lambda self, *shape: _C.reshape(self, sizes(shape, "reshape"))
-    T.view_as = lambda self, other: _C.reshape(self, list(other.shape))
-    T.reshape_as = T.view_as
-    T.unsqueeze = t_unsqueeze
-    T.squeeze = t_squeeze
-    T.flatten = t_flatten
-    T.ravel = lambda self: t_flatten(self)
-    T.unflatten = t_unflatten
-    T.permute = t_permute
-    T.transpose = T.swapaxes = T.swapdims = t_transpose
-    T.t = t_t
-    T.T = property(t_T)
-    T.mT = property(t_mT)
-    T.expand = t_expand
-    T.expand_as = lambda self, other: _C.expand(self, list(other.shape))
-    T.broadcast_to = lambda self, shape: _C.expand(self, sizes((shape,), "broadcast_to"))
-    T.repeat = t_repeat
-    T.flip = t_flip
-    T.narrow = t_narrow
-    T.split = t_split
-    T.chunk = t_chunk
-    T.unbind = t_unbind
-    T.contiguous = lambda self, memory_format=None: self
-    T.is_contiguous = lambda self, memory_format=None: True
 
     T.add_ = _inplace_binary("add", "add_")
     T.sub_ = _inplace_binary("sub", "sub_")
