@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 
+#include "autograd/plan.h"
 #include "ops/tensor_ops.h"
 #include "python/convert.h"
 #include "python/shape_arg.h"
@@ -76,6 +77,45 @@ void bind_tensor_ops(py::module_& m) {
       py::arg("op"), py::arg("a"), py::arg("b"),
       "a op b with broadcasting (a and b of one dtype): add, sub, mul, div, pow, maximum, "
       "minimum, floor_divide, remainder, bitwise_and/or/xor.");
+  // The fast paths of the operators: a tensor and a Python number, which becomes a 0-d
+  // tensor of the tensor's dtype (a constant of a captured step, as _C.full's).
+  m.def(
+      "binary_scalar",
+      [](const std::string& op, const Tensor& a, double value, bool reverse) {
+        Tensor s;
+        {
+          CaptureSuspend unrecorded;
+          s = Tensor::full({}, value, a.dtype(), a.device());
+        }
+        BinaryOp o = binary_op_from_name(op);
+        return reverse ? binary(o, s, a) : binary(o, a, s);
+      },
+      py::arg("op"), py::arg("a"), py::arg("value"), py::arg("reverse") = false);
+  m.def(
+      "compare_scalar",
+      [](const std::string& op, const Tensor& a, double value, bool reverse) {
+        Tensor s;
+        {
+          CaptureSuspend unrecorded;
+          s = Tensor::full({}, value, a.dtype(), a.device());
+        }
+        CompareOp o = compare_op_from_name(op);
+        return reverse ? compare(o, s, a) : compare(o, a, s);
+      },
+      py::arg("op"), py::arg("a"), py::arg("value"), py::arg("reverse") = false);
+  m.def(
+      "select",
+      [](const Tensor& x, int64_t index) {
+        FASTNN_CHECK(x.dim() >= 1, Index,
+                     "invalid index of a 0-d tensor; use .item() to read its value");
+        const int64_t n = x.shape()[0];
+        FASTNN_CHECK(index >= -n && index < n, Index, "index ", index,
+                     " is out of range for dim 0 of size ", n);
+        if (index < 0) index += n;
+        Shape rest(x.shape().begin() + 1, x.shape().end());
+        return view_range(x, index * shape_numel(rest), rest);
+      },
+      py::arg("x"), py::arg("index"), "x[index] along the first axis: a view.");
   m.def(
       "compare",
       [](const std::string& op, const Tensor& a, const Tensor& b) {

@@ -145,6 +145,12 @@ def _index_tensor(positions: np.ndarray, device: str) -> Tensor:
 
 
 def getitem(self: Tensor, key):
+    kind = type(key)
+    if kind is int:  # the common cases first: x[i] and x[a:b] are views of rows
+        return _C.select(self, key)
+    if kind is slice and key.step is None and self.ndim:
+        start, stop, _ = key.indices(self.shape[0])
+        return _C.slice_rows(self, start, max(start, stop))
     key = _normalize(key)
     if _is_basic(key):
         shape, strides, offset = basic_layout(self.shape, key)

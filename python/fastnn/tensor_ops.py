@@ -129,9 +129,30 @@ def compare(name, a, b):
     return _C.compare(name, as_operand(a, dtype, device, name), as_operand(b, dtype, device, name))
 
 
+_raw_dtype = Tensor.dtype.fget  # the dtype's name, straight from C++
+_FLOAT_NAMES = frozenset(_FLOATS)
+
+
 def _operator(name, swap=False, kind=binary):
+    """A binary operator method. The common cases go straight to C++: two tensors of one
+    dtype, or a tensor and a Python number that keeps its dtype (float tensors, or integer
+    tensors and ints); everything else takes the promotion path."""
+    fast = _C.binary if kind is binary else _C.compare
+    fast_scalar = _C.binary_scalar if kind is binary else _C.compare_scalar
+    is_div = name == "div"
+
     def method(self, other):
-        if not _supported(other):
+        kind_of = type(other)
+        if kind_of is Tensor:
+            d = _raw_dtype(self)
+            if d == _raw_dtype(other) and (not is_div or d in _FLOAT_NAMES):
+                return fast(name, other, self) if swap else fast(name, self, other)
+        elif kind_of is float or kind_of is int:
+            d = _raw_dtype(self)
+            if d in _FLOAT_NAMES or (kind_of is int and d != "bool" and not is_div
+                                     and -2 ** 53 <= other <= 2 ** 53):
+                return fast_scalar(name, self, other, swap)
+        elif not _supported(other):
             return NotImplemented
         return kind(name, other, self) if swap else kind(name, self, other)
 
