@@ -440,7 +440,8 @@ def test_inplace_on_leaf_that_requires_grad_raises():
         assert x.tolist() == [2.0, 2.0, 2.0]
 
 
-@pytest.mark.parametrize("modify", ["saved output", "saved input", "saved operand"])
+@pytest.mark.parametrize("modify", ["saved output", "saved input", "saved operand",
+                                    "relu output", "matmul operand", "a view of it"])
 def test_modifying_a_saved_tensor_raises_at_backward(modify):
     for L in (fn, torch):
         x = L.tensor([0.5, 1.5], dtype=L.float64, requires_grad=True)
@@ -451,10 +452,20 @@ def test_modifying_a_saved_tensor_raises_at_backward(modify):
         elif modify == "saved input":
             y = a.log()        # log keeps its input
             a.mul_(2)
-        else:
+        elif modify == "saved operand":
             b = x * 3
             y = a * b          # mul keeps both operands
             b[0] = 0.0
+        elif modify == "relu output":
+            y = a.relu()       # relu keeps its output
+            y.mul_(2)
+        elif modify == "matmul operand":
+            w = L.ones(2, 3, dtype=L.float64, requires_grad=True)
+            y = a.unsqueeze(0) @ w
+            a.add_(1)
+        else:
+            y = a.sin()
+            a[1:].zero_()     # through a view: the version counter is the storage's
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             y.sum().backward()
 
