@@ -187,7 +187,8 @@ CASES = [
                                        (a * 3).trunc())),
     ("int exp", [I35], lambda L, a: a.exp()),
     ("sigmoid tanh relu", [F35], lambda L, a: (a.sigmoid(), a.tanh(), a.relu())),
-    ("softmax dim", [F35], lambda L, a: (a.softmax(dim=1), a.log_softmax(dim=-1))),
+    ("softmax dim", [F235], lambda L, a: (a.softmax(dim=2), a.log_softmax(dim=-1),
+                                           a.softmax(0), a.log_softmax(dim=1))),
     # reductions
     ("sum", [F235], lambda L, a: (a.sum(), a.sum(1), a.sum((0, 2), keepdim=True),
                                   a.sum(dim=-1))),

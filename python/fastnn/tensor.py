@@ -412,6 +412,19 @@ def _numpy(self: Tensor, force: bool = False):
     return _raw_numpy(self)
 
 
+def _softmax(op, x: Tensor, dim) -> Tensor:
+    """(log_)softmax along any dim: the kernel's is the last, so another dim is swapped there
+    and back (two copies)."""
+    n = x.ndim
+    d = operator.index(dim)
+    if not -max(n, 1) <= d < max(n, 1):
+        raise IndexError(f"softmax: dim {d} is out of range for a tensor with {n} dimensions")
+    d %= max(n, 1)
+    if n == 0 or d == n - 1:
+        return op(x, -1)
+    return op(x.transpose(d, -1), -1).transpose(d, -1)
+
+
 def _install():
     from . import tensor_index, tensor_ops, tensor_reduce, tensor_shape
 
@@ -443,8 +456,9 @@ def _install():
     T.relu = lambda a: _C.activation(a, "relu")
     T.sigmoid = lambda a: _C.activation(a, "sigmoid")
     T.tanh = lambda a: _C.activation(a, "tanh")
-    T.softmax = lambda a, dim=-1, axis=None: _C.softmax(a, dim if axis is None else axis)
-    T.log_softmax = lambda a, dim=-1, axis=None: _C.log_softmax(a, dim if axis is None else axis)
+    T.softmax = lambda a, dim=-1, axis=None: _softmax(_C.softmax, a, dim if axis is None else axis)
+    T.log_softmax = lambda a, dim=-1, axis=None: _softmax(_C.log_softmax, a,
+                                                          dim if axis is None else axis)
     T.requires_grad_ = _requires_grad_
     T.cpu = lambda a: a if a.device == "cpu" else a.to_device("cpu")
     T.cuda = lambda a, device=0: a.to(device if isinstance(device, str) else f"cuda:{device}")
