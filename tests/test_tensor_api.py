@@ -212,6 +212,12 @@ CASES = [
     ("norm", [F35], lambda L, a: (a.norm(), a.norm(dim=1))),
     ("all any", [F35], lambda L, a: ((a > -1).all(), (a > 1).any(1), (a > 0).all(dim=0))),
     ("gather", [F35, ("i", (3, 2), 0, 5)], lambda L, a, i: a.gather(1, i)),
+    # matrix products
+    ("matmul", [F35, ("f", (5, 4))], lambda L, a, b: (a @ b, a.matmul(b), L.mm(a, b))),
+    ("matmul vectors", [F35, F5], lambda L, a, b: (a @ b, b @ b, b @ a.T)),
+    ("matmul batched", [F235, ("f", (2, 5, 4))], lambda L, a, b: (a @ b, L.bmm(a, b))),
+    ("matmul broadcast batch", [F235, ("f", (5, 2))], lambda L, a, b: a @ b),
+    ("matmul broadcast both", [("f", (2, 1, 3, 5)), ("f", (4, 5, 2))], lambda L, a, b: a @ b),
     # shapes
     ("view reshape", [F235], lambda L, a: (a.view(-1, 5), a.reshape(5, -1), a.view(6, 5),
                                            a.reshape(-1))),

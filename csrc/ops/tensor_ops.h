@@ -52,6 +52,10 @@ Tensor prod(const Tensor& x, int64_t axis, bool flat, bool keepdim);
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index);
 Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src);
 
+// --- linalg.cpp ---
+// torch.bmm: a (B, M, K) @ b (B, K, N) -> (B, M, N), one GEMM per batch entry.
+Tensor bmm(const Tensor& a, const Tensor& b);
+
 // --- index.cpp ---
 // Makes `view` (sharing base's memory from element `offset` on) a tracked view of base.
 void mark_view_of(Tensor& view, const Tensor& base, int64_t offset);

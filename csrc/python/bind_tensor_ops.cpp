@@ -133,6 +133,7 @@ void bind_tensor_ops(py::module_& m) {
         return clamp(x, bound(low, -inf), bound(high, inf));
       },
       py::arg("x"), py::arg("min") = py::none(), py::arg("max") = py::none());
+  m.def("bmm", &bmm, py::arg("input"), py::arg("mat2"));
   m.def("where", &where, py::arg("condition"), py::arg("input"), py::arg("other"));
 
   m.def(

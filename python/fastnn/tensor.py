@@ -331,8 +331,8 @@ def _item(self: Tensor):
     if self.numel() != 1:
         raise ValueError(f"item(): only one-element tensors can be converted to a Python "
                          f"scalar, got shape {self.shape}")
-    value = np.asarray(self).reshape(())
-    return value.item()
+    # numpy() copies a device tensor to the host (np.asarray would refuse it).
+    return _raw_numpy(self).reshape(()).item()
 
 
 def _bool(self: Tensor) -> bool:
@@ -434,8 +434,6 @@ def _install():
     tensor_shape.install(T)
     tensor_index.install(T)
     T.dtype = property(lambda t: _dt.DTYPES[_raw_dtype(t)], doc="The element type (fn.float32, ...).")
-    T.__matmul__ = lambda a, b: _C.matmul(a, b)
-    T.__rmatmul__ = lambda a, b: _C.matmul(b, a)
     T.__len__ = _len
     T.__iter__ = _iter
     T.__repr__ = _repr
@@ -446,7 +444,7 @@ def _install():
     T.__index__ = _index
     T.__format__ = _format
     T.item = _item
-    T.tolist = lambda a: np.asarray(a).tolist()
+    T.tolist = lambda a: _raw_numpy(a).tolist()
     T.numpy = _numpy
     T.size = _size
     T.dim = T.ndimension = lambda a: a.ndim

@@ -131,6 +131,10 @@ def mm(a, b):
     return _C.matmul(_t(a), _t(b))
 
 
+def bmm(input, mat2):  # noqa: A002
+    return _C.bmm(_t(input), _t(mat2))
+
+
 __all__ = [
     "max", "min", "argmax", "argmin", "amax", "amin", "sum", "mean", "std", "var", "prod",
     "all", "any", "logsumexp", "norm", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt",
@@ -141,6 +145,6 @@ __all__ = [
     "is_floating_point", "split", "chunk", "unbind", "flip", "isnan", "isinf", "isfinite",
     "logical_not", "logical_and", "logical_or", "logical_xor", "narrow", "floor_divide",
     "remainder", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "equal", "isclose",
-    "allclose", "is_nonzero", "mm", "clone", "detach", "repeat", "expand", "true_divide",
+    "allclose", "is_nonzero", "mm", "bmm", "clone", "detach", "repeat", "expand", "true_divide",
     "multiply", "divide", "subtract",
 ]

@@ -222,6 +222,43 @@ def t_masked_fill(self, mask, value):
     return _C.where(mask, as_operand(value, self.dtype, self.device, "masked_fill"), self)
 
 
+# --- matrix products -------------------------------------------------------------------------
+
+def matmul(a, b):
+    """torch.matmul: 1-D operands as vectors, (..., M, K) @ (K, N) as one GEMM, batch dims on
+    both sides broadcast and multiplied entry by entry (bmm)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        return NotImplemented
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: both arguments need at least 1 dimension, got 0-d tensors")
+    if b.ndim == 1:
+        return _C.reshape(matmul(a, _C.reshape(b, [b.shape[0], 1])), list(a.shape[:-1]))
+    if a.ndim == 1:
+        out = matmul(_C.reshape(a, [1, a.shape[0]]), b)
+        return _C.reshape(out, list(out.shape[:-2]) + [out.shape[-1]])
+    if b.ndim == 2:
+        return _C.matmul(a, b)
+    batch = _broadcast_shape(a.shape[:-2], b.shape[:-2])
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    count = 1
+    for s in batch:
+        count *= s
+    a3 = _C.reshape(_C.expand(a, list(batch) + [m, k]), [count, m, k])
+    b3 = _C.reshape(_C.expand(b, list(batch) + list(b.shape[-2:])), [count, b.shape[-2], n])
+    return _C.reshape(_C.bmm(a3, b3), list(batch) + [m, n])
+
+
+def _broadcast_shape(a, b):
+    n = builtins.max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f"matmul: batch dims {a} and {b} cannot be broadcast together")
+        out.append(y if x == 1 else x)
+    return out
+
+
 # --- casts and conversions --------------------------------------------------------------------
 
 def to_dtype(x: Tensor, dtype) -> Tensor:
@@ -369,6 +406,11 @@ def install(T) -> None:
         setattr(T, name, _operator(name, kind=compare))
     T.greater, T.less, T.greater_equal, T.less_equal = T.gt, T.lt, T.ge, T.le
     T.not_equal = T.ne
+    T.__matmul__ = matmul
+    T.__rmatmul__ = lambda a, b: matmul(b, a)
+    T.matmul = matmul
+    T.bmm = lambda a, b: _C.bmm(a, b)
+    T.mm = lambda a, b: _C.matmul(a, b)
     T.__neg__ = lambda a: _C.scale(a, -1.0) if a.dtype in _FLOATS else _C.unary("neg", a)
     T.__pos__ = lambda a: a
     T.__abs__ = _unary("abs")
