@@ -20,7 +20,7 @@ def _t(shape, dtype="float32", fill=0.0, requires_grad=False):
     (lambda: _C.dense(_t((7, 3)), _t((4, 2)), None, "relu", 0.0, "Dense 'mine'"),
      ["Dense 'mine'", "(7, 3)"]),
     (lambda: fn.matmul(_t((3, 4)), _t((5, 2))), ["matmul", "(3, 4)", "(5, 2)"]),
-    (lambda: _t((3, 4)) @ _t((4,)), ["matmul", "(3, 4)", "(4,)"]),
+    (lambda: _t((3, 4)) @ _t((5,)), ["matmul", "(3, 4)", "(5,)"]),  # (4,) is a vector
     (lambda: _t((3, 4)) + _t((2, 4)), ["add", "(3, 4)", "(2, 4)", "broadcast"]),
     (lambda: fn.mul(_t((2, 3, 5)), _t((3, 4))), ["mul", "(2, 3, 5)", "(3, 4)"]),
     (lambda: _t((7,)) - np.zeros(3, dtype=np.float32), ["sub", "(7,)", "(3,)"]),

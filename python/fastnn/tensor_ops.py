@@ -231,6 +231,8 @@ def matmul(a, b):
         return NotImplemented
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: both arguments need at least 1 dimension, got 0-d tensors")
+    if a.shape[-1] != b.shape[-2 if b.ndim >= 2 else 0]:
+        raise ValueError(f"matmul: inner dimensions differ: {tuple(a.shape)} @ {tuple(b.shape)}")
     if b.ndim == 1:
         return _C.reshape(matmul(a, _C.reshape(b, [b.shape[0], 1])), list(a.shape[:-1]))
     if a.ndim == 1:
