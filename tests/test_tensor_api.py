@@ -278,6 +278,8 @@ CASES = [
     ("inplace on a view", [F35], lambda L, a: _view_inplace(a)),
     ("inplace on a reshape", [F35, ("f", (15,))], lambda L, a, b: _reshape_inplace(a, b)),
     ("setitem through a view", [F35, ("f", (5,))], lambda L, a, b: _view_setitem(a, b)),
+    ("inplace on a column", [F35, ("f", (3,))], lambda L, a, b: _column_inplace(a, b)),
+    ("inplace on a transpose", [F35, ("f", (5, 3))], lambda L, a, b: _transpose_inplace(a, b)),
 ]
 
 
@@ -321,6 +323,19 @@ def _view_inplace(a):
 def _reshape_inplace(a, b):
     y = a * 1
     y.view(-1).add_(b)
+    return y
+
+
+def _column_inplace(a, b):
+    y = a * 1
+    y[:, 1].mul_(b)
+    y[:, 3].add_(1.0)
+    return y
+
+
+def _transpose_inplace(a, b):
+    y = a * 1
+    y.T.mul_(b)
     return y
 
 
@@ -429,6 +444,20 @@ def test_views_share_memory_like_torch():
         t[2:4][0, 1] = 3.0         # and a slice of rows
         assert t.tolist() == [[5.0, 0.0, 0.0], [7.0, 7.0, 7.0], [0.0, 3.0, 0.0],
                               [0.0, 0.0, 0.0]], L.__name__
+
+
+def test_inplace_on_a_strided_selection_writes_back():
+    """x[:, 0] and x.T are copies in fastnn (every tensor is contiguous); an in-place op on
+    one writes its new values back into x, as the torch view would."""
+    for L in (fn, torch):
+        t = L.zeros(3, 4)
+        t[:, 0].fill_(1.0)
+        t.T[1].add_(2.0)
+        t[:, 1::2][0] = 5.0
+        t.transpose(0, 1)[3, 2] = 7.0
+        t[::2].mul_(3.0)
+        assert t.tolist() == [[3.0, 15.0, 0.0, 15.0], [1.0, 2.0, 0.0, 0.0],
+                              [3.0, 6.0, 0.0, 21.0]], L.__name__
 
 
 def test_inplace_on_leaf_that_requires_grad_raises():

@@ -19,7 +19,8 @@ import numbers
 import numpy as np
 
 from . import _C
-from .tensor_ops import as_operand, to_dtype
+from .tensor_ops import (as_operand, link_strided, link_view, to_dtype, write_back,
+                         write_strided)
 from .tensor_shape import contiguous_strides
 
 Tensor = _C.Tensor
@@ -147,16 +148,16 @@ def _index_tensor(positions: np.ndarray, device: str) -> Tensor:
 def getitem(self: Tensor, key):
     kind = type(key)
     if kind is int:  # the common cases first: x[i] and x[a:b] are views of rows
-        return _C.select(self, key)
+        return link_view(_C.select(self, key), self)
     if kind is slice and key.step is None and self.ndim:
         start, stop, _ = key.indices(self.shape[0])
-        return _C.slice_rows(self, start, max(start, stop))
+        return link_view(_C.slice_rows(self, start, max(start, stop)), self)
     key = _normalize(key)
     if _is_basic(key):
         shape, strides, offset = basic_layout(self.shape, key)
         if _is_range(shape, strides):
-            return _C.view_range(self, offset, shape)
-        return _C.strided(self, shape, strides, offset)
+            return link_view(_C.view_range(self, offset, shape), self)
+        return link_strided(_C.strided(self, shape, strides, offset), self, shape, strides, offset)
     positions = flat_index(self.shape, key)
     return _C.take_flat(self, _index_tensor(positions, self.device))
 
@@ -182,13 +183,7 @@ def setitem(self: Tensor, key, value) -> None:
     key = _normalize(key)
     if _is_basic(key):
         shape, strides, offset = basic_layout(self.shape, key)
-        values = _values(self, value, shape)
-        old = _C.inplace_begin(self, [values], "setitem")
-        if old._same_storage(self):  # nothing to record: write in place
-            _C.strided_write_(self, shape, strides, offset, values)
-        else:
-            _C.inplace_commit(self, old, _C.strided_put(old, shape, strides, offset, values),
-                              "setitem")
+        write_strided(self, shape, strides, offset, _values(self, value, shape))
         return
     positions = flat_index(self.shape, key)
     values = _values(self, value, positions.shape)
@@ -198,6 +193,7 @@ def setitem(self: Tensor, key, value) -> None:
         _C.index_write_flat_(self, index, values)
     else:
         _C.inplace_commit(self, old, _C.index_put_flat(old, index, values), "setitem")
+    write_back(self)
 
 
 def install(T) -> None:

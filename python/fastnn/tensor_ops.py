@@ -318,7 +318,48 @@ def inplace(self: Tensor, who: str, compute, others=(), overwrite=False):
     old values. Returns self."""
     old = _C.inplace_begin(self, [o for o in others if isinstance(o, Tensor)], who)
     _C.inplace_commit(self, old, compute(old), who, overwrite)
+    write_back(self)
     return self
+
+
+# A selection that is not one range of memory (x[:, 0], x.T) is a copy; it remembers where
+# it came from (`_strided_of`: the tensor and the layout), so that an in-place op on it
+# (x[:, 0].zero_(), x.T.add_(1)) also writes its new values there, as a torch view would.
+# Changes made to the source afterwards do not reach the copy.
+
+def link_strided(copy: Tensor, source: Tensor, shape, strides, offset) -> Tensor:
+    copy._strided_of = (source, list(shape), list(strides), offset)
+    return copy
+
+
+def write_strided(base: Tensor, shape, strides, offset, values: Tensor) -> None:
+    """base's elements at the layout = values (base's dtype, the layout's shape), in place."""
+    old = _C.inplace_begin(base, [values], "setitem")
+    if old._same_storage(base):  # nothing to record: write in place
+        _C.strided_write_(base, shape, strides, offset, values)
+    else:
+        _C.inplace_commit(base, old, _C.strided_put(old, shape, strides, offset, values), "setitem")
+    write_back(base)
+
+
+def link_view(view: Tensor, source: Tensor) -> Tensor:
+    """``view`` shares ``source``'s memory: if source is such a copy (or a view of one), an
+    in-place op on the view must reach source's origin too."""
+    if getattr(source, "_strided_of", None) is not None or \
+            getattr(source, "_view_parent", None) is not None:
+        view._view_parent = source
+    return view
+
+
+def write_back(t: Tensor) -> None:
+    parent = getattr(t, "_view_parent", None)
+    if parent is not None:  # t's memory is parent's: pass the change on from there
+        write_back(parent)
+        return
+    link = getattr(t, "_strided_of", None)
+    if link is not None:
+        base, shape, strides, offset = link
+        write_strided(base, shape, strides, offset, t)
 
 
 def _inplace_binary(name, who):

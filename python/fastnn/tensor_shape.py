@@ -11,7 +11,12 @@ import operator
 
 from . import _C
 from . import dtypes as _dt
+from .tensor_ops import link_strided, link_view
 from .tensor_reduce import _dims
+
+
+def _reshape(self, shape):
+    return link_view(_C.reshape(self, shape), self)
 
 
 def sizes(args, who="view"):
@@ -34,7 +39,7 @@ def _dim(d, ndim, who):
 def t_view(self, *shape):
     if len(shape) == 1 and (isinstance(shape[0], _dt.dtype) or isinstance(shape[0], str)):
         raise TypeError("view(dtype) (reinterpreting memory) is not supported; use .to(dtype)")
-    return _C.reshape(self, sizes(shape))
+    return _reshape(self, sizes(shape))
 
 
 def t_unsqueeze(self, dim):
@@ -46,7 +51,7 @@ def t_unsqueeze(self, dim):
     d %= n + 1
     shape = list(self.shape)
     shape.insert(d, 1)
-    return _C.reshape(self, shape)
+    return _reshape(self, shape)
 
 
 def t_squeeze(self, dim=None):
@@ -56,12 +61,12 @@ def t_squeeze(self, dim=None):
     else:
         drop = {_dim(d, self.ndim, "squeeze") for d in _dims(dim, "squeeze")}
         drop = {d for d in drop if self.ndim and shape[d] == 1}
-    return _C.reshape(self, [s for i, s in enumerate(shape) if i not in drop])
+    return _reshape(self, [s for i, s in enumerate(shape) if i not in drop])
 
 
 def t_flatten(self, start_dim=0, end_dim=-1):
     if self.ndim == 0:
-        return _C.reshape(self, [1])
+        return _reshape(self, [1])
     s = _dim(start_dim, self.ndim, "flatten")
     e = _dim(end_dim, self.ndim, "flatten")
     if s > e:
@@ -70,17 +75,28 @@ def t_flatten(self, start_dim=0, end_dim=-1):
     inner = 1
     for v in shape[s:e + 1]:
         inner *= v
-    return _C.reshape(self, shape[:s] + [inner] + shape[e + 1:])
+    return _reshape(self, shape[:s] + [inner] + shape[e + 1:])
 
 
 def t_unflatten(self, dim, sizes_):
     d = _dim(dim, self.ndim, "unflatten")
     shape = list(self.shape)
-    return _C.reshape(self, shape[:d] + list(sizes_) + shape[d + 1:])
+    return _reshape(self, shape[:d] + list(sizes_) + shape[d + 1:])
 
 
 def t_permute(self, *dims):
-    return _C.permute(self, sizes(dims, "permute"))
+    dims = sizes(dims, "permute")
+    n = self.ndim
+    if len(dims) != n or sorted(d % builtins.max(n, 1) for d in dims) != list(range(n)):
+        raise ValueError(f"permute: expected a permutation of the {n} dims, got {dims}")
+    dims = [d % n for d in dims]
+    if dims == list(range(n)):
+        return self
+    strides = contiguous_strides(self.shape)
+    shape = [self.shape[d] for d in dims]
+    out_strides = [strides[d] for d in dims]
+    # A copy that writes back where an in-place op changes it (tensor_ops.link_strided).
+    return link_strided(_C.strided(self, shape, out_strides, 0), self, shape, out_strides, 0)
 
 
 def t_transpose(self, dim0, dim1):
@@ -90,7 +106,7 @@ def t_transpose(self, dim0, dim1):
     a, b = _dim(dim0, n, "transpose"), _dim(dim1, n, "transpose")
     perm = list(range(n))
     perm[a], perm[b] = perm[b], perm[a]
-    return _C.permute(self, perm)
+    return t_permute(self, perm)
 
 
 def t_t(self):
@@ -101,7 +117,7 @@ def t_t(self):
 
 
 def t_T(self):  # noqa: N802 - torch's name
-    return _C.permute(self, list(range(self.ndim))[::-1]) if self.ndim > 1 else self
+    return t_permute(self, list(range(self.ndim))[::-1]) if self.ndim > 1 else self
 
 
 def t_mT(self):  # noqa: N802
@@ -124,7 +140,7 @@ def t_repeat(self, *reps):
         inter += [1, s]
         target += [r, s]
         final.append(r * s)
-    return _C.reshape(_C.expand(_C.reshape(self, inter), target), final)
+    return _C.reshape(_C.expand(_reshape(self, inter), target), final)
 
 
 def t_flip(self, *dims):
@@ -138,7 +154,8 @@ def t_flip(self, *dims):
             out_strides.append(-st)
         else:
             out_strides.append(st)
-    return _C.strided(self, list(self.shape), out_strides, offset)
+    return link_strided(_C.strided(self, list(self.shape), out_strides, offset), self,
+                        self.shape, out_strides, offset)
 
 
 def contiguous_strides(shape):
@@ -187,8 +204,8 @@ def t_unbind(self, dim=0):
 
 def install(T) -> None:
     T.view = t_view
-    T.reshape = lambda self, *shape: _C.reshape(self, sizes(shape, "reshape"))
-    T.view_as = lambda self, other: _C.reshape(self, list(other.shape))
+    T.reshape = lambda self, *shape: _reshape(self, sizes(shape, "reshape"))
+    T.view_as = lambda self, other: _reshape(self, list(other.shape))
     T.reshape_as = T.view_as
     T.unsqueeze = t_unsqueeze
     T.squeeze = t_squeeze
