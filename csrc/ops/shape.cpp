@@ -180,7 +180,7 @@ Tensor embedding(const Tensor& weights, const Tensor& ids, const std::string& wh
          " is not an integer in [0, ", limit, ") (input_dim ", limit, ")");
   }
   Tensor index = ids;
-  if (is_floating(ids.dtype())) {  // Keras casts integral float ids
+  if (is_floating(ids.dtype()) || ids.dtype() == DType::Bool) {  // Keras casts integral float ids
     index = Tensor::empty(ids.shape(), DType::Int64, ids.device());
     FASTNN_LAUNCH(backend_of(ids), cast, ids, index);
   }
