@@ -76,6 +76,30 @@ class CudaBackend final : public Backend {
   void scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& out) override;
   int64_t find_index_out_of_range(const Tensor& index, int64_t limit) override;
 
+  void compare(CompareOp op, const Tensor& a, const Tensor& b, Tensor& out) override;
+  void unary_forward(UnaryOp op, const Tensor& x, Tensor& out) override;
+  void unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy,
+                      Tensor& gx) override;
+  void binary_backward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out,
+                       const Tensor& gy, Tensor& ga, Tensor& gb) override;
+  void clamp_forward(const Tensor& x, double low, double high, Tensor& out) override;
+  void clamp_backward(const Tensor& x, double low, double high, const Tensor& gy,
+                      Tensor& gx) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) override;
+
+  void arg_reduce(bool is_max, const Tensor& x, int64_t axis, Tensor& values,
+                  Tensor& indices) override;
+  void prod_axis(const Tensor& x, int64_t axis, Tensor& out) override;
+  void prod_backward_axis(const Tensor& x, const Tensor& gy, int64_t axis, Tensor& gx) override;
+  void gather_axis(const Tensor& x, const Tensor& index, int64_t axis, Tensor& out) override;
+  void scatter_add_axis(const Tensor& src, const Tensor& index, int64_t axis,
+                        Tensor& out) override;
+
+  void strided_copy(const Tensor& x, const StridedLayout& L, Tensor& out) override;
+  void strided_assign(const Tensor& src, const StridedLayout& L, Tensor& dst) override;
+  void index_assign_rows(const Tensor& src, const Tensor& index, Tensor& out) override;
+  void arange_fill(Tensor& out, double start, double step) override;
+
   void loss_forward(LossKind kind, const Tensor& pred, const Tensor& target, Tensor& loss) override;
   void loss_backward(LossKind kind, const Tensor& pred, const Tensor& target, const Tensor& gloss,
                      Tensor& gpred) override;

@@ -82,6 +82,49 @@ void for_each(cudaStream_t stream, int64_t n, F f) {
     }                                                                                   \
   } while (0)
 
+// run<T>() with T the C++ type of any dtype (bool for Bool): kernels of the tensor API.
+#define FASTNN_ANY_CALL(dtype, fn, ...)          \
+  do {                                            \
+    switch (dtype) {                              \
+      case ::fastnn::DType::Float32:              \
+        fn<float>(__VA_ARGS__);                   \
+        break;                                    \
+      case ::fastnn::DType::Float64:              \
+        fn<double>(__VA_ARGS__);                  \
+        break;                                    \
+      case ::fastnn::DType::Int32:                \
+        fn<int32_t>(__VA_ARGS__);                 \
+        break;                                    \
+      case ::fastnn::DType::Int64:                \
+        fn<int64_t>(__VA_ARGS__);                 \
+        break;                                    \
+      case ::fastnn::DType::Bool:                 \
+        fn<bool>(__VA_ARGS__);                    \
+        break;                                    \
+    }                                             \
+  } while (0)
+
+// The same without Bool (TypeError naming `who`).
+#define FASTNN_NUMERIC_CALL(dtype, who, fn, ...)                                      \
+  do {                                                                                 \
+    switch (dtype) {                                                                   \
+      case ::fastnn::DType::Float32:                                                   \
+        fn<float>(__VA_ARGS__);                                                        \
+        break;                                                                         \
+      case ::fastnn::DType::Float64:                                                   \
+        fn<double>(__VA_ARGS__);                                                       \
+        break;                                                                         \
+      case ::fastnn::DType::Int32:                                                     \
+        fn<int32_t>(__VA_ARGS__);                                                      \
+        break;                                                                         \
+      case ::fastnn::DType::Int64:                                                     \
+        fn<int64_t>(__VA_ARGS__);                                                      \
+        break;                                                                         \
+      default:                                                                         \
+        ::fastnn::fail(::fastnn::ErrorKind::Type, who, ": expected a numeric tensor, got bool"); \
+    }                                                                                  \
+  } while (0)
+
 // Sum of v over the block (blockDim.x a multiple of 32, at most 1024), in a fixed order so
 // results are deterministic; every thread gets the total. `shared` holds 32 values.
 template <class T>

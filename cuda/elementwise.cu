@@ -11,8 +11,10 @@
 #include <type_traits>
 
 #include "core/broadcast.h"
+#include "cuda/broadcast.cuh"
 #include "cuda/common.cuh"
 #include "math/elementwise.h"
+#include "math/tensor_math.h"
 
 namespace fastnn {
 namespace {
@@ -23,35 +25,7 @@ using cuda::for_each;
 
 // core/broadcast.h's layout, passed to kernels by value.
 using Layout = BroadcastLayout;
-
-// The offsets in a and b of out's element i. The first dim needs no modulo: i is below
-// the product of all dims.
-__device__ __forceinline__ void broadcast_offsets(const Layout& L, int64_t i, int64_t& oa,
-                                                  int64_t& ob) {
-  oa = 0;
-  ob = 0;
-  for (int d = L.dims - 1; d > 0; --d) {
-    const int64_t n = L.shape[d], q = i / n, c = i - q * n;
-    oa += c * L.stride_a[d];
-    ob += c * L.stride_b[d];
-    i = q;
-  }
-  oa += i * L.stride_a[0];
-  ob += i * L.stride_b[0];
-}
-
-template <BinaryOp Op, class T>
-__device__ __forceinline__ T apply(T x, T y) {
-  if constexpr (Op == BinaryOp::Add) {
-    return x + y;
-  } else if constexpr (Op == BinaryOp::Sub) {
-    return x - y;
-  } else if constexpr (Op == BinaryOp::Mul) {
-    return x * y;
-  } else {
-    return x / y;
-  }
-}
+using cuda::broadcast_offsets;
 
 // out (any shape) = a op b, a and b broadcast to it; one thread per element of out. Same
 // shapes (the common case) skip the index arithmetic.
@@ -62,27 +36,35 @@ void binary_launch(cudaStream_t stream, const Tensor& a, const Tensor& b, Tensor
   T* op = out.data<T>();
   const Layout L = broadcast_layout(out.shape(), a.shape(), b.shape());
   if (L.dims == 1 && L.stride_a[0] == 1 && L.stride_b[0] == 1) {
-    for_each(stream, out.numel(), [=] __device__(int64_t i) { op[i] = apply<Op>(ap[i], bp[i]); });
+    for_each(stream, out.numel(), [=] __device__(int64_t i) { op[i] = math::binary<Op>(ap[i], bp[i]); });
     return;
   }
   for_each(stream, out.numel(), [=] __device__(int64_t i) {
     int64_t oa, ob;
     broadcast_offsets(L, i, oa, ob);
-    op[i] = apply<Op>(ap[oa], bp[ob]);
+    op[i] = math::binary<Op>(ap[oa], bp[ob]);
   });
 }
 
 template <class T>
 void binary_typed(cudaStream_t stream, BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   switch (op) {
-    case BinaryOp::Add:
-      return binary_launch<T, BinaryOp::Add>(stream, a, b, out);
-    case BinaryOp::Sub:
-      return binary_launch<T, BinaryOp::Sub>(stream, a, b, out);
-    case BinaryOp::Mul:
-      return binary_launch<T, BinaryOp::Mul>(stream, a, b, out);
-    case BinaryOp::Div:
-      return binary_launch<T, BinaryOp::Div>(stream, a, b, out);
+#define FASTNN_BINARY_CASE(name) \
+  case BinaryOp::name:           \
+    return binary_launch<T, BinaryOp::name>(stream, a, b, out);
+    FASTNN_BINARY_CASE(Add)
+    FASTNN_BINARY_CASE(Sub)
+    FASTNN_BINARY_CASE(Mul)
+    FASTNN_BINARY_CASE(Div)
+    FASTNN_BINARY_CASE(Pow)
+    FASTNN_BINARY_CASE(Maximum)
+    FASTNN_BINARY_CASE(Minimum)
+    FASTNN_BINARY_CASE(FloorDivide)
+    FASTNN_BINARY_CASE(Remainder)
+    FASTNN_BINARY_CASE(BitAnd)
+    FASTNN_BINARY_CASE(BitOr)
+    FASTNN_BINARY_CASE(BitXor)
+#undef FASTNN_BINARY_CASE
   }
 }
 
@@ -401,7 +383,7 @@ void penalty_backward_typed(cudaStream_t stream, const Tensor& w, double l1, dou
 void CudaBackend::binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   if (out.numel() == 0) return;
   auto& dev = state(out.device());
-  FASTNN_FLOAT_CALL(out.dtype(), "binary op", binary_typed, dev.stream, op, a, b, out);
+  FASTNN_ANY_CALL(out.dtype(), binary_typed, dev.stream, op, a, b, out);
 }
 
 void CudaBackend::axpby(double alpha, const Tensor& x, double beta, Tensor& out) {

@@ -63,6 +63,9 @@ __device__ int64_t label_of(const void* target, DType dtype, int64_t r, int64_t 
     case DType::Int32:
       y = static_cast<const int32_t*>(target)[r];
       break;
+    case DType::Bool:
+      y = static_cast<const bool*>(target)[r] ? 1 : 0;
+      break;
     case DType::Float32:
       return math::float_label(static_cast<const float*>(target)[r], C, bad);
     default:

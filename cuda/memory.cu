@@ -145,9 +145,10 @@ T* typed(const Tensor& t) {
 
 // Whether From values may not fit To (float to integer, int64 to int32): then the values
 // are checked first, as the CPU backend does, instead of converting to garbage.
+// (Bool takes any value: nonzero is true, NaN too, as torch.)
 template <class From, class To>
-constexpr bool narrowing =
-    std::is_integral_v<To> && (std::is_floating_point_v<From> || sizeof(To) < sizeof(From));
+constexpr bool narrowing = std::is_integral_v<To> && !std::is_same_v<To, bool> &&
+                           (std::is_floating_point_v<From> || sizeof(To) < sizeof(From));
 
 template <class From, class To>
 void cast_values(cudaStream_t stream, const Tensor& src, const Tensor& dst) {
@@ -193,13 +194,15 @@ void cast_from(cudaStream_t stream, const Tensor& src, const Tensor& dst) {
       return cast_values<From, int32_t>(stream, src, dst);
     case DType::Int64:
       return cast_values<From, int64_t>(stream, src, dst);
+    case DType::Bool:
+      return cast_values<From, bool>(stream, src, dst);
   }
 }
 
 template <class T>
 void fill_values(cudaStream_t stream, const Tensor& out, double value) {
   T* p = typed<T>(out);
-  const T v = static_cast<T>(value);
+  const T v = std::is_same_v<T, bool> ? T(value != 0) : static_cast<T>(value);
   for_each(stream, out.numel(), [=] __device__(int64_t i) { p[i] = v; });
 }
 
@@ -216,6 +219,8 @@ void CudaBackend::cast(const Tensor& src, Tensor& dst) {
       return cast_from<int32_t>(stream, src, dst);
     case DType::Int64:
       return cast_from<int64_t>(stream, src, dst);
+    case DType::Bool:
+      return cast_from<bool>(stream, src, dst);
   }
 }
 
@@ -230,6 +235,8 @@ void CudaBackend::fill(Tensor& out, double value) {
       return fill_values<int32_t>(stream, out, value);
     case DType::Int64:
       return fill_values<int64_t>(stream, out, value);
+    case DType::Bool:
+      return fill_values<bool>(stream, out, value);
   }
 }
 

@@ -26,6 +26,8 @@ __device__ double value_at(const void* data, DType dtype, int64_t i) {
       return static_cast<const int32_t*>(data)[i];
     case DType::Int64:
       return static_cast<double>(static_cast<const int64_t*>(data)[i]);
+    case DType::Bool:
+      return static_cast<const bool*>(data)[i] ? 1.0 : 0.0;
   }
   return 0;
 }

@@ -507,6 +507,8 @@ void CudaBackend::step_mask(const Tensor& x, double value, Tensor& out) {
       return step_mask_of<int32_t>(dev.stream, x, value, out);
     case DType::Int64:
       return step_mask_of<int64_t>(dev.stream, x, value, out);
+    case DType::Bool:
+      return step_mask_of<bool>(dev.stream, x, value, out);
   }
 }
 

@@ -1,7 +1,7 @@
 // Concatenation, slicing along an axis, row gathers and scatters (batch indexing,
 // Embedding) and the index query (csrc/cpu/shape.cpp's counterpart). A tensor of shape
 // (outer, axis, inner) is addressed as x[o, a, i] = x[(o * axis + a) * inner + i]. Moves
-// are of any dtype: elements are copied as 4- or 8-byte words.
+// are of any dtype: elements are copied as 1-, 4- or 8-byte words.
 #include <algorithm>
 #include <cstdint>
 
@@ -21,7 +21,9 @@ int64_t inner_size(const Shape& s, int64_t axis) {
 // Calls fn<Word>(args...) with Word the unsigned integer of the dtype's size.
 #define FASTNN_WORD_CALL(dtype, fn, ...)                \
   do {                                                  \
-    if (::fastnn::dtype_size(dtype) == 4)               \
+    if (::fastnn::dtype_size(dtype) == 1)               \
+      fn<uint8_t>(__VA_ARGS__);                         \
+    else if (::fastnn::dtype_size(dtype) == 4)          \
       fn<uint32_t>(__VA_ARGS__);                        \
     else                                                \
       fn<uint64_t>(__VA_ARGS__);                        \
@@ -205,6 +207,9 @@ int64_t CudaBackend::find_index_out_of_range(const Tensor& index, int64_t limit)
       break;
     case DType::Float64:
       first_out_of_range(dev.stream, index.data<double>(), n, limit, f);
+      break;
+    case DType::Bool:
+      first_out_of_range(dev.stream, index.data<bool>(), n, limit, f);
       break;
   }
   int64_t at = n;

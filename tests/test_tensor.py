@@ -177,7 +177,8 @@ def test_indexing_with_a_tensor_index():
 @pytest.mark.parametrize("key,exc", [
     (7, IndexError), (-8, IndexError), (np.array([0, 7]), IndexError),
     (np.array([-8]), IndexError), (np.array([True, False]), IndexError),
-    (np.array([0.5]), IndexError), ((0, 1), TypeError),
+    (np.array([0.5]), IndexError), ((0, 0, 0), IndexError), ("a", IndexError),
+    (fn.tensor([0.0]), IndexError),
 ])
 def test_bad_indices(key, exc):
     x = fn.tensor(np.zeros((7, 2)))

@@ -23,13 +23,30 @@ std::vector<Tensor> Node::apply(const std::vector<Tensor>& grads_out) {
   FASTNN_CHECK(!released_, Runtime, "backward: trying to backward through the graph a second ",
                "time (op '", name_, "'): its saved tensors were freed after the first backward; ",
                "pass retain_graph=True to the first backward() to keep them");
+  for (const Saved& s : saved_)
+    FASTNN_CHECK(s.storage->version == s.version, Runtime,
+                 "backward: one of the variables needed for gradient computation has been "
+                 "modified by an inplace operation: the ", dtype_name(s.dtype), " tensor of shape ",
+                 shape_str(s.shape), " saved by '", name_, "' is at version ", s.storage->version,
+                 "; expected version ", s.version, " instead. Hint: use an out-of-place op (x = x + y "
+                 "instead of x += y) or clone() the tensor before modifying it");
   return multi_fn_ ? multi_fn_(grads_out, needs_) : fn_(grads_out[0], needs_);
 }
 
 void Node::release() {
   fn_ = nullptr;
   multi_fn_ = nullptr;
+  saved_.clear();
   released_ = true;
+}
+
+void Node::add_saved(const Tensor& t) {
+  if (t.defined()) saved_.push_back({t.storage(), t.version(), t.shape(), t.dtype()});
+}
+
+void mark_saved(const Tensor& out, const std::vector<Tensor>& saved) {
+  if (!out.defined() || !out.grad_fn()) return;
+  for (const Tensor& t : saved) out.grad_fn()->add_saved(t);
 }
 
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {

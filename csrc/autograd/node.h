@@ -63,6 +63,9 @@ class Node {
   std::vector<Tensor> apply(const std::vector<Tensor>& grads_out);
   // Frees what the backward saved; a later apply raises.
   void release();
+  // Remembers the version of a tensor the backward reads (saved input or output), so that
+  // apply raises, as PyTorch does, when an in-place op has modified it since.
+  void add_saved(const Tensor& t);
 
  private:
   friend void add_edges(Node&, const std::vector<Tensor>&);
@@ -74,6 +77,13 @@ class Node {
   std::vector<Edge> edges_;
   std::vector<bool> needs_;
   bool released_ = false;
+  struct Saved {
+    std::shared_ptr<Storage> storage;
+    uint64_t version;
+    Shape shape;
+    DType dtype;
+  };
+  std::vector<Saved> saved_;
 };
 
 // Whether an op over these inputs must record a node.
@@ -88,6 +98,9 @@ void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, Ba
 // this call) is skipped; its gradient reaches the backward undefined.
 void record_multi(const char* name, const std::vector<Tensor*>& outputs,
                   const std::vector<Tensor>& inputs, MultiBackwardFn fn);
+
+// `out`'s node (if it has one) reads these tensors in its backward: see Node::add_saved.
+void mark_saved(const Tensor& out, const std::vector<Tensor>& saved);
 
 // Runs the graph behind `root` in reverse topological order and accumulates into .grad
 // of the leaves. `grad` may be undefined when root has one element (it is then 1).

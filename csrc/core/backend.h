@@ -28,7 +28,31 @@
 namespace fastnn {
 
 enum class Activation : uint8_t { Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU };
-enum class BinaryOp : uint8_t { Add, Sub, Mul, Div };
+// Elementwise binary ops (binary_forward). Float tensors take all but the Bit* ops; int32/
+// int64 all but Div; bool Add (or), Mul (and), Maximum, Minimum and the Bit* ops. Pow,
+// FloorDivide and Remainder follow torch (Python's floor rounding and sign of the divisor);
+// Maximum/Minimum propagate NaN.
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, FloorDivide, Remainder, BitAnd, BitOr, BitXor
+};
+// Comparisons giving bool tensors (compare).
+enum class CompareOp : uint8_t { Eq, Ne, Lt, Le, Gt, Ge };
+// Elementwise unary ops (unary_forward). Neg, Abs, Sign and the roundings take every
+// numeric dtype (roundings leave integers as they are), BitNot integers and bool (logical
+// not); the rest float tensors only.
+enum class UnaryOp : uint8_t {
+  Neg, Abs, Sign, Floor, Ceil, Round, Trunc, BitNot,
+  Exp, Log, Log2, Log10, Log1p, Expm1, Sqrt, Rsqrt, Reciprocal, Sin, Cos, Square
+};
+
+// Where the elements of a strided selection lie in a contiguous tensor, in elements: the
+// selection's shape, each dim's stride (0 repeats, negative walks backwards) and the first
+// element's offset. What a permute, a slice with steps or an expand reads (strided_copy).
+struct StridedLayout {
+  int64_t shape[16], stride[16];
+  int dims = 0;
+  int64_t offset = 0;
+};
 // The recurrent layers' cells: SimpleRNN, LSTM (gates i, f, c, o), GRU (reset_after, z, r, h).
 enum class RnnCell : uint8_t { Simple, Lstm, Gru };
 // Accuracy metrics, per sample: argmax(pred) == label, argmax(pred) == argmax(one-hot), or
@@ -192,6 +216,61 @@ class Backend {
   virtual void scatter_add_rows(const Tensor& g, const Tensor& index, Tensor& out) = 0;
   // First position whose value is not an integer in [0, limit), or -1.
   virtual int64_t find_index_out_of_range(const Tensor& index, int64_t limit) = 0;
+
+  // --- math_ops.cpp: comparisons, unary math, clamp, where, the backward of Pow/Max/Min ---
+  // out (bool) = a op b with binary_forward's broadcasting; a and b of one dtype (any).
+  virtual void compare(CompareOp op, const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  // out = op(x), of x's dtype.
+  virtual void unary_forward(UnaryOp op, const Tensor& x, Tensor& out) = 0;
+  // gx = gy * op'(x), float ops only; y = op(x) (the ops whose derivative is cheaper from
+  // it read it: Exp, Sqrt, Rsqrt, Reciprocal, Expm1). Roundings and Sign give zeros.
+  virtual void unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy,
+                              Tensor& gx) = 0;
+  // For out = a op b (Pow, Maximum, Minimum; a and b broadcast to out as in binary_forward,
+  // gy out's shape): ga = gy * d(out)/da and gb = gy * d(out)/db at out's shape (the op sums
+  // them back to the operands'); either may be undefined. torch's conventions: Pow's ga is 0
+  // where b == 0, its gb 0 where a == 0 and b >= 0; Maximum/Minimum split gy in halves on ties.
+  virtual void binary_backward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out,
+                               const Tensor& gy, Tensor& ga, Tensor& gb) = 0;
+  // out = min(max(x, low), high), NaN kept; a bound of -inf/+inf is no bound. Any numeric
+  // dtype (integer tensors take integral bounds).
+  virtual void clamp_forward(const Tensor& x, double low, double high, Tensor& out) = 0;
+  // gx = gy where low <= x <= high, else 0 (torch's: the bounds themselves pass gradient).
+  virtual void clamp_backward(const Tensor& x, double low, double high, const Tensor& gy,
+                              Tensor& gx) = 0;
+  // out = cond ? a : b; cond (bool) has out's shape, a and b (out's dtype) broadcast to it.
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) = 0;
+
+  // --- reduce.cpp: reductions along one axis; x viewed as (outer, n, inner), n = its size
+  // along `axis` ---
+  // indices (outer, inner) int64 = the position of the first maximum (is_max) or minimum
+  // of each x[o, :, i]; a NaN counts as the extreme (the first NaN wins, as torch's).
+  // values (outer, inner), x's dtype, gets the elements there; it may be undefined.
+  virtual void arg_reduce(bool is_max, const Tensor& x, int64_t axis, Tensor& values,
+                          Tensor& indices) = 0;
+  // out (outer, inner) = the product over the axis (accumulated in double for floats).
+  virtual void prod_axis(const Tensor& x, int64_t axis, Tensor& out) = 0;
+  // gx = gy (outer, inner) times the product of the other elements of each column (exact
+  // where x has zeros: prefix and suffix products).
+  virtual void prod_backward_axis(const Tensor& x, const Tensor& gy, int64_t axis,
+                                  Tensor& gx) = 0;
+  // torch.gather: out[o, j, i] = x[o, index[o, j, i], i]; index (int64, range-checked by the
+  // op) has out's shape, which is x's but along the axis. Any dtype.
+  virtual void gather_axis(const Tensor& x, const Tensor& index, int64_t axis, Tensor& out) = 0;
+  // The adjoint: out[o, index[o, j, i], i] += src[o, j, i], j in order (deterministic).
+  virtual void scatter_add_axis(const Tensor& src, const Tensor& index, int64_t axis,
+                                Tensor& out) = 0;
+
+  // --- index.cpp: strided selections and index writes, any dtype ---
+  // out (contiguous, L's shape) = the elements of x that L selects (see StridedLayout).
+  virtual void strided_copy(const Tensor& x, const StridedLayout& L, Tensor& out) = 0;
+  // The reverse: dst's elements that L selects = src (L's shape). L must not repeat a position.
+  virtual void strided_assign(const Tensor& src, const StridedLayout& L, Tensor& dst) = 0;
+  // Row index[i] of out (the first axis) = row i of src, for i in order (a repeated index
+  // keeps the last); index int64, range-checked by the op.
+  virtual void index_assign_rows(const Tensor& src, const Tensor& index, Tensor& out) = 0;
+  // out[i] = start + i * step (computed in double, then converted).
+  virtual void arange_fill(Tensor& out, double start, double step) = 0;
 
   // --- loss.cpp ---
   // Per-sample losses: loss has pred's shape without its last axis.

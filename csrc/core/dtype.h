@@ -9,8 +9,9 @@
 
 namespace fastnn {
 
-// Float types are what ops compute in; integer types hold labels and indices.
-enum class DType : uint8_t { Float32, Float64, Int32, Int64 };
+// Float types are what ops compute in; integer types hold labels and indices; Bool (one
+// byte, 0 or 1, numpy's and torch's layout) is what comparisons give.
+enum class DType : uint8_t { Float32, Float64, Int32, Int64, Bool };
 
 inline size_t dtype_size(DType t) {
   switch (t) {
@@ -22,6 +23,8 @@ inline size_t dtype_size(DType t) {
       return 4;
     case DType::Int64:
       return 8;
+    case DType::Bool:
+      return 1;
   }
   return 0;
 }
@@ -36,6 +39,8 @@ inline const char* dtype_name(DType t) {
       return "int32";
     case DType::Int64:
       return "int64";
+    case DType::Bool:
+      return "bool";
   }
   return "?";
 }
@@ -44,12 +49,19 @@ inline bool is_floating(DType t) {
   return t == DType::Float32 || t == DType::Float64;
 }
 
+inline bool is_integral(DType t) {
+  return t == DType::Int32 || t == DType::Int64;
+}
+
 inline DType dtype_from_name(const std::string& name) {
   if (name == "float32" || name == "float") return DType::Float32;
   if (name == "float64" || name == "double") return DType::Float64;
   if (name == "int32") return DType::Int32;
-  if (name == "int64") return DType::Int64;
-  fail(ErrorKind::Type, "dtype: expected one of float32, float64, int32, int64, got '", name, "'");
+  if (name == "int64" || name == "long") return DType::Int64;
+  if (name == "int") return DType::Int32;
+  if (name == "bool") return DType::Bool;
+  fail(ErrorKind::Type, "dtype: expected one of float32, float64, int32, int64, bool, got '", name,
+       "'");
 }
 
 enum class DeviceKind : uint8_t { CPU, CUDA };

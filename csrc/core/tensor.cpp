@@ -86,7 +86,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
-  if (!is_floating(dtype)) {
+  if (is_integral(dtype)) {
     // Converting NaN, inf or an out-of-range double to an integer is undefined behaviour.
     double low = dtype == DType::Int32 ? -2147483648.0 : -9223372036854775808.0;
     FASTNN_CHECK(value >= low && value < -low, Value, "full: expected a fill value that fits ",
@@ -195,6 +195,23 @@ void Tensor::move_to(Device target) {
 
 Tensor Tensor::detach() const {
   return Tensor(make_impl(impl_->storage, impl_->offset, impl_->shape, impl_->dtype));
+}
+
+Tensor Tensor::alias() const {
+  auto storage = std::make_shared<Storage>();
+  storage->data = impl_->storage->data;
+  storage->nbytes = impl_->storage->nbytes;
+  storage->device = impl_->storage->device;
+  storage->owner = impl_->storage;  // keeps the original (and its owner) alive
+  return Tensor(make_impl(std::move(storage), impl_->offset, impl_->shape, impl_->dtype));
+}
+
+uint64_t Tensor::version() const {
+  return impl_->storage->version;
+}
+
+void Tensor::bump_version() const {
+  ++impl_->storage->version;
 }
 
 bool Tensor::requires_grad() const {

@@ -26,12 +26,15 @@ size_t shape_nbytes(const Shape& s, DType dtype);
 std::string shape_str(const Shape& s);
 
 // Memory that a tensor points into. `owner` frees it (a backend allocation, or a reference
-// to a numpy array the tensor borrows).
+// to a numpy array the tensor borrows). `version` counts in-place modifications through any
+// tensor on this storage (PyTorch's version counter, shared by views and detach()): a
+// backward that saved a tensor checks it is still at the version it saved.
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
   Device device;
   std::shared_ptr<void> owner;
+  uint64_t version = 0;
 };
 
 class Node;
@@ -80,6 +83,12 @@ class Tensor {
   void move_to(Device device);
   // Same storage, no autograd history, requires_grad false.
   Tensor detach() const;
+  // Same memory, no autograd history, and a version counter of its own (PyTorch's `.data`:
+  // changes made through it are not seen by autograd's checks).
+  Tensor alias() const;
+  // The storage's version counter (see Storage); in-place ops bump it.
+  uint64_t version() const;
+  void bump_version() const;
 
   // --- autograd ---
   bool requires_grad() const;
@@ -113,6 +122,11 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;
   int output_nr = 0;
   std::string name;
+  // For a view made by a user-facing op (reshape, row slicing): the tensor it views (the
+  // first non-view one) and where its elements start in it. An in-place op on the view
+  // updates that base's place in the graph too (ops/inplace.cpp).
+  std::shared_ptr<TensorImpl> view_base;
+  int64_t view_offset = 0;  // elements
 };
 
 // Argument checks shared by ops: `who` is the op or layer, `arg` the argument's name.

@@ -8,72 +8,20 @@
 #include "core/broadcast.h"
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
+#include "cpu/broadcast_loop.h"
 #include "math/elementwise.h"
+#include "math/tensor_math.h"
 
 namespace fastnn {
 namespace {
 
 using Layout = BroadcastLayout;
-
-// Calls inner(offset_a, offset_b, offset_out, count, step_a, step_b) for each run of the
-// last dim, rows [r0, r1) of the outer dims.
-template <class Inner>
-void for_each_run(const Layout& L, int64_t r0, int64_t r1, Inner&& inner) {
-  const size_t nd = static_cast<size_t>(L.dims);
-  const int64_t C = L.last();
-  int64_t idx[kMaxLayoutDims] = {};
-  int64_t rem = r0;
-  for (size_t d = nd - 1; d-- > 0;) {
-    idx[d] = rem % L.shape[d];
-    rem /= L.shape[d];
-  }
-  for (int64_t r = r0; r < r1; ++r) {
-    int64_t oa = 0, ob = 0;
-    for (size_t d = 0; d + 1 < nd; ++d) {
-      oa += idx[d] * L.stride_a[d];
-      ob += idx[d] * L.stride_b[d];
-    }
-    inner(oa, ob, r * C, C, L.stride_a[nd - 1], L.stride_b[nd - 1]);
-    for (size_t d = nd - 1; d-- > 0;) {
-      if (++idx[d] < L.shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-}
-
-int64_t outer_rows(const Layout& L) {
-  int64_t rows = 1;
-  for (int d = 0; d + 1 < L.dims; ++d) rows *= L.shape[d];
-  return rows;
-}
+using cpu::for_each_run;
+using cpu::outer_rows;
 
 template <class T, class F>
 void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
-  if (out.numel() == 0) return;  // the layout's row length would be 0
-  const T* ap = a.data<T>();
-  const T* bp = b.data<T>();
-  T* op = out.data<T>();
-  const Layout L = broadcast_layout(out.shape(), a.shape(), b.shape());
-  const int64_t C = L.last();
-  parallel_for(outer_rows(L), row_grain(kElementwiseGrain, C), [&](int64_t r0, int64_t r1) {
-    for_each_run(L, r0, r1,
-                 [&](int64_t oa, int64_t ob, int64_t oo, int64_t n, int64_t sa, int64_t sb) {
-                   const T* x = ap + oa;
-                   const T* y = bp + ob;
-                   T* o = op + oo;
-                   if (sa == 1 && sb == 1) {
-                     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-                   } else if (sa == 1 && sb == 0) {
-                     T yv = *y;
-                     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
-                   } else if (sa == 0 && sb == 1) {
-                     T xv = *x;
-                     for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
-                   } else {
-                     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i * sa], y[i * sb]);
-                   }
-                 });
-  });
+  cpu::broadcast_apply<T, T, T>(a, b, out, f);
 }
 
 // Whether out is x summed over all but its last axis (out's shape: ones, then x's last dim).
@@ -85,17 +33,37 @@ bool reduces_leading_dims_only(const Tensor& x, const Tensor& out) {
 }  // namespace
 
 void CpuBackend::binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
-  dispatch_float(out.dtype(), "binary op", [&](auto zero) {
+  cpu::dispatch_any(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
+    auto run = [&](auto op_tag) {
+      constexpr BinaryOp Op = decltype(op_tag)::value;
+      binary_loop<T>(a, b, out, [](T x, T y) { return math::binary<Op>(x, y); });
+    };
     switch (op) {
       case BinaryOp::Add:
-        return binary_loop<T>(a, b, out, [](T x, T y) { return x + y; });
+        return run(std::integral_constant<BinaryOp, BinaryOp::Add>{});
       case BinaryOp::Sub:
-        return binary_loop<T>(a, b, out, [](T x, T y) { return x - y; });
+        return run(std::integral_constant<BinaryOp, BinaryOp::Sub>{});
       case BinaryOp::Mul:
-        return binary_loop<T>(a, b, out, [](T x, T y) { return x * y; });
+        return run(std::integral_constant<BinaryOp, BinaryOp::Mul>{});
       case BinaryOp::Div:
-        return binary_loop<T>(a, b, out, [](T x, T y) { return x / y; });
+        return run(std::integral_constant<BinaryOp, BinaryOp::Div>{});
+      case BinaryOp::Pow:
+        return run(std::integral_constant<BinaryOp, BinaryOp::Pow>{});
+      case BinaryOp::Maximum:
+        return run(std::integral_constant<BinaryOp, BinaryOp::Maximum>{});
+      case BinaryOp::Minimum:
+        return run(std::integral_constant<BinaryOp, BinaryOp::Minimum>{});
+      case BinaryOp::FloorDivide:
+        return run(std::integral_constant<BinaryOp, BinaryOp::FloorDivide>{});
+      case BinaryOp::Remainder:
+        return run(std::integral_constant<BinaryOp, BinaryOp::Remainder>{});
+      case BinaryOp::BitAnd:
+        return run(std::integral_constant<BinaryOp, BinaryOp::BitAnd>{});
+      case BinaryOp::BitOr:
+        return run(std::integral_constant<BinaryOp, BinaryOp::BitOr>{});
+      case BinaryOp::BitXor:
+        return run(std::integral_constant<BinaryOp, BinaryOp::BitXor>{});
     }
   });
 }

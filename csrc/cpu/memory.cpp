@@ -69,7 +69,9 @@ static void cast_loop(const From* s, To* d, int64_t n) {
   // Converting NaN, inf or an out-of-range float to an integer is undefined behaviour (x86
   // gives INT_MIN), and narrowing int64 to int32 wraps: both would be silent garbage, so
   // such values are refused before anything is written.
-  if constexpr (std::is_integral_v<To> && (std::is_floating_point_v<From> || sizeof(To) < sizeof(From))) {
+  // Bool takes any value (nonzero is true, NaN too, as torch).
+  if constexpr (std::is_integral_v<To> && !std::is_same_v<To, bool> &&
+                (std::is_floating_point_v<From> || sizeof(To) < sizeof(From))) {
     constexpr double low = static_cast<double>(std::numeric_limits<To>::min());  // exact: -2^k
     for (int64_t i = 0; i < n; ++i) {
       double v = static_cast<double>(s[i]);
@@ -95,6 +97,9 @@ static void cast_from(const From* s, const Tensor& dst, int64_t n) {
     case DType::Int64:
       cast_loop(s, dst.data<int64_t>(), n);
       break;
+    case DType::Bool:
+      cast_loop(s, dst.data<bool>(), n);
+      break;
   }
 }
 
@@ -113,6 +118,9 @@ void CpuBackend::cast(const Tensor& src, Tensor& dst) {
     case DType::Int64:
       cast_from(src.data<int64_t>(), dst, n);
       break;
+    case DType::Bool:
+      cast_from(src.data<bool>(), dst, n);
+      break;
   }
 }
 
@@ -120,7 +128,7 @@ void CpuBackend::fill(Tensor& out, double value) {
   int64_t n = out.numel();
   auto fill_as = [&](auto* p) {
     using T = std::remove_pointer_t<decltype(p)>;
-    T v = static_cast<T>(value);
+    T v = std::is_same_v<T, bool> ? T(value != 0) : static_cast<T>(value);
     for (int64_t i = 0; i < n; ++i) p[i] = v;
   };
   switch (out.dtype()) {
@@ -135,6 +143,9 @@ void CpuBackend::fill(Tensor& out, double value) {
       break;
     case DType::Int64:
       fill_as(out.data<int64_t>());
+      break;
+    case DType::Bool:
+      fill_as(out.data<bool>());
       break;
   }
 }

@@ -153,6 +153,8 @@ void CpuBackend::step_mask(const Tensor& x, double value, Tensor& out) {
       return run(x.data<int32_t>());
     case DType::Int64:
       return run(x.data<int64_t>());
+    case DType::Bool:
+      return run(x.data<bool>());
   }
 }
 

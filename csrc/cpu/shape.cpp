@@ -121,6 +121,8 @@ int64_t CpuBackend::find_index_out_of_range(const Tensor& index, int64_t limit) 
       return scan(index.data<float>());
     case DType::Float64:
       return scan(index.data<double>());
+    case DType::Bool:
+      return scan(index.data<bool>());
   }
   return -1;
 }

@@ -21,6 +21,7 @@ Tensor activation(Activation act, const Tensor& x, double alpha) {
            FASTNN_LAUNCH(backend_of(gy), activation_backward, act, alpha, x_saved, y_saved, gy, gx);
            return std::vector<Tensor>{gx};
          });
+  mark_saved(y, {from_y ? y : x});  // an in-place change to it makes the backward raise
   return y;
 }
 
@@ -41,6 +42,7 @@ Tensor softmax_impl(const Tensor& x, int64_t axis, bool log) {
     FASTNN_LAUNCH(backend_of(gy), softmax_backward, log, y_saved, gy, gx);
     return std::vector<Tensor>{gx};
   });
+  mark_saved(y, {y});
   return y;
 }
 }  // namespace

@@ -93,6 +93,9 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
            if (needs[2]) grads[2] = bias_gradient(gz, B, O);
            return grads;
          });
+  // What the backward reads, for the in-place checks (y only through an activation).
+  mark_saved(y, {x, kernel});
+  if (act != Activation::Linear && !z.defined()) mark_saved(y, {y});
   return y;
 }
 
@@ -118,6 +121,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         matmul_backward(gy, a, b, M, N, K, needs[0], needs[1], grads[0], grads[1]);
         return grads;
       });
+  mark_saved(y, {a, b});
   return y;
 }
 

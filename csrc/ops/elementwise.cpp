@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "ops/ops.h"
+#include "ops/tensor_ops.h"
 #include "core/launch.h"
 
 namespace fastnn {
@@ -18,11 +19,51 @@ const char* binary_name(BinaryOp op) {
       return "mul";
     case BinaryOp::Div:
       return "div";
+    case BinaryOp::Pow:
+      return "pow";
+    case BinaryOp::Maximum:
+      return "maximum";
+    case BinaryOp::Minimum:
+      return "minimum";
+    case BinaryOp::FloorDivide:
+      return "floor_divide";
+    case BinaryOp::Remainder:
+      return "remainder";
+    case BinaryOp::BitAnd:
+      return "bitwise_and";
+    case BinaryOp::BitOr:
+      return "bitwise_or";
+    case BinaryOp::BitXor:
+      return "bitwise_xor";
   }
   return "?";
 }
 
-// s padded on the left with 1s to rank n.
+// Whether `op` takes operands of dtype t (the Python layer promotes mixed operands first).
+bool binary_takes(BinaryOp op, DType t) {
+  switch (op) {
+    case BinaryOp::Add:
+    case BinaryOp::Mul:
+    case BinaryOp::Maximum:
+    case BinaryOp::Minimum:
+      return true;
+    case BinaryOp::Sub:
+    case BinaryOp::Pow:
+    case BinaryOp::FloorDivide:
+    case BinaryOp::Remainder:
+      return t != DType::Bool;
+    case BinaryOp::Div:
+      return is_floating(t);
+    case BinaryOp::BitAnd:
+    case BinaryOp::BitOr:
+    case BinaryOp::BitXor:
+      return !is_floating(t);
+  }
+  return false;
+}
+
+}  // namespace
+
 Shape pad_left(const Shape& s, size_t n) {
   Shape out(n - s.size(), 1);
   out.insert(out.end(), s.begin(), s.end());
@@ -49,6 +90,8 @@ Tensor reduce_to_shape(const Tensor& g, const Shape& shape) {
   return out.view(shape);
 }
 
+namespace {
+
 Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, const Shape& out_shape) {
   Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   size_t n = out_shape.size();
@@ -57,7 +100,8 @@ Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, const Shape& ou
   return out;
 }
 
-// Normalises axes (negative from the end), rejects repeats; {} means all.
+}  // namespace
+
 std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t dim,
                                     const char* who) {
   std::vector<int64_t> out;
@@ -76,10 +120,24 @@ std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t di
   return out;
 }
 
+namespace {
+
 // Sum (scaled by `alpha`) over `axes`; backward broadcasts the gradient back, times alpha.
 Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdims, bool average,
                   const char* who) {
-  check_float(x, who, "x");
+  check_defined(x, who, "x");
+  if (!is_floating(x.dtype()) && !average) {
+    // Integer and bool sums are int64, as torch's: added in double (exact below 2^53,
+    // counts and label sums), then converted back.
+    Tensor as_double = Tensor::empty(x.shape(), DType::Float64, x.device());
+    FASTNN_LAUNCH(backend_of(x), cast, x, as_double);
+    Tensor total = reduce_sum(as_double, axes_in, keepdims, false, who);
+    Tensor out = Tensor::empty(total.shape(), DType::Int64, x.device());
+    FASTNN_LAUNCH(backend_of(x), cast, total, out);
+    return out;
+  }
+  FASTNN_CHECK(is_floating(x.dtype()), Type, who, ": could not infer the output dtype: expected a "
+               "float32 or float64 tensor, got ", dtype_name(x.dtype()), " (convert with .float())");
   std::vector<int64_t> axes = normalize_axes(axes_in, x.dim(), who);
   Shape kept = x.shape(), squeezed;
   int64_t count = 1;
@@ -115,15 +173,31 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool kee
 }  // namespace
 
 // out = a op b.   add: ga = gy, gb = gy;   sub: gb = -gy;   mul: ga = gy*b, gb = gy*a;
-// div: ga = gy/b, gb = -gy*out/b;  each then summed back over the broadcast axes.
+// div: ga = gy/b, gb = -gy*out/b;  pow, maximum, minimum: the binary_backward kernel;
+// remainder: ga = gy, gb = -gy*floor_divide(a, b); each then summed back over the broadcast
+// axes. floor_divide and the bit ops have no gradient (torch's: not differentiable).
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* who = binary_name(op);
-  check_float(a, who, "a");
-  check_float_like(b, a, who, "b");
+  check_defined(a, who, "a");
+  check_defined(b, who, "b");
+  check_same_dtype(a, b, who, "b");
+  check_same_device(a, b, who, "b");
+  FASTNN_CHECK(binary_takes(op, a.dtype()), Type, who, ": not supported for ",
+               dtype_name(a.dtype()), " tensors",
+               op == BinaryOp::Div ? " (true division gives floats: convert with .float())" : "");
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), who);
   Tensor out = binary_raw(op, a, b, out_shape);
   if (!needs_grad({&a, &b})) return out;
-  Tensor saved_out = op == BinaryOp::Div ? out.detach() : Tensor();
+  if (op == BinaryOp::FloorDivide) {
+    // As torch: the result is part of the graph, and a backward through it raises.
+    record(who, out, {a, b}, [](const Tensor&, const std::vector<bool>&) -> std::vector<Tensor> {
+      fail(ErrorKind::Runtime, "backward: the derivative for 'floor_divide' is not implemented "
+           "(detach() its inputs)");
+    });
+    return out;
+  }
+  const bool keeps_out = op == BinaryOp::Div || op == BinaryOp::Pow;
+  Tensor saved_out = keeps_out ? out.detach() : Tensor();
   record(who, out, {a, b},
          [op, a = a.detach(), b = b.detach(), saved_out](const Tensor& gy,
                                                          const std::vector<bool>& needs) {
@@ -153,9 +227,35 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
                  grads[1] = reduce_to_shape(scale(t, -1.0), b.shape());
                }
                break;
+             case BinaryOp::Remainder:
+               if (needs[0]) grads[0] = reduce_to_shape(gy, a.shape());
+               if (needs[1]) {
+                 Tensor q = binary_raw(BinaryOp::FloorDivide, a, b, s);
+                 grads[1] = reduce_to_shape(scale(binary_raw(BinaryOp::Mul, gy, q, s), -1.0),
+                                            b.shape());
+               }
+               break;
+             default: {  // Pow, Maximum, Minimum
+               Tensor ga = needs[0] ? Tensor::empty(s, gy.dtype(), gy.device()) : Tensor();
+               Tensor gb = needs[1] ? Tensor::empty(s, gy.dtype(), gy.device()) : Tensor();
+               size_t n = s.size();
+               FASTNN_LAUNCH(backend_of(gy), binary_backward, op, a.view(pad_left(a.shape(), n)),
+                             b.view(pad_left(b.shape(), n)), saved_out.defined() ? saved_out : gy,
+                             gy, ga, gb);
+               if (needs[0]) grads[0] = reduce_to_shape(ga, a.shape());
+               if (needs[1]) grads[1] = reduce_to_shape(gb, b.shape());
+               break;
+             }
            }
            return grads;
          });
+  // What the backward reads, for the in-place checks: the operands of mul/pow/max/min/
+  // remainder, the divisor and the quotient of div.
+  if (op == BinaryOp::Div) {
+    mark_saved(out, {b, out});
+  } else if (op != BinaryOp::Add && op != BinaryOp::Sub) {
+    mark_saved(out, {a, b});
+  }
   return out;
 }
 

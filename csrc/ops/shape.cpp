@@ -1,5 +1,8 @@
 // Shape ops: reshape and flatten are views; concat, row slicing and row gathers move data.
 #include "ops/ops.h"
+#include "ops/tensor_ops.h"
+
+#include <algorithm>
 
 #include <sstream>
 
@@ -29,6 +32,7 @@ Tensor reshape(const Tensor& x, Shape shape) {
     shape[infer] = x.numel() / known;
   }
   Tensor y = x.view(shape);  // raises on an element-count mismatch
+  mark_view_of(y, x, 0);
   if (!needs_grad({&x})) return y;
   record("reshape", y, {x}, [xshape = x.shape()](const Tensor& gy, const std::vector<bool>&) {
     return std::vector<Tensor>{gy.view(xshape)};
@@ -89,6 +93,7 @@ Tensor concat(const std::vector<Tensor>& inputs, int64_t axis) {
 Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end) {
   check_defined(x, "slice", "x");
   Tensor y = x.rows(begin, end);
+  mark_view_of(y, x, x.dim() ? begin * (x.numel() / std::max<int64_t>(x.shape()[0], 1)) : 0);
   if (!needs_grad({&x})) return y;
   record("slice", y, {x},
          [xshape = x.shape(), begin, end](const Tensor& gy, const std::vector<bool>&) {
@@ -175,7 +180,7 @@ Tensor embedding(const Tensor& weights, const Tensor& ids, const std::string& wh
          " is not an integer in [0, ", limit, ") (input_dim ", limit, ")");
   }
   Tensor index = ids;
-  if (is_floating(ids.dtype())) {  // Keras casts integral float ids
+  if (is_floating(ids.dtype()) || ids.dtype() == DType::Bool) {  // Keras casts integral float ids
     index = Tensor::empty(ids.shape(), DType::Int64, ids.device());
     FASTNN_LAUNCH(backend_of(ids), cast, ids, index);
   }

@@ -7,6 +7,7 @@
 #include "core/backend.h"
 #include "python/convert.h"
 #include "python/shape_arg.h"
+#include "ops/tensor_ops.h"
 
 namespace fastnn::python {
 
@@ -46,8 +47,9 @@ void bind_tensor(py::module_& m) {
         }
         std::string format = t.dtype() == DType::Float32   ? py::format_descriptor<float>::format()
                              : t.dtype() == DType::Float64 ? py::format_descriptor<double>::format()
-                             : t.dtype() == DType::Int32 ? py::format_descriptor<int32_t>::format()
-                                                         : py::format_descriptor<int64_t>::format();
+                             : t.dtype() == DType::Int32   ? py::format_descriptor<int32_t>::format()
+                             : t.dtype() == DType::Bool    ? py::format_descriptor<bool>::format()
+                                                           : py::format_descriptor<int64_t>::format();
         return py::buffer_info(t.raw(), dtype_size(t.dtype()), format, t.dim(), shape, strides);
       })
       .def_property_readonly("shape", [](const Tensor& t) { return shape_tuple(t.shape()); })
@@ -85,6 +87,13 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("is_leaf", &Tensor::is_leaf)
       .def_property("name", &Tensor::name, &Tensor::set_name)
       .def("detach", &Tensor::detach, "Same data, cut from the graph.")
+      .def_property(
+          "data", &Tensor::alias,
+          [](Tensor& t, const Tensor& other) { set_data(t, other); },
+          "The same memory with no autograd history and a version counter of its own "
+          "(PyTorch's .data); assigning replaces this tensor's data with another's.")
+      .def_property_readonly("_version", &Tensor::version,
+                             "How many in-place modifications the storage has seen.")
       .def("clone_data", &Tensor::clone, "A copy of the data with no autograd history.")
       .def(
           "backward",
@@ -118,11 +127,14 @@ void bind_tensor(py::module_& m) {
       "Whether every element of a float tensor is finite (no NaN, no inf).");
   m.def(
       "full",
-      [](const py::object& shape, double value, const py::object& dtype) {
+      [](const py::object& shape, double value, const py::object& dtype,
+         const std::string& device) {
         CaptureSuspend unrecorded;
-        return Tensor::full(shape_from_python(shape, "full"), value, parse_dtype(dtype));
+        return Tensor::full(shape_from_python(shape, "full"), value, parse_dtype(dtype),
+                            device_from_name(device));
       },
-      py::arg("shape"), py::arg("value"), py::arg("dtype") = "float32");
+      py::arg("shape"), py::arg("value"), py::arg("dtype") = "float32",
+      py::arg("device") = "cpu");
 }
 
 }  // namespace fastnn::python

@@ -13,6 +13,7 @@ std::optional<DType> dtype_of(const py::dtype& d) {
   if (d.is(py::dtype::of<double>())) return DType::Float64;
   if (d.is(py::dtype::of<int32_t>())) return DType::Int32;
   if (d.is(py::dtype::of<int64_t>())) return DType::Int64;
+  if (d.is(py::dtype::of<bool>())) return DType::Bool;
   return std::nullopt;
 }
 
@@ -26,6 +27,8 @@ py::dtype numpy_dtype(DType t) {
       return py::dtype::of<int32_t>();
     case DType::Int64:
       return py::dtype::of<int64_t>();
+    case DType::Bool:
+      return py::dtype::of<bool>();
   }
   return py::dtype::of<float>();
 }
@@ -34,7 +37,8 @@ DType default_dtype(const py::dtype& d) {
   if (auto t = dtype_of(d)) return *t;
   char kind = d.kind();
   if (kind == 'f') return DType::Float32;
-  if (kind == 'i' || kind == 'u' || kind == 'b') return DType::Int64;
+  if (kind == 'b') return DType::Bool;
+  if (kind == 'i' || kind == 'u') return DType::Int64;
   throw py::type_error("fastnn: cannot make a tensor from a numpy array of dtype " +
                        py::str(d).cast<std::string>() + "; expected numbers");
 }
@@ -45,7 +49,7 @@ DType parse_dtype(const py::object& dtype) {
   if (py::isinstance<py::str>(dtype)) return dtype_from_name(dtype.cast<std::string>());
   py::dtype d = py::dtype::from_args(dtype);
   if (auto t = dtype_of(d)) return *t;
-  throw py::type_error("dtype: expected float32, float64, int32 or int64, got " +
+  throw py::type_error("dtype: expected float32, float64, int32, int64 or bool, got " +
                        py::str(d).cast<std::string>());
 }
 
@@ -64,7 +68,8 @@ static void check_convertible(const py::array& a, std::optional<DType> dtype, co
   } else if (kind == 'f' || kind == 'O' || (kind == 'i' && item == 4)) {
     return;
   }
-  if (is_floating(target) || a.size() == 0 || kind == 'b' || kind == 'O') return;
+  if (is_floating(target) || target == DType::Bool || a.size() == 0 || kind == 'b' || kind == 'O')
+    return;
   if ((kind == 'i' && item <= dtype_size(target)) || (kind == 'u' && item < dtype_size(target)))
     return;  // every value fits
   py::module_ np = py::module_::import("numpy");

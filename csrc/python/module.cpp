@@ -6,6 +6,7 @@
 namespace fastnn::python {
 void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
+void bind_tensor_ops(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_system(py::module_& m);
 void bind_plan(py::module_& m);
@@ -45,6 +46,7 @@ PYBIND11_MODULE(_C, m) {
   });
   python::bind_tensor(m);
   python::bind_ops(m);
+  python::bind_tensor_ops(m);
   python::bind_optim(m);
   python::bind_system(m);
   python::bind_plan(m);

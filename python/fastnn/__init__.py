@@ -13,6 +13,12 @@ from .functional import (add, concat, concatenate, dense, div, flatten, gelu, le
 from .functional import conv1d, conv2d, embedding
 from .functional import (avg_pool1d, avg_pool2d, batch_norm, dropout, global_avg_pool2d,
                          global_max_pool2d, max_pool1d, max_pool2d)
+# PyTorch's tensor functions and factories (fn.max(t, 1), fn.cat, fn.arange, ...); sum,
+# mean and flatten take torch's arguments as well as the names above.
+from .tensor_functions import *  # noqa: F401,F403
+from .tensor import (Size, arange, device, empty, empty_like, eye, from_numpy, full, full_like,
+                     is_tensor, linspace, ones_like, rand_like, randint, randn_like, zeros_like)
+from .dtypes import double, dtype, float32, float64, int32, int64, long
 from . import (activations, callbacks, cuda, datasets, functional, initializers, layers, losses,
                metrics, optim, regularizers)
 from .layers import Layer
@@ -53,6 +59,16 @@ def set_rng_state(state) -> None:
         raise ValueError(f"set_rng_state: expected the int64 [seed, offset] array that "
                          f"get_rng_state returns, got {value.dtype} of shape {value.shape}")
     np.asarray(_C.generator_state())[...] = value.astype(np.int64)
+
+
+def __getattr__(name):
+    # fn.float, fn.int, fn.bool (torch's dtype names) would shadow Python's builtins inside
+    # this module if they were globals here.
+    from .dtypes import BUILTIN_ALIASES
+
+    if name in BUILTIN_ALIASES:
+        return BUILTIN_ALIASES[name]
+    raise AttributeError(f"module 'fastnn' has no attribute '{name}'")
 
 
 def set_num_threads(n: int) -> None:

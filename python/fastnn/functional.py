@@ -68,7 +68,10 @@ def log_softmax(x, axis=-1):
 
 
 def matmul(a, b):
-    return _C.matmul(_kept(a), _kept(b))
+    """torch.matmul's rules: vectors, (..., M, K) @ (K, N), and batch dims on both sides."""
+    from .tensor_ops import matmul as tensor_matmul
+
+    return tensor_matmul(_kept(a), _kept(b))
 
 
 def dense(x, kernel, bias=None, activation="linear", negative_slope=0.01):

@@ -1,24 +1,28 @@
-"""Tensors from Python: construction, operators, indexing and grad mode.
+"""Tensors from Python: construction, grad mode and the Python protocol.
 
-The tensor type itself is ``fastnn._C.Tensor`` (storage, shape, autograd fields in C++);
-this module adds the Python protocol on top of it: arithmetic operators with numpy-style
-broadcasting, indexing along the first (batch) axis, and PyTorch's method names.
+The tensor type itself is ``fastnn._C.Tensor`` (storage, shape, autograd fields in C++).
+This module makes tensors (``fn.tensor``, ``fn.zeros(2, 3)``, ``fn.arange``, ...) and adds
+the Python protocol (repr, len, iteration, numpy conversion, item); PyTorch's methods and
+operators come from tensor_ops.py, indexing from tensor_index.py (installed at the end).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import operator
 
 import numpy as np
 
 from . import _C
-from .snapshot import snapshot
+from . import dtypes as _dt
+from ._devices import check_device as _check_device
 
 Tensor = _C.Tensor
 
 _FLOAT_DTYPES = ("float32", "float64")
+_raw_dtype = Tensor.dtype.fget  # the C++ property: the dtype's name
 
 
 def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
@@ -84,26 +88,182 @@ def Parameter(data, name: str | None = None, dtype="float32") -> Tensor:
     return t
 
 
-def zeros(shape, dtype="float32", requires_grad=False) -> Tensor:
-    t = _C.full(list(_shape(shape)), 0.0, dtype)
-    t.requires_grad = requires_grad
+def _factory_dtype(dtype, default="float32") -> str:
+    return str(_dt.as_dtype(dtype)) if dtype is not None else default
+
+
+def _finish(t: Tensor, requires_grad: bool) -> Tensor:
+    if requires_grad:
+        t.requires_grad = True
     return t
 
 
-def ones(shape, dtype="float32", requires_grad=False) -> Tensor:
-    t = _C.full(list(_shape(shape)), 1.0, dtype)
-    t.requires_grad = requires_grad
-    return t
+def full(size, fill_value, *, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value``; dtype from the value as torch does
+    (bool, int64 or float32) unless given."""
+    if dtype is None:
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = "bool"
+        elif isinstance(fill_value, (numbers.Integral, np.integer)):
+            dtype = "int64"
+    return _finish(_C.full(list(_shape(size)), float(fill_value), _factory_dtype(dtype),
+                           _check_device(device)), requires_grad)
 
 
-def rand(*shape, dtype="float32", device="cpu") -> Tensor:
+def zeros(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """zeros(2, 3) or zeros((2, 3)); float32 unless ``dtype`` says otherwise."""
+    return _finish(_C.full(list(_shape(size)), 0.0, _factory_dtype(dtype), _check_device(device)),
+                   requires_grad)
+
+
+def ones(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    return _finish(_C.full(list(_shape(size)), 1.0, _factory_dtype(dtype), _check_device(device)),
+                   requires_grad)
+
+
+empty = zeros  # fastnn always initialises memory
+
+
+def _like(t, dtype, device):
+    return (str(_dt.as_dtype(dtype)) if dtype is not None else str(t.dtype),
+            _check_device(device if device is not None else t.device))
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:  # noqa: A002
+    d, dev = _like(input, dtype, device)
+    return _finish(_C.full(list(input.shape), 0.0, d, dev), requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:  # noqa: A002
+    d, dev = _like(input, dtype, device)
+    return _finish(_C.full(list(input.shape), 1.0, d, dev), requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:  # noqa: A002
+    d, dev = _like(input, dtype, device)
+    return _finish(_C.full(list(input.shape), float(fill_value), d, dev), requires_grad)
+
+
+empty_like = zeros_like
+
+
+def rand(*size, dtype=None, device="cpu", requires_grad=False, generator=None) -> Tensor:
     """Uniform in [0, 1) from fastnn's seeded generator (the device's: same seed, same values)."""
-    return _C.uniform(list(_shape(shape)), 0.0, 1.0, dtype, _check_device(device))
+    return _finish(_C.uniform(list(_shape(size)), 0.0, 1.0, _factory_dtype(dtype),
+                              _check_device(device)), requires_grad)
 
 
-def randn(*shape, dtype="float32", device="cpu") -> Tensor:
+def randn(*size, dtype=None, device="cpu", requires_grad=False, generator=None) -> Tensor:
     """Standard normal from fastnn's seeded generator (the device's: same seed, same values)."""
-    return _C.normal(list(_shape(shape)), 0.0, 1.0, dtype, _check_device(device))
+    return _finish(_C.normal(list(_shape(size)), 0.0, 1.0, _factory_dtype(dtype),
+                             _check_device(device)), requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:  # noqa: A002
+    d, dev = _like(input, dtype, device)
+    return _finish(_C.uniform(list(input.shape), 0.0, 1.0, d, dev), requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:  # noqa: A002
+    d, dev = _like(input, dtype, device)
+    return _finish(_C.normal(list(input.shape), 0.0, 1.0, d, dev), requires_grad)
+
+
+def randint(*args, size=None, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """randint(high, size) or randint(low, high, size): integers in [low, high) (int64),
+    from fastnn's generator."""
+    if size is None:
+        if not args:
+            raise TypeError("randint: expected (high, size) or (low, high, size)")
+        *args, size = args
+    if len(args) == 1:
+        low, high = 0, args[0]
+    elif len(args) == 2:
+        low, high = args
+    else:
+        raise TypeError("randint: expected (high, size) or (low, high, size)")
+    low, high = operator.index(low), operator.index(high)
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    u = _C.uniform(list(_shape(size)), 0.0, 1.0, "float64", _check_device(device))
+    # floor(low + u * (high - low)) in double: u < 1, so the result stays below high.
+    values = _C.unary("floor", _C.scale(u, float(high - low)) + float(low))
+    return _finish(_C.to_dtype(values, _factory_dtype(dtype, "int64")), requires_grad)
+
+
+def arange(start=0, end=None, step=1, *, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """torch.arange: [start, end) by step; int64 when all three are integers, else float32."""
+    if end is None:
+        start, end = 0, start
+    values = (start, end, step)
+    if dtype is None:
+        integral = all(isinstance(v, (numbers.Integral, np.integer)) for v in values)
+        dtype = "int64" if integral else "float32"
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    n = math.ceil((float(end) - float(start)) / float(step))
+    return _finish(_C.arange(max(n, 0), float(start), float(step), _factory_dtype(dtype),
+                             _check_device(device)), requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    steps = operator.index(steps)
+    step = (float(end) - float(start)) / (steps - 1) if steps > 1 else 0.0
+    return _finish(_C.arange(steps, float(start), step, _factory_dtype(dtype),
+                             _check_device(device)), requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    t = _C.Tensor(np.eye(n, n if m is None else m), _factory_dtype(dtype), False)
+    t = t if device == "cpu" else t.to_device(_check_device(device))
+    return _finish(t, requires_grad)
+
+
+def from_numpy(array) -> Tensor:
+    """A tensor over the array's memory (changes to one show in the other), of its dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy array, got {type(array).__name__}")
+    return _C.from_numpy(array, None)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+class Size(tuple):
+    """torch.Size: a shape tuple with numel()."""
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+    def __repr__(self) -> str:
+        return f"fastnn.Size({list(self)})"
+
+
+class device(str):  # noqa: N801 - torch's name
+    """torch.device: ``fn.device("cuda" if fn.cuda.is_available() else "cpu")``, a device's
+    name ('cpu', 'cuda:0') that ``.to()`` takes."""
+
+    def __new__(cls, type_or_name, index=None):
+        name = str(type_or_name)
+        if index is not None:
+            name = f"{name}:{int(index)}"
+        if name == "cuda":
+            name = "cuda:0"
+        if name != "cpu" and not (name.startswith("cuda:") and name[5:].isdigit()):
+            raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got '{name}'")
+        return super().__new__(cls, name)
+
+    @property
+    def type(self) -> str:
+        return self.split(":")[0]
+
+    @property
+    def index(self):
+        return int(self.split(":")[1]) if ":" in self else None
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + (f", index={self.index})" if ":" in self else ")")
 
 
 def _shape(shape):
@@ -116,20 +276,7 @@ def _shape(shape):
 
 
 def _dtype_name(dtype) -> str:
-    return dtype if isinstance(dtype, str) else np.dtype(dtype).name
-
-
-def _check_device(device) -> str:
-    """The device's name ('cpu', 'cuda:N'); ValueError naming what is missing when unusable."""
-    name = str(device)
-    if name == "cpu":
-        return name
-    if name != "cuda" and not (name.startswith("cuda:") and name[5:].isdigit()):
-        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got '{name}'")
-    from . import cuda
-
-    cuda.require(name)
-    return name if ":" in name else "cuda:0"
+    return str(_dt.as_dtype(dtype))
 
 
 # --- grad mode ---------------------------------------------------------------------------
@@ -178,81 +325,14 @@ def is_grad_enabled() -> bool:
     return _C.is_grad_enabled()
 
 
-# --- operators -----------------------------------------------------------------------------
-
-def _operand(other, like: Tensor) -> Tensor:
-    """The other side of a binary operator, as a tensor of ``like``'s dtype."""
-    if isinstance(other, Tensor):
-        return other
-    if isinstance(other, numbers.Number):
-        if like.dtype not in _FLOAT_DTYPES:
-            raise TypeError(f"arithmetic on {like.dtype} tensors is not supported (they hold "
-                            "labels and indices); convert with .float() first")
-        return _C.full([], float(other), like.dtype)
-    if isinstance(other, np.ndarray):
-        # While gradients are recorded, a copy: the backward pass must see the values the
-        # forward saw even if the caller edits the array in between.
-        return snapshot(other, like.dtype) if _C.is_grad_enabled() else _C.from_numpy(
-            other, like.dtype)
-    return NotImplemented
-
-
-def _binary(op, swap=False):
-    def method(self, other):
-        other = _operand(other, self)
-        if other is NotImplemented:
-            return NotImplemented
-        return op(other, self) if swap else op(self, other)
-
-    return method
-
-
-def _getitem(self: Tensor, key):
-    """Indexing along the first axis: t[i], t[a:b], t[index_array]."""
-    if isinstance(key, tuple):
-        if len(key) == 1:
-            key = key[0]
-        else:
-            raise TypeError("fastnn tensors index along the first axis only, got a tuple "
-                            f"{key!r}; reshape or use numpy for other axes")
-    n = self.shape[0] if self.ndim else 0
-    if self.ndim == 0:
-        raise IndexError("cannot index a 0-d tensor; use .item()")
-    if isinstance(key, (bool, np.bool_)):
-        raise IndexError("fastnn tensors do not take a boolean scalar as an index; use a "
-                         "boolean array of the first axis' length")
-    if isinstance(key, (numbers.Integral, np.integer)):
-        i = int(key)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} is out of range for a first axis of size {n}")
-        i %= n
-        return _C.reshape(_C.slice_rows(self, i, i + 1), list(self.shape[1:]))
-    if isinstance(key, slice):
-        start, stop, step = key.indices(n)
-        if step == 1:
-            return _C.slice_rows(self, start, max(start, stop))
-        key = np.arange(start, stop, step)
-    if isinstance(key, Tensor):
-        key = np.asarray(key)
-    index = np.asarray(key)
-    if index.dtype == bool:
-        if index.shape != (n,):
-            raise IndexError(f"boolean index of shape {index.shape} does not match a first "
-                             f"axis of size {n}")
-        index = np.nonzero(index)[0]
-    if index.dtype.kind not in "iu":
-        raise IndexError(f"tensor indices must be integers, slices or integer arrays, got "
-                         f"{index.dtype}")
-    index = np.where(index < 0, index + n, index).astype(np.int64)
-    return _C.take_rows(self, _C.from_numpy(index))
-
+# --- the Python protocol ----------------------------------------------------------------
 
 def _item(self: Tensor):
     if self.numel() != 1:
         raise ValueError(f"item(): only one-element tensors can be converted to a Python "
                          f"scalar, got shape {self.shape}")
-    value = np.asarray(self).reshape(())
-    return value.item()
+    # numpy() copies a device tensor to the host (np.asarray would refuse it).
+    return _raw_numpy(self).reshape(()).item()
 
 
 def _bool(self: Tensor) -> bool:
@@ -265,7 +345,9 @@ def _bool(self: Tensor) -> bool:
 
 def _repr(self: Tensor) -> str:
     body = np.array2string(np.asarray(self), separator=", ", prefix="tensor(")
-    extra = f", dtype={self.dtype}" if self.dtype != "float32" else ""
+    extra = f", dtype={self.dtype}" if self.dtype not in ("float32", "bool") else ""
+    if self.device != "cpu":
+        extra += f", device='{self.device}'"
     if self.grad_fn is not None:
         extra += f", grad_fn=<{self.grad_fn}>"
     elif self.requires_grad:
@@ -279,11 +361,30 @@ def _len(self: Tensor) -> int:
     return self.shape[0]
 
 
+def _iter(self: Tensor):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self[i] for i in range(self.shape[0]))
+
+
 def _array(self: Tensor, dtype=None, copy=None):
     a = self.numpy()
     if dtype is not None:
         a = a.astype(dtype, copy=False)
     return a.copy() if copy else a
+
+
+def _index(self: Tensor) -> int:
+    """A one-element integer tensor as a list index (torch's __index__)."""
+    if self.dtype not in ("int32", "int64", "bool") or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(_item(self))
+
+
+def _format(self: Tensor, spec: str) -> str:
+    if self.numel() == 1 and spec:
+        return format(_item(self), spec)
+    return format(_repr(self), spec)
 
 
 def _axes(axis):
@@ -292,74 +393,87 @@ def _axes(axis):
     return [int(a) for a in axis] if isinstance(axis, (tuple, list)) else [int(axis)]
 
 
-def _reshape(self: Tensor, *shape):
-    return _C.reshape(self, list(_shape(shape)))
-
-
 def _requires_grad_(self: Tensor, requires_grad: bool = True) -> Tensor:
     self.requires_grad = requires_grad
     return self
 
 
-def _to(self: Tensor, target) -> Tensor:
-    target = str(target)
-    if target in _FLOAT_DTYPES or target in ("int32", "int64"):
-        return _C.to_dtype(self, target)
-    target = _check_device(target)
-    return self if target == self.device else self.to_device(target)
+def _size(self: Tensor, dim=None):
+    if dim is None:
+        return Size(self.shape)
+    n = self.ndim
+    d = operator.index(dim)
+    if not -n <= d < n:
+        raise IndexError(f"size: dim {d} is out of range for a tensor with {n} dimensions")
+    return self.shape[d]
 
 
-def _clone(self: Tensor) -> Tensor:
-    # Differentiable: x * 1 records a node, so the clone stays in the graph.
-    return _C.scale(self, 1.0) if self.dtype in _FLOAT_DTYPES else self.clone_data()
+def _numpy(self: Tensor, force: bool = False):
+    return _raw_numpy(self)
+
+
+def _softmax(op, x: Tensor, dim) -> Tensor:
+    """(log_)softmax along any dim: the kernel's is the last, so another dim is swapped there
+    and back (two copies)."""
+    n = x.ndim
+    d = operator.index(dim)
+    if not -max(n, 1) <= d < max(n, 1):
+        raise IndexError(f"softmax: dim {d} is out of range for a tensor with {n} dimensions")
+    d %= max(n, 1)
+    if n == 0 or d == n - 1:
+        return op(x, -1)
+    return op(x.transpose(d, -1), -1).transpose(d, -1)
 
 
 def _install():
+    from . import tensor_index, tensor_ops, tensor_reduce, tensor_shape
+
     T = Tensor
-    T.__add__ = _binary(_C.add)
-    T.__radd__ = _binary(_C.add, swap=True)
-    T.__sub__ = _binary(_C.sub)
-    T.__rsub__ = _binary(_C.sub, swap=True)
-    T.__mul__ = _binary(_C.mul)
-    T.__rmul__ = _binary(_C.mul, swap=True)
-    T.__truediv__ = _binary(_C.div)
-    T.__rtruediv__ = _binary(_C.div, swap=True)
-    T.__matmul__ = lambda a, b: _C.matmul(a, b)
-    T.__neg__ = lambda a: _C.scale(a, -1.0)
-    T.__pos__ = lambda a: a
-    T.__getitem__ = _getitem
+    tensor_ops.install(T)
+    tensor_reduce.install(T)
+    tensor_shape.install(T)
+    tensor_index.install(T)
+    T.dtype = property(lambda t: _dt.DTYPES[_raw_dtype(t)], doc="The element type (fn.float32, ...).")
     T.__len__ = _len
+    T.__iter__ = _iter
     T.__repr__ = _repr
     T.__array__ = _array
     T.__bool__ = _bool
     T.__float__ = lambda a: float(_item(a))
     T.__int__ = lambda a: int(_item(a))
+    T.__index__ = _index
+    T.__format__ = _format
     T.item = _item
-    T.tolist = lambda a: np.asarray(a).tolist()
-    T.size = lambda a, dim=None: a.shape if dim is None else a.shape[dim]
-    T.dim = lambda a: a.ndim
-    T.reshape = _reshape
-    T.view = _reshape
-    T.flatten = lambda a: _C.reshape(a, [-1])
-    T.sum = lambda a, axis=None, keepdims=False: _C.sum(a, _axes(axis), keepdims)
-    T.mean = lambda a, axis=None, keepdims=False: _C.mean(a, _axes(axis), keepdims)
+    T.tolist = lambda a: _raw_numpy(a).tolist()
+    T.numpy = _numpy
+    T.size = _size
+    T.dim = T.ndimension = lambda a: a.ndim
+    T.nelement = T.numel
+    T.element_size = lambda a: _dt.DTYPES[_raw_dtype(a)].itemsize
+    T.is_cuda = property(lambda a: a.device != "cpu")
     T.relu = lambda a: _C.activation(a, "relu")
     T.sigmoid = lambda a: _C.activation(a, "sigmoid")
     T.tanh = lambda a: _C.activation(a, "tanh")
-    T.softmax = lambda a, axis=-1: _C.softmax(a, axis)
-    T.log_softmax = lambda a, axis=-1: _C.log_softmax(a, axis)
+    T.softmax = lambda a, dim=-1, axis=None: _softmax(_C.softmax, a, dim if axis is None else axis)
+    T.log_softmax = lambda a, dim=-1, axis=None: _softmax(_C.log_softmax, a,
+                                                          dim if axis is None else axis)
     T.requires_grad_ = _requires_grad_
-    T.to = _to
-    T.float = lambda a: _C.to_dtype(a, "float32")
-    T.double = lambda a: _C.to_dtype(a, "float64")
-    T.clone = _clone
     T.cpu = lambda a: a if a.device == "cpu" else a.to_device("cpu")
-    T.cuda = lambda a, device=0: _to(a, device if isinstance(device, str) else f"cuda:{device}")
-    T.__hash__ = object.__hash__
+    T.cuda = lambda a, device=0: a.to(device if isinstance(device, str) else f"cuda:{device}")
+    T.new_zeros = lambda a, *size, dtype=None, device=None, requires_grad=False: zeros(
+        *size, dtype=dtype or a.dtype, device=device or a.device, requires_grad=requires_grad)
+    T.new_ones = lambda a, *size, dtype=None, device=None, requires_grad=False: ones(
+        *size, dtype=dtype or a.dtype, device=device or a.device, requires_grad=requires_grad)
+    T.new_full = lambda a, size, fill_value, dtype=None, device=None, requires_grad=False: full(
+        size, fill_value, dtype=dtype or a.dtype, device=device or a.device,
+        requires_grad=requires_grad)
+    T.new_tensor = lambda a, data, dtype=None, device=None, requires_grad=False: tensor(
+        data, dtype=dtype or a.dtype, device=device or a.device, requires_grad=requires_grad)
     # numpy arrays and scalars on the left of an operator defer to the tensor's reflected
     # operator (as they do for torch tensors) instead of converting it to an ndarray, which
     # would silently drop it from the graph.
     T.__array_priority__ = 1000
 
 
+_raw_numpy = Tensor.numpy
 _install()
