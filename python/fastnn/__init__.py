@@ -21,6 +21,9 @@ from .sequential import Sequential
 from . import data, optimizers, utils
 from . import saving
 from .saving import load_model
+from . import functional_model  # Model(inputs, outputs); load_model finds its class here
+from .layers import Input
+from . import keras
 
 __version__ = _C.build_info()["version"]
 
@@ -78,5 +81,5 @@ __all__ = [
     "concatenate", "Sequential", "data", "optimizers", "utils",
     "conv1d", "conv2d", "embedding",
     "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
-    "global_max_pool2d", "dropout", "batch_norm", "saving", "load_model",
+    "global_max_pool2d", "dropout", "batch_norm", "saving", "load_model", "Input", "keras",
 ]
