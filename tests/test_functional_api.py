@@ -186,12 +186,12 @@ def test_sequential_takes_an_input_first_as_keras_3_does():
 # --- training -------------------------------------------------------------------------------------
 
 
-def _fit_two_tower(capture, epochs=6):
+def _fit_two_tower(capture, epochs=6, metrics=(("accuracy",), ("mae",))):
     fn.manual_seed(11)
     model = two_tower(keras)
     model.compile(optimizer=keras.optimizers.Adam(0.01),
                   loss=["sparse_categorical_crossentropy", "mse"],
-                  metrics=[["accuracy"], ["mae"]], loss_weights=[1.0, 0.5], capture=capture)
+                  metrics=[list(m) for m in metrics], loss_weights=[1.0, 0.5], capture=capture)
     x1, x2, y1, y2 = data(np.random.default_rng(5))
     history = model.fit([x1.astype("f4"), x2.astype("f4")], [y1, y2.astype("f4")],
                         epochs=epochs, batch_size=8, verbose=0,
@@ -213,13 +213,28 @@ def test_two_inputs_a_shared_layer_and_two_outputs_train_with_fit():
     assert model._captured.refused == {} and len(model._captured) >= 2
 
 
-def test_captured_and_eager_training_give_the_same_losses_bit_for_bit():
-    captured, h1 = _fit_two_tower(capture=True)
-    eager, h2 = _fit_two_tower(capture=False)
+def test_captured_and_eager_training_give_the_same_losses_bit_for_bit(monkeypatch):
+    from fastnn.capture import StepCapture
+
+    replayed = []
+    original = StepCapture.replay_batches
+
+    def spy(self, *args, **kwargs):
+        replayed.append(args[5])  # batches in one C++ call
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StepCapture, "replay_batches", spy)
+    # Accuracies run on the device: each epoch's full batches replay in one C++ call
+    # (37 samples in batches of 8: 4 full batches; the first epoch captures one first).
+    captured, h1 = _fit_two_tower(capture=True, metrics=[["accuracy"], []])
+    assert replayed == [3] + [4] * 5
+    eager, h2 = _fit_two_tower(capture=False, metrics=[["accuracy"], []])
     assert h1.history == h2.history
     for w1, w2 in zip(captured.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(w1, w2)
     assert len(eager._captured) == 0
+    # A metric numpy computes (mae) makes the epoch go step by step, still captured.
+    assert _fit_two_tower(True)[1].history == _fit_two_tower(False)[1].history
 
 
 def test_fit_evaluate_predict_take_dicts_by_input_and_output_name():
@@ -286,8 +301,16 @@ def test_sample_weights_one_array_for_all_outputs_or_one_per_output():
     p1, p2 = model.predict([x1, x2])
     ce = -np.log(p1[np.arange(20), y1])
     assert both["cls_loss"] == pytest.approx((w * ce).sum() / 20, rel=1e-5)
-    h = model.fit([x1, x2], [y1, y2], sample_weight={"cls": w, "reg": w}, epochs=1, verbose=0)
-    assert np.isfinite(h.history["loss"][0])
+    runs = []
+    for capture in (True, False):
+        fn.manual_seed(13)
+        model = two_tower(keras)
+        model.compile("sgd", loss=["sparse_categorical_crossentropy", "mse"],
+                      metrics=[["accuracy"], ["mae"]], weighted_metrics=[["accuracy"], []],
+                      capture=capture)
+        runs.append(model.fit([x1, x2], [y1, y2], sample_weight={"cls": w, "reg": w},
+                              batch_size=4, epochs=2, verbose=0).history)
+    assert runs[0] == runs[1] and "cls_weighted_accuracy" in runs[0]
 
 
 def test_models_with_two_inputs_and_one_output_log_plain_names():

@@ -30,7 +30,9 @@ from . import losses as _losses
 from .capture import Rows
 from .compiled_metrics import _Accumulator, _Metric
 from .data import DataLoader
+from .data import permutation
 from .feeding import _DEFAULT_BATCH, _ClassWeight, _check_int, _describe
+from .progress import Progress
 from .symbolic import flatten
 from .tensor import Tensor, no_grad
 from .training import loss_value
@@ -124,6 +126,27 @@ class _StructuredAccumulator:
         self.total.update(loss, out.preds[0], None)
         for j, (o, part) in enumerate(zip(self.outputs, self.parts)):
             part.update(out.losses[j], out.preds[o.index], ys[j], ws[j] if ws else None)
+
+    def native_specs(self, step_outputs, y_shapes, first_target, weighted=False):
+        """For a replayed run of steps (capture.StepCapture.replay_batches): the metrics as
+        (name, threshold, total, prediction, input index of the targets) and the per-output
+        losses as (loss, totals), or None when a metric only numpy computes."""
+        metrics, losses = [], []
+        for j, (o, part) in enumerate(zip(self.outputs, self.parts)):
+            pred = step_outputs.preds[o.index]
+            if o.metrics:
+                specs = part.native_specs(y_shapes[j], tuple(pred.shape), weighted)
+                if specs is None:
+                    return None
+                metrics += [(name, threshold, total, pred, first_target + j)
+                            for name, threshold, total in specs]
+            losses.append((step_outputs.losses[j], part.totals))
+        return metrics, losses
+
+    def add_replayed(self, samples):
+        self.total.add_replayed(samples)
+        for part in self.parts:
+            part.add_replayed(samples)
 
     def result(self, prefix="", check=True):
         logs = self.total.result(prefix, check)
@@ -370,15 +393,55 @@ class StructuredTraining:
         return _StructuredAccumulator(self, who)
 
     def _fit_epoch_replayed(self, source, acc, progress=None):
-        # Several outputs: each step is replayed from Python (the one-call epoch sums one
-        # loss); the steps, their order and the results are those of the batch loop.
+        """training.TrainingMixin._fit_epoch_replayed for several inputs and outputs: the
+        full batches of an epoch replay in one C++ call that gathers every input, target
+        and sample weight, accumulating the loss, each output's loss and the accuracies; the
+        batches, their order and the results are those of the batch loop."""
         if not self._structured:
             return super()._fit_epoch_replayed(source, acc, progress)
-        for xb, yb, wb in self._batches(source, who="fit", weights=True):
+        if progress is None:
+            progress = Progress("fit", 0)
+        x, y, w, b = source.x, source.y, source.w, source.batch_size
+        arrays = x.arrays + y.arrays + (() if w is None else w.arrays)
+        n = len(x)
+        order = permutation(n) if source.shuffle else np.arange(n, dtype=np.int64)
+        full = n // b
+
+        def step(lo, hi):
+            rows = order[lo:hi]
+            xb, yb = Rows(x, rows), Rows(y, rows)
+            wb = None if w is None else Rows(w, rows)
             loss, out = self._train_step(xb, yb, wb)
             acc.update(loss, out, yb, wb)
-            if progress is not None:
-                progress.advance(1, acc)
+            progress.advance(1, acc)
+
+        done = 0
+        if full and self._captured.outputs_for_rows("train", arrays, b) is None:
+            step(0, b)  # captures the plan (or finds the model must train eagerly)
+            done = 1
+        if done < full:
+            outputs = (self._captured.outputs_for_rows("train", arrays, b)
+                       if self._capturing() else None)
+            specs = None
+            if outputs is not None:
+                y_shapes = [(b,) + a.shape[1:] for a in y.arrays]
+                specs = acc.native_specs(outputs[1], y_shapes, len(x.arrays),
+                                         weighted=w is not None)
+            k = done
+            while k < full:
+                run = self.optimizer._replay_steps(full - k) if specs is not None else 0
+                if run:
+                    for first, count in progress.chunks(k, run, acc):
+                        self._captured.replay_batches("train", arrays, order, b, first * b,
+                                                      count, acc.total.totals, specs[0],
+                                                      specs[1])
+                        acc.add_replayed(count * b)
+                    k += run
+                else:
+                    step(k * b, (k + 1) * b)
+                    k += 1
+        if n % b:
+            step(full * b, n)
         return None
 
     # --- predict ---------------------------------------------------------------------------------

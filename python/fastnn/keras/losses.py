@@ -13,9 +13,9 @@ def mean_absolute_error(y_true, y_pred):
     return MeanAbsoluteError(reduction="none")(y_pred=as_tensor(y_pred), y_true=y_true)
 
 
-mse, mae = mean_squared_error, mean_absolute_error
+mse, mae = mean_squared_error, mean_absolute_error  # tf.keras 2's names (not exported)
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
            "mean_absolute_error", "binary_crossentropy", "categorical_crossentropy",
-           "sparse_categorical_crossentropy", "mse", "mae", "get"]
+           "sparse_categorical_crossentropy", "get"]

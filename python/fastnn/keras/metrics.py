@@ -27,7 +27,19 @@ def _as_tensor_metric(function):
     return metric
 
 
-binary_accuracy = _as_tensor_metric(_metrics.binary_accuracy)
+def _binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Keras 3's: one value per element (1.0 where y_pred > threshold matches y_true); the
+    mean over everything is the accuracy compile logs."""
+    y_pred = np.asarray(y_pred)
+    y_true = np.asarray(y_true)
+    if y_true.shape != y_pred.shape and y_true.size == y_pred.size:
+        y_true = y_true.reshape(y_pred.shape)
+    return ((y_pred > threshold).astype(np.float64) == y_true).astype(np.float64)
+
+
+binary_accuracy = _as_tensor_metric(_binary_accuracy)
+binary_accuracy._fastnn_metric = _metrics.binary_accuracy  # the same mean, per sample
+binary_accuracy.__name__ = binary_accuracy.__qualname__ = "binary_accuracy"
 categorical_accuracy = _as_tensor_metric(_metrics.categorical_accuracy)
 sparse_categorical_accuracy = _as_tensor_metric(_metrics.sparse_categorical_accuracy)
 top_k_categorical_accuracy = _as_tensor_metric(_metrics.top_k_categorical_accuracy)
