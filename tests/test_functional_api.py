@@ -237,6 +237,21 @@ def test_captured_and_eager_training_give_the_same_losses_bit_for_bit(monkeypatc
     assert _fit_two_tower(True)[1].history == _fit_two_tower(False)[1].history
 
 
+def test_callbacks_monitor_an_output_s_loss_and_metrics():
+    fn.manual_seed(21)
+    model = two_tower(keras)
+    model.compile("adam", loss=["sparse_categorical_crossentropy", "mse"],
+                  metrics=[["accuracy"], ["mae"]])
+    x1, x2, y1, y2 = data(np.random.default_rng(22), n=24)
+    stop = keras.callbacks.EarlyStopping(monitor="val_cls_accuracy", patience=100)
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_reg_loss", patience=100)
+    mae = keras.callbacks.EarlyStopping(monitor="reg_mae", patience=100)
+    model.fit([x1, x2], [y1, y2], validation_split=0.25, epochs=2, verbose=0,
+              callbacks=[stop, plateau, mae])
+    assert stop.monitor_op(1.0, 0.0) and plateau.monitor_op(0.0, 1.0)
+    assert mae.monitor_op(0.0, 1.0)
+
+
 def test_fit_evaluate_predict_take_dicts_by_input_and_output_name():
     fn.manual_seed(12)
     model = two_tower(keras)
@@ -404,6 +419,30 @@ def test_layer_semantics_match_keras_for_merges_and_nested_models(real_keras):
     x1, x2 = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
     for a, b in zip(ours.predict([x1, x2]), theirs.predict([x1, x2], verbose=0)):
         np.testing.assert_allclose(a, b, atol=_tolerance(k), rtol=0)
+
+
+def test_an_encoder_s_states_start_a_decoder_as_in_keras(real_keras):
+    """The seq2seq pattern: LSTM(return_state=True) gives [output, h, c]; h and c go to the
+    decoder as initial_state (KerasTensors in keyword arguments); a Masking branch beside."""
+    k = real_keras
+
+    def build(K, **kw):
+        enc_in = K.Input(shape=(None, 3), dtype="float64")
+        dec_in = K.Input(shape=(None, 4), dtype="float64")
+        _, h, c = K.layers.LSTM(5, return_state=True, **kw)(enc_in)
+        seq = K.layers.LSTM(5, return_sequences=True, **kw)(dec_in, initial_state=[h, c])
+        summary = K.layers.GRU(2, **kw)(K.layers.Masking(**kw)(enc_in))
+        return K.Model([enc_in, dec_in], [K.layers.Dense(4, activation="softmax", **kw)(seq),
+                                          summary])
+
+    theirs, ours = build(k), build(keras, dtype="float64")
+    ours.set_weights(theirs.get_weights())
+    rng = np.random.default_rng(20)
+    a, b = rng.normal(size=(3, 6, 3)), rng.normal(size=(3, 5, 4))
+    a[0, 4:] = 0.0  # masked steps
+    for p, q in zip(ours.predict([a, b]), theirs.predict([a, b], verbose=0)):
+        np.testing.assert_allclose(p, q, atol=_tolerance(k), rtol=0)
+    assert ours.output_shape == [(None, None, 4), (None, 2)]
 
 
 # --- saving -------------------------------------------------------------------------------------

@@ -283,6 +283,7 @@ class StructuredTraining:
                 specs.append(spec)
             if prefix:
                 for spec in specs:
+                    spec.base_name = spec.name  # which way it improves (callbacks.py)
                     spec.name = f"{name}_{spec.name}"
             outputs.append(_Output(k, name, losses[k], weights[k], specs))
         objects = [m for per in plain + weighted for m in per if not isinstance(m, str)]
@@ -304,6 +305,13 @@ class StructuredTraining:
                                   loss_weights=weights)
         if any(weighted):
             self._compile_args["weighted_metrics"] = [list(p) for p in weighted]
+
+    @property
+    def _output_loss_names(self):
+        """The per-output loss logs ("cls_loss"): callbacks minimize them in mode "auto"."""
+        if len(getattr(self, "_output_tensors", ())) < 2:
+            return []
+        return [f"{o.name}_loss" for o in self._trained_outputs]
 
     @property
     def metrics_names(self):
