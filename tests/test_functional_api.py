@@ -364,6 +364,59 @@ def test_one_input_one_output_functional_model_trains_like_a_sequential():
     assert isinstance(m1.predict(x), np.ndarray)
 
 
+class _TwoInputs(fn.Model):
+    """A subclassed Keras model whose call takes its inputs as a list (or a dict)."""
+
+    def __init__(self, by_name=False):
+        super().__init__()
+        self.by_name = by_name
+        self.left, self.right = layers.Dense(8, activation="relu"), layers.Dense(8)
+        self.head = layers.Dense(3)
+
+    def call(self, inputs):
+        a, b = (inputs["p"], inputs["q"]) if self.by_name else inputs
+        return self.head(fn.concat([self.left(a), self.right(b)], axis=1))
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_a_subclassed_model_fits_on_several_inputs(by_name, monkeypatch):
+    rng = np.random.default_rng(23)
+    x1, x2 = rng.normal(size=(45, 4)).astype("f4"), rng.normal(size=(45, 2)).astype("f4")
+    y = (x1[:, 0] + x2[:, 1] > 0).astype(np.int64) + (x1[:, 1] > 1)
+    x = {"p": x1, "q": x2} if by_name else [x1, x2]
+    runs = []
+    for capture in (True, False):
+        fn.manual_seed(23)
+        model = _TwoInputs(by_name)
+        model.compile(keras.optimizers.Adam(0.02), metrics=["accuracy"], capture=capture,
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        runs.append(model.fit(x, y, epochs=5, batch_size=8, validation_split=0.2,
+                              verbose=0).history)
+        if capture:
+            assert len(model._captured) >= 2 and model._captured.refused == {}
+    assert runs[0] == runs[1]
+    assert list(runs[0]) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert runs[0]["loss"][-1] < runs[0]["loss"][0]
+    loss, accuracy = model.evaluate(x, y)
+    logits = model.predict(x)
+    assert logits.shape == (45, 3)
+    assert accuracy == pytest.approx(np.mean(logits.argmax(1) == y))
+    np.testing.assert_allclose(model.predict_on_batch(x), logits, rtol=1e-6)
+    # Several outputs need the functional API (their names and losses come from it).
+    with pytest.raises(TypeError, match="one output, got 2"):
+        class TwoOut(fn.Model):
+            def __init__(self):
+                super().__init__()
+                self.d = layers.Dense(2)
+
+            def call(self, inputs):
+                return [self.d(inputs[0]), self.d(inputs[1])]
+
+        two = TwoOut()
+        two.compile("sgd", loss="mse")
+        two.fit([x1[:, :2], x2], y.astype("f4"), verbose=0)
+
+
 # --- Keras 3 as the oracle ----------------------------------------------------------------------
 
 

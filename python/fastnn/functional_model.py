@@ -27,7 +27,6 @@ from . import _C
 from . import symbolic as _symbolic
 from .models import Model
 from .snapshot import snapshot
-from .structured import StructuredTraining
 from .summary import _shape_str
 from .symbolic import KerasTensor, flatten, map_structure
 from .tensor import Tensor, numeric_array
@@ -120,8 +119,10 @@ def _keras_layer_order(inputs, outputs):
     return [indices[k][1] for k in keys]
 
 
-class Functional(StructuredTraining, Model):
+class Functional(Model):
     """A model made by ``keras.Model(inputs, outputs)`` (see the module docstring)."""
+
+    _graph = True
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         who = f"Model '{name}'" if name else "Model"

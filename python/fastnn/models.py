@@ -9,10 +9,11 @@ from . import symbolic as _symbolic
 from .layers.base import Layer, _local_name, takes_argument
 from .lazy_parameters import LazyParameters
 from .tensor import Tensor
+from .structured import StructuredTraining
 from .training import TrainingMixin
 
 
-class Model(TrainingMixin, Layer):
+class Model(StructuredTraining, TrainingMixin, Layer):
     """Subclass it and define ``call(self, x, training=False)`` or ``forward(self, x)``.
 
     Layers, parameters, and lists/tuples/dicts of them assigned as attributes are tracked
@@ -217,7 +218,14 @@ class Model(TrainingMixin, Layer):
             return _symbolic.call(self, inputs, training, kwargs)
         if training is None:
             training = self.training
-        if not isinstance(inputs, Tensor):
+        if isinstance(inputs, dict) or (isinstance(inputs, (list, tuple)) and len(inputs) > 1
+                                        and all(isinstance(v, (np.ndarray, Tensor))
+                                                for v in inputs)):
+            # Several inputs (Keras's call(self, inputs) with a list or dict): each converted.
+            convert = lambda v: v if isinstance(v, Tensor) else self._convert_input(v)  # noqa: E731
+            inputs = ({k: convert(v) for k, v in inputs.items()} if isinstance(inputs, dict)
+                      else type(inputs)(convert(v) for v in inputs))
+        elif not isinstance(inputs, Tensor):
             inputs = self._convert_input(inputs)
         self._last_input, self._last_training = inputs, training
         method = self.call if type(self).call is not Model.call else self.forward
@@ -243,7 +251,7 @@ class Model(TrainingMixin, Layer):
         """The input the model was built for (Keras's get_build_config): {"input_shape":
         [None, ...], "input_dtype": ...} of the last call, or None while unbuilt."""
         last = self._last_input
-        if last is None or not self.built:
+        if not isinstance(last, Tensor) or not self.built:  # none yet, or several inputs
             return None
         return {"input_shape": [None] + [int(d) for d in tuple(last.shape)[1:]],
                 "input_dtype": str(last.dtype)}

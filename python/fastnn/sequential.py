@@ -40,6 +40,8 @@ def _normalized_shape(who, shape):
 class Sequential(Model):
     """A stack of layers: ``add``, ``pop``, ``layers``, ``model[i]``, ``len(model)``."""
 
+    _takes_structures = False  # one input
+
     def __init__(self, layers=None, input_shape=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         who = f"Sequential '{self.name}'"

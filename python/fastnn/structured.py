@@ -174,7 +174,7 @@ class _StructuredBatches:
         for k, batch in enumerate(self.batches):
             where = f"{self.who} (batch {k})"
             if isinstance(batch, dict) or not isinstance(batch, (tuple, list)) or (
-                    isinstance(batch, list) and len(batch) == len(model._input_tensors) > 1
+                    isinstance(batch, list) and len(batch) == len(model._input_names) > 1
                     and all(_is_array(b) for b in batch)):
                 yield model._input_group(where, batch)
                 continue
@@ -236,17 +236,52 @@ def _loss_weight(who, value):
     return float(value)
 
 
+def _is_structure(x):
+    """Whether x is several inputs: a dict of arrays, or a list/tuple of two or more arrays
+    or tensors (a list of numbers or of lists stays one array, as numpy reads it)."""
+    if isinstance(x, dict):
+        return bool(x) and all(_is_array(v) for v in x.values())
+    return (isinstance(x, (list, tuple)) and len(x) >= 2
+            and all(isinstance(v, (np.ndarray, Tensor)) for v in x))
+
+
 class StructuredTraining:
-    """compile/fit/evaluate/predict of fastnn.training for a functional model's inputs and
-    outputs; a model with one input and one output goes through the plain path."""
+    """compile/fit/evaluate/predict of fastnn.training for several inputs and outputs: a
+    functional model's (``_graph``), or a subclassed model's inputs when fit gets a list or
+    dict of arrays (its ``call`` then gets them in that form; it returns one output). A
+    model with one input and one output goes through the plain path."""
 
     _structured = False
     _trained_outputs = ()
+    _graph = False  # a functional model: inputs and outputs known from its graph
+    _takes_structures = True  # Sequential: one input only
+    _input_tensors = None
+    _input_kind = "list"
+
+    def _adopt_structure(self, x):
+        """For a model without a graph: whether this call's x is several inputs; if so the
+        inputs are named by the dict's keys or input_0, input_1, ... and the model's one
+        output takes the compiled loss and metrics."""
+        if self._graph:
+            return
+        self._structured = self._takes_structures and _is_structure(x)
+        if not self._structured:
+            return
+        self._input_kind = "dict" if isinstance(x, dict) else "list"
+        self._input_names = list(x) if isinstance(x, dict) else [f"input_{i}"
+                                                                 for i in range(len(x))]
+        self._ids = [False] * len(self._input_names)
+        self._output_tensors, self._output_names, self._output_struct = [None], ["output"], None
+        self._trained_outputs = ([_Output(0, "output", self.loss, 1.0, list(self._metric_specs))]
+                                 if self._compiled and self.loss is not None else [])
 
     # --- compile -------------------------------------------------------------------------------
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, capture=True,
                 run_eagerly=False, loss_weights=None, weighted_metrics=None):
+        if not self._graph:
+            return super().compile(optimizer, loss, metrics, capture, run_eagerly, loss_weights,
+                                   weighted_metrics)
         names = self.output_names
         if not self._structured:
             # One output: a list or dict naming it is that output's entry.
@@ -315,7 +350,7 @@ class StructuredTraining:
 
     @property
     def metrics_names(self):
-        if not self._structured:
+        if not (self._structured and self._graph):
             return super().metrics_names
         return ["loss"] + [f"{o.name}_loss" for o in self._trained_outputs
                            if len(self._output_tensors) > 1] + [
@@ -324,13 +359,20 @@ class StructuredTraining:
     # --- steps -----------------------------------------------------------------------------------
 
     def _step_forward(self, x, training):
+        if self._structured and not self._graph and self._input_kind == "dict":
+            x = dict(zip(self._input_names, x))
         out = self(x, training=training)
         if self._structured:
-            return tuple(flatten(out))
-        return out[0] if isinstance(out, list) else out
+            out = tuple(flatten(out))
+            if not self._graph and len(out) != 1:
+                raise TypeError(f"{type(self).__name__}: fit/evaluate/predict of a subclassed "
+                                f"model take one output, got {len(out)}; build a model with "
+                                "several outputs with keras.Model(inputs, outputs)")
+            return out
+        return out[0] if self._graph and isinstance(out, list) else out
 
     def _split(self, flat):
-        n_in, n_out = len(self._input_tensors), len(self._trained_outputs)
+        n_in, n_out = len(self._input_names), len(self._trained_outputs)
         xs, ys, ws = flat[:n_in], flat[n_in:n_in + n_out], flat[n_in + n_out:]
         return ([self._tensor(a) for a in xs], [self._tensor(a) for a in ys],
                 [self._tensor(a) for a in ws] or None)
@@ -470,6 +512,7 @@ class StructuredTraining:
         return arrays[0]
 
     def predict_on_batch(self, x):
+        self._adopt_structure(x)
         if not self._structured:
             return super().predict_on_batch(x)
         who = "predict_on_batch"
@@ -477,7 +520,8 @@ class StructuredTraining:
         return self._joined([self._predicted(self._predict_step(group))])
 
     def _rows_of(self, x):
-        if not self._structured:
+        if not (self._graph and self._structured) and not (
+                self._takes_structures and not self._graph and _is_structure(x)):
             return super()._rows_of(x)
         first = (next(iter(x.values()), None) if isinstance(x, dict)
                  else x[0] if isinstance(x, (list, tuple)) and x else x)
@@ -565,6 +609,9 @@ class StructuredTraining:
             isinstance(x, list) and bool(x) and isinstance(x[0], tuple))
 
     def _adapt(self, who, x, y, batch_size, need_y, shuffle=False, sample_weight=None):
+        if not self._graph:
+            self._adopt_structure(x[0] if isinstance(x, tuple) and y is None and need_y
+                                  and len(x) in (2, 3) else x)
         if not self._structured:
             return super()._adapt(who, x, y, batch_size, need_y, shuffle, sample_weight)
         if x is None:
@@ -612,6 +659,8 @@ class StructuredTraining:
         if not isinstance(x, Group):
             if self._structured:
                 x = self._input_group(who, x)
+            elif not self._graph:
+                return super()._prepare_x(who, x, arg)
             else:
                 return self._prepare_input_array(who, x, arg, self._ids[0],
                                                  self._input_np_dtype(0))
@@ -620,10 +669,14 @@ class StructuredTraining:
                      for i, (a, name) in enumerate(zip(x.arrays, self._input_names)))
 
     def _input_np_dtype(self, i):
+        if self._input_tensors is None:
+            return self._np_dtype()
         dtype = self._input_tensors[i].dtype
         return np.dtype(dtype if dtype.startswith("float") else self.dtype)
 
     def _check_input_shape(self, who, shape):
+        if self._input_tensors is None:  # no graph: no declared shapes
+            return super()._check_input_shape(who, shape)
         shapes = shape if self._structured else (shape,)
         for s, t, name in zip(shapes, self._input_tensors, self._input_names):
             if len(s) != len(t.shape) or any(d is not None and d != g
