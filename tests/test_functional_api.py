@@ -233,6 +233,12 @@ def test_captured_and_eager_training_give_the_same_losses_bit_for_bit(monkeypatc
     for w1, w2 in zip(captured.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(w1, w2)
     assert len(eager._captured) == 0
+    x1, x2, _, _ = data(np.random.default_rng(24), n=21)
+    x = [x1.astype("f4"), x2.astype("f4")]
+    for a, b in zip(captured.predict(x, batch_size=4), eager.predict(x, batch_size=4)):
+        np.testing.assert_array_equal(a, b)
+    assert ("predict", (0, 1)) == next(k for k in captured._captured._entries
+                                       if k[0] == "predict")[:2]
     # A metric numpy computes (mae) makes the epoch go step by step, still captured.
     assert _fit_two_tower(True)[1].history == _fit_two_tower(False)[1].history
 
