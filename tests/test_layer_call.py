@@ -225,11 +225,23 @@ def test_fit_evaluate_and_predict_copy_no_input(monkeypatch):
     lambda: fn.Model(inputs="x", outputs="y"),
     lambda: fn.Model("x", outputs="y", name="m"),
 ])
-def test_the_functional_api_says_it_is_not_supported(make):
-    with pytest.raises(NotImplementedError, match=r"Model\.__init__: the functional API, "
-                                                  r"Model\(inputs, outputs\), is not supported "
-                                                  r"yet.*Sequential.*subclass"):
+def test_the_functional_api_refuses_what_is_not_a_keras_tensor(make):
+    # Model(inputs, outputs) is the functional API (tests/test_functional_api.py); strings
+    # are no keras.Input tensors.
+    with pytest.raises(TypeError, match=r"expected inputs to be a KerasTensor \(from "
+                                        r"keras\.Input.*got a str"):
         make()
+
+
+def test_a_subclass_passing_inputs_and_outputs_to_model_init_is_refused():
+    class Net(fn.Model):
+        def __init__(self):
+            x = fn.Input(shape=(3,))
+            super().__init__(x, layers.Dense(2)(x))
+
+    with pytest.raises(NotImplementedError, match=r"Net\.__init__: a subclass of Model cannot "
+                                                  r"pass inputs and outputs"):
+        Net()
 
 
 def test_subclasses_and_keyword_errors_are_unchanged():

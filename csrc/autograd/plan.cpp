@@ -89,7 +89,8 @@ void Plan::replay() {
 void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
                           const Tensor& order, int64_t first, int64_t batches, const Tensor& loss,
                           Tensor& totals, const std::vector<Accuracy>& metrics,
-                          const std::function<void()>& between_batches) {
+                          const std::function<void()>& between_batches,
+                          const std::vector<std::pair<Tensor, Tensor>>& losses) {
   const char* who = "Plan.replay_batches";
   FASTNN_CHECK(sources.size() == inputs.size() && !inputs.empty(), Value, who,
                ": expected one source per input, got ", sources.size(), " and ", inputs.size());
@@ -121,6 +122,11 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
     for (const Tensor& source : sources)
       FASTNN_CHECK(index[i] >= 0 && index[i] < source.size(0), Index, who, ": row index ", index[i],
                    " out of range for ", source.size(0), " rows");
+  for (const auto& [value, total] : losses)
+    FASTNN_CHECK(value.defined() && value.numel() == 1 && is_floating(value.dtype()) &&
+                     total.numel() == 3 && total.dtype() == DType::Float64,
+                 Value, who, ": expected each further loss to be one float element with float64 "
+                 "totals of 3 elements");
   for (const Accuracy& m : metrics)
     FASTNN_CHECK(m.pred.defined() && m.target.defined() && m.total.defined() &&
                      m.total.dtype() == DType::Float64,
@@ -148,6 +154,10 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
     }
     replay();
     backend_of(loss).loss_accumulate(loss, double(rows), totals);
+    for (const auto& [value, total] : losses) {
+      Tensor sums = total;
+      backend_of(value).loss_accumulate(value, double(rows), sums);
+    }
     for (const Accuracy& m : metrics) {
       Tensor total = m.total;
       backend_of(m.pred).accuracy_accumulate(m.kind, m.threshold, m.pred, m.target, total);

@@ -69,10 +69,13 @@ class Plan final : public Recorder {
   // is read back: a whole epoch of a captured training step runs without returning to
   // Python or reading a value. `between_batches` runs before each batch and may throw to stop
   // at a step boundary (the bindings check for Ctrl-C there).
+  // `losses`: further one-element losses of the plan (a model's per-output losses), each
+  // accumulated into its own totals like `loss`.
   void replay_batches(const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
                       const Tensor& order, int64_t first, int64_t batches, const Tensor& loss,
                       Tensor& totals, const std::vector<Accuracy>& metrics = {},
-                      const std::function<void()>& between_batches = {});
+                      const std::function<void()>& between_batches = {},
+                      const std::vector<std::pair<Tensor, Tensor>>& losses = {});
 
   // Runs the plan `repeats` times, timing each recorded kernel: (kernel, best microseconds),
   // in order. For finding where a step's time goes; the parameters are updated as in replay.

@@ -23,7 +23,8 @@ void bind_plan(py::module_& m) {
           "replay_batches",
           [](Plan& plan, const std::vector<Tensor>& sources, const std::vector<Tensor>& inputs,
              const Tensor& order, int64_t first, int64_t batches, const Tensor& loss,
-             Tensor& totals, const std::vector<std::tuple<std::string, double, Tensor, Tensor, Tensor>>& metrics) {
+             Tensor& totals, const std::vector<std::tuple<std::string, double, Tensor, Tensor, Tensor>>& metrics,
+             const std::vector<std::pair<Tensor, Tensor>>& losses) {
             std::vector<Plan::Accuracy> accuracies;
             for (const auto& [name, threshold, pred, target, total] : metrics)
               accuracies.push_back({accuracy_kind_from_name(name), threshold, pred, target, total});
@@ -41,13 +42,15 @@ void bind_plan(py::module_& m) {
             };
             py::gil_scoped_release release;
             plan.replay_batches(sources, inputs, order, first, batches, loss, totals, accuracies,
-                                check_signals);
+                                check_signals, losses);
           },
           py::arg("sources"), py::arg("inputs"), py::arg("order"), py::arg("first"),
           py::arg("batches"), py::arg("loss"), py::arg("totals"), py::arg("metrics") = py::list(),
+          py::arg("losses") = py::list(),
           "Replays once per batch of rows order[first:...] gathered from sources into inputs, "
-          "accumulating the loss into totals (float64 {sum, first non-finite step, steps}) and "
-          "each accuracy metric (name, threshold, pred, target, total) into its total.")
+          "accumulating the loss into totals (float64 {sum, first non-finite step, steps}), "
+          "each accuracy metric (name, threshold, pred, target, total) into its total and each "
+          "further loss (loss, totals) into its totals.")
       .def("profile", &Plan::profile, py::arg("repeats") = 10,
            "Replays `repeats` times, timing each kernel: [(kernel, best microseconds)].")
       .def_property_readonly("captured", &Plan::captured)

@@ -30,6 +30,9 @@ from .autograd import GradientTape
 from .functional import reduce_mean, reduce_sum
 from . import saving
 from .saving import load_model
+from . import functional_model  # Model(inputs, outputs); load_model finds its class here
+from .layers import Input
+from . import keras
 
 __version__ = _C.build_info()["version"]
 
@@ -107,7 +110,7 @@ __all__ = [
     "concatenate", "Sequential", "data", "optimizers", "utils",
     "conv1d", "conv2d", "embedding",
     "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
-    "global_max_pool2d", "dropout", "batch_norm", "saving", "load_model",
+    "global_max_pool2d", "dropout", "batch_norm", "saving", "load_model", "Input", "keras",
     "autograd", "GradientTape", "reduce_mean", "reduce_sum", "set_float32_matmul_precision",
     "get_float32_matmul_precision", "nn",
 ]

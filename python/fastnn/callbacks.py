@@ -130,7 +130,8 @@ def _metric_direction(spec):
         direction = getattr(obj, "_direction", None)
         if direction in ("up", "down"):
             return direction
-    name = spec.name.lower() if isinstance(spec.name, str) else None
+    name = getattr(spec, "base_name", spec.name)  # "accuracy" of output cls's "cls_accuracy"
+    name = name.lower() if isinstance(name, str) else None
     return "up" if name in _UP else "down" if name in _DOWN else None
 
 
@@ -142,7 +143,9 @@ def _monitor_op(who, model, monitor, mode):
     if mode == "max":
         return operator.gt
     name = monitor[4:] if monitor.startswith("val_") else monitor
-    op = operator.lt if name == "loss" else None
+    # The loss, and each output's loss of a model with several ("cls_loss"), go down.
+    op = operator.lt if name == "loss" or name in getattr(model, "_output_loss_names", ()) \
+        else None
     for spec in getattr(model, "_metric_specs", ()):
         if spec.name == name:
             direction = _metric_direction(spec)

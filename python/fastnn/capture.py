@@ -164,18 +164,21 @@ class StepCapture:
     def _key_for_rows(kind, arrays, rows):
         return (kind, _aliases(arrays)) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
 
-    def replay_batches(self, kind, arrays, order, rows, first, batches, totals, metrics=()):
+    def replay_batches(self, kind, arrays, order, rows, first, batches, totals, metrics=(),
+                       losses=()):
         """Replays the plan captured for batches of ``rows`` rows of ``arrays`` (the sources
         of the step's inputs, in order) ``batches`` times in one C++ call; batch k takes the
         rows ``order[first + k * rows:first + (k + 1) * rows]``. The loss (the step's first
         output) accumulates into ``totals`` and each of ``metrics`` — (name, threshold,
-        total) accuracy kernels applied to the step's second output and second input — into
-        its total; nothing is read back."""
+        total) accuracy kernels applied to the step's second output and second input, or
+        (name, threshold, total, prediction, input index) for a step with several outputs —
+        into its total; each of ``losses`` — (a one-element loss tensor the step returns,
+        its totals) — like the loss. Nothing is read back."""
         entry = self._entries[self._key_for_rows(kind, arrays, rows)]
         filled = [i for i, view in enumerate(entry.views) if view is not None]
         sources = [_C.from_numpy(arrays[i], arrays[i].dtype.name) for i in filled]
-        specs = [(name, threshold, entry.outputs[1], entry.slots[1], total)
-                 for name, threshold, total in metrics]
+        specs = [(m[0], m[1], entry.outputs[1], entry.slots[1], m[2]) if len(m) == 3
+                 else (m[0], m[1], m[3], entry.slots[m[4]], m[2]) for m in metrics]
         entry.plan.replay_batches(sources, [entry.slots[i] for i in filled],
                                   _C.from_numpy(order), first, batches, entry.outputs[0], totals,
-                                  specs)
+                                  specs, list(losses))

@@ -26,6 +26,8 @@ class _Metric:
     weighted_metrics, so batches' sample weights weight it (Keras: ``metrics`` are not)."""
 
     def __init__(self, identifier, loss, weighted=False):
+        # keras.metrics' function forms return tensors; compile computes their numpy form.
+        identifier = getattr(identifier, "_fastnn_metric", identifier)
         self.stateful = None
         self.fn = None
         self.weighted = bool(weighted)

@@ -172,8 +172,13 @@ class FeedingMixin:
         return np.float64 if getattr(self, "dtype", "float32") == "float64" else np.float32
 
     def _prepare_x(self, who, x, arg="x"):
+        return self._prepare_input_array(who, x, arg, self._takes_ids(), self._np_dtype())
+
+    @staticmethod
+    def _prepare_input_array(who, x, arg, takes_ids, dtype):
+        """One input converted once: ids (``takes_ids``) as integers, else ``dtype``."""
         array = numeric_array(x, who, arg, batch_axis=True)
-        if array.dtype.kind in "iuf" and self._takes_ids():
+        if array.dtype.kind in "iuf" and takes_ids:
             # Ids stay integers (the plan's input buffer too): cast to float32 they would
             # lose every id past 2**24, and a replay would truncate fractional ones unseen.
             if array.dtype.kind == "f":
@@ -185,23 +190,23 @@ class FeedingMixin:
                                      f"{arg}{_position(i, array.shape)} = {flat[i].item()!r}")
             ids = np.int32 if array.dtype == np.int32 else np.int64
             return np.ascontiguousarray(array, dtype=ids)
-        return np.ascontiguousarray(array, dtype=self._np_dtype())
+        return np.ascontiguousarray(array, dtype=dtype)
 
-    def _loss_name(self):
-        loss = self.loss
+    def _loss_name(self, loss=None):
+        loss = self.loss if loss is None else loss
         return type(loss).__name__ if isinstance(loss, _losses.Loss) else getattr(
             loss, "__name__", "the loss")
 
-    def _prepare_y(self, who, y, out_shape, arg="y"):
+    def _prepare_y(self, who, y, out_shape, arg="y", loss=None):
         """y checked against the loss and converted for it. out_shape: the model's output
         shape for one batch (only its non-batch axes are used)."""
         y = numeric_array(y, who, arg, batch_axis=True)
-        loss = self.loss
+        loss = self.loss if loss is None else loss  # one output's, for several outputs
         if not isinstance(loss, _losses.Loss):
             if y.dtype.kind in "iu":
                 return np.ascontiguousarray(y, dtype=np.int64)
             return np.ascontiguousarray(y, dtype=self._np_dtype())
-        name = self._loss_name()
+        name = self._loss_name(loss)
         pred = (len(y),) + tuple(out_shape[1:])
         if len(pred) == 1:
             pred = pred + (1,)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import symbolic as _symbolic
 from .layers.base import Layer, _local_name, takes_argument
 from .lazy_parameters import LazyParameters
 from .tensor import Tensor
+from .structured import StructuredTraining
 from .training import TrainingMixin
 
 
-class Model(TrainingMixin, Layer):
+class Model(StructuredTraining, TrainingMixin, Layer):
     """Subclass it and define ``call(self, x, training=False)`` or ``forward(self, x)``.
 
     Layers, parameters, and lists/tuples/dicts of them assigned as attributes are tracked
@@ -20,16 +22,27 @@ class Model(TrainingMixin, Layer):
     training mode as in PyTorch, Keras-style ones (``call``) in inference mode as in Keras.
     """
 
+    def __new__(cls, *args, **kwargs):
+        # Keras's functional form: Model(inputs, outputs) makes a Functional model, the
+        # graph of layer calls recorded from keras.Input (fastnn/functional_model.py).
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return super().__new__(Model._functional)
+        return super().__new__(cls)
+
+    #: The class of Model(inputs, outputs): functional_model.Functional (set as it loads;
+    #: fastnn's __init__ loads it).
+    _functional = None
+
     def __init__(self, *args, name=None, **kwargs):
-        # Keras's functional form, Model(inputs, outputs), would otherwise build an empty
-        # model that fails only when called, far from the cause.
+        # A subclass handing inputs and outputs to Model.__init__ (Keras's "functional
+        # subclass") would otherwise build an empty model that fails only when called.
         if args or "inputs" in kwargs or "outputs" in kwargs:
             given = [f"{len(args)} positional argument(s)"] if args else []
             given += [f"{k}=" for k in ("inputs", "outputs") if k in kwargs]
             raise NotImplementedError(
-                f"{type(self).__name__}.__init__: the functional API, Model(inputs, outputs), "
-                f"is not supported yet (got {', '.join(given)}); use fn.Sequential([...]) or "
-                "subclass fn.Model and define call(self, x) or forward(self, x)")
+                f"{type(self).__name__}.__init__: a subclass of Model cannot pass inputs and "
+                f"outputs to Model.__init__ (got {', '.join(given)}); build the graph and "
+                "call keras.Model(inputs, outputs), or define call(self, x) in the subclass")
         super().__init__(name=name, **kwargs)
         self.training = type(self).call is Model.call and type(self).forward is not Model.forward
 
@@ -87,6 +100,30 @@ class Model(TrainingMixin, Layer):
     @property
     def layers(self):
         return [v for v in self._tracked() if isinstance(v, Layer)]
+
+    def get_layer(self, name=None, index=None):
+        """A layer of ``layers`` by name or by index (Keras's)."""
+        layers = self.layers
+        if index is not None:
+            if name is not None:
+                raise ValueError(f"{type(self).__name__} '{self.name}'.get_layer: give a name "
+                                 "or an index, not both")
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError(f"{type(self).__name__} '{self.name}'.get_layer: expected index "
+                                f"to be an integer, got {type(index).__name__}")
+            if not -len(layers) <= index < len(layers):
+                raise IndexError(f"{type(self).__name__} '{self.name}'.get_layer: index "
+                                 f"{index} is out of range for a model of {len(layers)} "
+                                 "layers")
+            return layers[index]
+        if name is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}'.get_layer: give a layer "
+                             "name or index")
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"{type(self).__name__} '{self.name}'.get_layer: no layer named "
+                         f"{name!r}; the layers are {[layer.name for layer in layers]}")
 
     def _takes_ids(self):
         # The first layer assigned stands for the one the input meets first.
@@ -177,9 +214,18 @@ class Model(TrainingMixin, Layer):
         raise NotImplementedError(f"{type(self).__name__} must define call(self, x) or forward(self, x)")
 
     def __call__(self, inputs, training=None, **kwargs):
+        if _symbolic.is_symbolic(inputs, kwargs):  # a model used as a layer of a graph
+            return _symbolic.call(self, inputs, training, kwargs)
         if training is None:
             training = self.training
-        if not isinstance(inputs, Tensor):
+        if isinstance(inputs, dict) or (isinstance(inputs, (list, tuple)) and len(inputs) > 1
+                                        and all(isinstance(v, (np.ndarray, Tensor))
+                                                for v in inputs)):
+            # Several inputs (Keras's call(self, inputs) with a list or dict): each converted.
+            convert = lambda v: v if isinstance(v, Tensor) else self._convert_input(v)  # noqa: E731
+            inputs = ({k: convert(v) for k, v in inputs.items()} if isinstance(inputs, dict)
+                      else type(inputs)(convert(v) for v in inputs))
+        elif not isinstance(inputs, Tensor):
             inputs = self._convert_input(inputs)
         self._last_input, self._last_training = inputs, training
         method = self.call if type(self).call is not Model.call else self.forward
@@ -205,7 +251,7 @@ class Model(TrainingMixin, Layer):
         """The input the model was built for (Keras's get_build_config): {"input_shape":
         [None, ...], "input_dtype": ...} of the last call, or None while unbuilt."""
         last = self._last_input
-        if last is None or not self.built:
+        if not isinstance(last, Tensor) or not self.built:  # none yet, or several inputs
             return None
         return {"input_shape": [None] + [int(d) for d in tuple(last.shape)[1:]],
                 "input_dtype": str(last.dtype)}

@@ -188,6 +188,11 @@ def _compile_spec(model):
                 "metrics": [_encode(m, f"metrics[{i}]")
                             for i, m in enumerate(args.get("metrics", []))],
                 "capture": bool(args.get("capture", True))}
+        # A model with several outputs: the weight of each output's loss.
+        if args.get("loss_weights") is not None:
+            spec["loss_weights"] = _encode(args["loss_weights"], "loss_weights")
+        if args.get("weighted_metrics"):
+            spec["weighted_metrics"] = _encode(args["weighted_metrics"], "weighted_metrics")
     except _Unsaveable as e:
         return None, str(e)
     return spec, None
@@ -249,7 +254,9 @@ def _restore_compile(model, spec, state_meta, tensors, decode, who):
             opt = cls(params, **config)
         else:
             raise ValueError(f"the optimizer entry {opt_spec!r} is not one fastnn writes")
-        model.compile(optimizer=opt, loss=loss, metrics=metrics, capture=capture)
+        extra = {key: decode(spec[key]) for key in ("loss_weights", "weighted_metrics")
+                 if key in spec}
+        model.compile(optimizer=opt, loss=loss, metrics=metrics, capture=capture, **extra)
     except (TypeError, ValueError, NotImplementedError) as e:
         raise ValueError(f"{who}: could not restore the compile settings ({type(e).__name__}: "
                          f"{e}); load_model(path, compile=False) loads the model without "

@@ -18,6 +18,7 @@ import numbers
 
 from .layers.base import Layer
 from .models import Model
+from .symbolic import KerasTensor
 from .tensor import Tensor
 
 
@@ -38,6 +39,8 @@ def _normalized_shape(who, shape):
 
 class Sequential(Model):
     """A stack of layers: ``add``, ``pop``, ``layers``, ``model[i]``, ``len(model)``."""
+
+    _takes_structures = False  # one input
 
     def __init__(self, layers=None, input_shape=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -60,6 +63,21 @@ class Sequential(Model):
     def add(self, layer):
         """Appends a layer; with a known input shape it is built at once."""
         who = f"Sequential '{self.name}'.add"
+        if isinstance(layer, KerasTensor) and layer._node.is_input:  # keras.Input(shape=...)
+            layer = layer._node.layer
+        if getattr(layer, "_is_input_layer", False):
+            # Keras 3: an Input (or InputLayer) first declares the input shape; it is no layer
+            # of the stack.
+            if self._layers:
+                raise ValueError(f"{who}: an Input / InputLayer must come first, before "
+                                 f"{len(self._layers)} layer(s)")
+            declared = layer.input_shape_arg
+            if self._declared_shape is not None and tuple(self._declared_shape) != declared:
+                raise ValueError(f"{who}: the model's input_shape {self._declared_shape[1:]} "
+                                 f"differs from the Input's shape {declared[1:]}")
+            self._declared_shape = declared
+            self.built = True
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"{who}: expected a fastnn layer, got {type(layer).__name__}")
         if layer is self or any(layer is other for other in self._layers):

@@ -44,19 +44,26 @@ def print_summary(model, line_length=None, print_fn=None, show_trainable=False):
     """Prints a Keras-like table: Layer (type), Output Shape, Param #, and the totals."""
     layers = model.layers
     shapes = model._summary_output_shapes()  # Sequential infers them from its input shape
+    # A functional model adds Keras's "Connected to" column: each layer's inputs.
+    connected = model._summary_connections()
     rows = []
-    for layer, shape in zip(layers, shapes):
+    for i, (layer, shape) in enumerate(zip(layers, shapes)):
         built = layer.built
         params = f"{layer.count_params():,}" if built else "0 (unbuilt)"
         row = [f"{layer.name} ({type(layer).__name__})",
-               "?" if shape is None else _shape_str(shape), params]
+               "?" if shape is None else shape if isinstance(shape, str) else _shape_str(shape),
+               params]
+        if connected is not None:
+            row.append(connected[i])
         if show_trainable:
             row.append("Y" if layer.trainable else "N")
         rows.append(row)
     header = ["Layer (type)", "Output Shape", "Param #"]
+    header += ["Connected to"] if connected is not None else []
     header += ["Trainable"] if show_trainable else []
     # Keras's column layout (positions .45, .85, 1.0 of 65 characters), widened to fit.
-    defaults = [29, 26, 10] + ([10] if show_trainable else [])
+    defaults = ([29, 26, 10] + ([20] if connected is not None else [])
+                + ([10] if show_trainable else []))
     widths = [max([defaults[i], len(header[i]) + 3] + [len(r[i]) + 3 for r in rows])
               for i in range(len(header))]
     total_width = max(line_length or 0, sum(widths))

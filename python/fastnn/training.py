@@ -89,6 +89,28 @@ def _metric_list(metrics, arg):
     return list(metrics)
 
 
+def loss_value(loss_fn, y_pred, y, sample_weight=None):
+    """One output's loss: a Loss (with Keras's sample weighting) or a custom function
+    ``fn(y_true, y_pred)`` returning a tensor (per-sample values are averaged, or weighted
+    as Keras wraps custom losses)."""
+    if isinstance(loss_fn, _losses.Loss):
+        if sample_weight is None:
+            return loss_fn(y_pred=y_pred, y_true=y)
+        return loss_fn(y_pred=y_pred, y_true=y, sample_weight=sample_weight)
+    loss = loss_fn(y, y_pred)  # Keras's order for custom losses
+    if not isinstance(loss, Tensor):
+        name = getattr(loss_fn, "__name__", loss_fn)
+        raise TypeError(f"compile: the custom loss {name!r} returned"
+                        f" a {type(loss).__name__}; it must return a fastnn "
+                        "tensor computed with fastnn ops so it can be differentiated")
+    if sample_weight is not None:  # Keras wraps custom losses the same way
+        return _losses.weighted_reduce(loss, sample_weight, "sum_over_batch_size",
+                                       "compile: the custom loss")
+    if loss.ndim:
+        loss = loss.mean()
+    return loss
+
+
 # --- the mixin -------------------------------------------------------------------------------
 
 
@@ -121,8 +143,10 @@ class TrainingMixin(FeedingMixin):
         ``run_eagerly=True`` for models whose ``call`` branches on the data).
         """
         if loss_weights is not None:
-            raise NotImplementedError("compile: loss_weights is not supported by fastnn yet "
-                                      "(models have one output)")
+            raise ValueError("compile: loss_weights weights the losses of a model's several "
+                             "outputs (a functional keras.Model(inputs, [out1, out2])); this "
+                             f"model has one output, got loss_weights={loss_weights!r} (scale "
+                             "the loss or the learning rate instead)")
         if optimizer is None:
             raise ValueError("compile: optimizer must be given (a name such as 'adam' or an "
                              "optimizer object), got None")
@@ -184,27 +208,15 @@ class TrainingMixin(FeedingMixin):
     # --- steps (the seam a captured step replaces) ------------------------------------------
 
     def _compute_loss(self, y_pred, y, sample_weight=None):
-        loss_fn = self.loss
-        if isinstance(loss_fn, _losses.Loss):
-            if sample_weight is None:
-                loss = loss_fn(y_pred=y_pred, y_true=y)
-            else:
-                loss = loss_fn(y_pred=y_pred, y_true=y, sample_weight=sample_weight)
-        else:
-            loss = loss_fn(y, y_pred)  # Keras's order for custom losses
-            if not isinstance(loss, Tensor):
-                name = getattr(loss_fn, "__name__", loss_fn)
-                raise TypeError(f"compile: the custom loss {name!r} returned"
-                                f" a {type(loss).__name__}; it must return a fastnn "
-                                "tensor computed with fastnn ops so it can be differentiated")
-            if sample_weight is not None:  # Keras wraps custom losses the same way
-                loss = _losses.weighted_reduce(loss, sample_weight, "sum_over_batch_size",
-                                               "compile: the custom loss")
-            elif loss.ndim:
-                loss = loss.mean()
+        loss = loss_value(self.loss, y_pred, y, sample_weight)
         for penalty in self.losses:
             loss = loss + penalty
         return loss
+
+    def _step_forward(self, x, training):
+        """The model's output for a training, test or predict step (a functional model with
+        several outputs gives them as a tuple)."""
+        return self(x, training=training)
 
     @staticmethod
     def _tensor(a):
@@ -217,7 +229,7 @@ class TrainingMixin(FeedingMixin):
     def _eager_train_step(self, x, y, w=None):
         """One training step, op by op: returns (loss, y_pred). ``w``: sample weights."""
         x, y, w = self._tensor(x), self._tensor(y), self._tensor(w)
-        y_pred = self(x, training=True)
+        y_pred = self._step_forward(x, True)
         loss = self._compute_loss(y_pred, y, w)
         self.optimizer.zero_grad()
         loss.backward()
@@ -226,12 +238,12 @@ class TrainingMixin(FeedingMixin):
 
     def _eager_predict_step(self, x):
         with no_grad():
-            return self(self._tensor(x), training=False)
+            return self._step_forward(self._tensor(x), False)
 
     def _eager_test_step(self, x, y, w=None):
         x, y, w = self._tensor(x), self._tensor(y), self._tensor(w)
         with no_grad():
-            y_pred = self(x, training=False)
+            y_pred = self._step_forward(x, False)
             return self._compute_loss(y_pred, y, w), y_pred
 
     # With compile(capture=True) each step kind is captured once per input signature and
@@ -302,6 +314,10 @@ class TrainingMixin(FeedingMixin):
             return self._eager_test_step(*inputs)
         return self._captured.run("test", self._eager_test_step, inputs,
                                   ready=lambda: self.built, on_refusal=self._refused)
+
+    def _accumulator(self, who):
+        """What sums a pass's loss and metrics (one per epoch, validation or evaluation)."""
+        return _Accumulator(self._metric_specs, who)
 
     @property
     def _captured(self):
@@ -407,7 +423,7 @@ class TrainingMixin(FeedingMixin):
             cbs("on_epoch_begin", epoch, {})
             self._check_plans()
             start = time.perf_counter()
-            acc = _Accumulator(self._metric_specs, who)
+            acc = self._accumulator(who)
             progress.begin(epoch)
             if (source.arrays and steps_per_epoch is None and not batch_begin and not batch_end
                     and self._capturing()):
@@ -498,7 +514,7 @@ class TrainingMixin(FeedingMixin):
 
     def _evaluate_source(self, source, steps, who, prefix="", progress=None):
         self._check_plans()
-        acc = _Accumulator(self._metric_specs, who)
+        acc = self._accumulator(who)
         for xb, yb, wb in self._batches(source, shuffle=False, steps=steps, who=who,
                                         weights=True):
             loss, y_pred = self._test_step(xb, yb, wb)
@@ -557,11 +573,21 @@ class TrainingMixin(FeedingMixin):
         outputs = []
         for xb, _ in self._batches(source, shuffle=False, steps=steps, who=who, need_y=False):
             out = self._predict_step(xb)
-            outputs.append(np.array(out, copy=True))
+            outputs.append(self._predicted(out))
             progress.advance(1)
         if not outputs:
             raise ValueError(f"{who}: x yielded no batches")
         progress.end(elapsed=time.perf_counter() - start)
+        return self._joined(outputs)
+
+    @staticmethod
+    def _predicted(out):
+        """A predict step's output as numpy (copied: a replayed step reuses its buffers)."""
+        return np.array(out, copy=True)
+
+    @staticmethod
+    def _joined(outputs):
+        """predict's result from the batches' ``_predicted`` values."""
         return np.concatenate(outputs, axis=0)
 
     # --- single batches (Keras's *_on_batch) ----------------------------------------------------
@@ -570,12 +596,12 @@ class TrainingMixin(FeedingMixin):
         _check_weights_on_host(self, "train_on_batch")
         who = "train_on_batch"
         self._require_compiled(who)
-        source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True,
+        source = self._prepared(who, self._adapt(who, x, y, self._rows_of(x), need_y=True,
                                                  sample_weight=sample_weight))
         if class_weight is not None:
             source = self._with_class_weight(who, source, class_weight)
         self._check_plans()
-        acc = _Accumulator(self._metric_specs, who)
+        acc = self._accumulator(who)
         for xb, yb, wb in self._batches(source, shuffle=False, who=who, weights=True):
             loss, y_pred = self._train_step(xb, yb, wb)
             acc.update(loss, y_pred, yb, wb)
@@ -585,7 +611,7 @@ class TrainingMixin(FeedingMixin):
         _check_weights_on_host(self, "test_on_batch")
         who = "test_on_batch"
         self._require_compiled(who)
-        source = self._prepared(who, self._adapt(who, x, y, len(np.asarray(x)) or 1, need_y=True,
+        source = self._prepared(who, self._adapt(who, x, y, self._rows_of(x), need_y=True,
                                                  sample_weight=sample_weight))
         return self._returned(self._evaluate_source(source, None, who), return_dict)
 
@@ -593,6 +619,11 @@ class TrainingMixin(FeedingMixin):
         _check_weights_on_host(self, "predict_on_batch")
         x = self._prepare_x("predict_on_batch", self._check_array("predict_on_batch", x, "x"))
         return np.array(self._predict_step(x), copy=True)
+
+    @staticmethod
+    def _rows_of(x):
+        """The number of samples in train_on_batch's / test_on_batch's x (one batch)."""
+        return len(np.asarray(x)) or 1
 
     @staticmethod
     def _returned(logs, return_dict):
@@ -605,6 +636,10 @@ class TrainingMixin(FeedingMixin):
 
     def _summary_output_shapes(self):
         return last_output_shapes(self)
+
+    def _summary_connections(self):
+        """The summary's "Connected to" cells, one per layer (functional models), or None."""
+        return None
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):

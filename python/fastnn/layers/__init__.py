@@ -6,6 +6,10 @@ from .embedding import Embedding
 from .core import Activation, Dense, Flatten, LeakyReLU, ReLU, Reshape, Sigmoid, Softmax, Tanh
 from .norm import BatchNormalization, Dropout, SpatialDropout2D
 from .recurrent import GRU, LSTM, Bidirectional, Masking, SimpleRNN
+from .input_layer import Input, InputLayer
+from .lambda_layer import Identity, Lambda
+from .merge import (Add, Average, Concatenate, Multiply, Subtract, add, average, concatenate,
+                    multiply, subtract)
 from .pool import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
                    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAvgPool1D,
                    GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D,
@@ -18,4 +22,6 @@ __all__ = ["Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", "Tanh
            "GlobalAveragePooling2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "GlobalAvgPool1D",
            "GlobalAveragePooling1D", "GlobalMaxPool1D", "GlobalMaxPooling1D",
            "BatchNormalization", "Dropout", "SpatialDropout2D", "Embedding", "SimpleRNN", "LSTM", "GRU",
-           "Bidirectional", "Masking"]
+           "Bidirectional", "Masking", "Input", "InputLayer", "Lambda", "Identity", "Concatenate",
+           "Add", "Subtract", "Multiply", "Average", "concatenate", "add", "subtract",
+           "multiply", "average"]

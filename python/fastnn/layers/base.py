@@ -13,6 +13,7 @@ import numpy as np
 from .. import _C
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
+from .. import symbolic as _symbolic
 from ..snapshot import snapshot
 from ..tensor import Tensor, enable_grad, numeric_array
 
@@ -374,6 +375,8 @@ class Layer:
         return mask if self.supports_masking else None
 
     def __call__(self, inputs, training=None, **kwargs):
+        if _symbolic.is_symbolic(inputs, kwargs):  # keras.Input's functional API: a node
+            return _symbolic.call(self, inputs, training, kwargs)
         mask = kwargs.pop("mask", None)
         if mask is None:
             mask = getattr(inputs, "_keras_mask", None)
