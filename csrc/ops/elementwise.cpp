@@ -39,7 +39,9 @@ const char* binary_name(BinaryOp op) {
   return "?";
 }
 
-// Whether `op` takes operands of dtype t (the Python layer promotes mixed operands first).
+
+}  // namespace
+
 bool binary_takes(BinaryOp op, DType t) {
   switch (op) {
     case BinaryOp::Add:
@@ -61,8 +63,6 @@ bool binary_takes(BinaryOp op, DType t) {
   }
   return false;
 }
-
-}  // namespace
 
 Shape pad_left(const Shape& s, size_t n) {
   Shape out(n - s.size(), 1);
