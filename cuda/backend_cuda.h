@@ -89,6 +89,7 @@ class CudaBackend final : public Backend {
 
   void arg_reduce(bool is_max, const Tensor& x, int64_t axis, Tensor& values,
                   Tensor& indices) override;
+  void int_sum_axis(const Tensor& x, int64_t axis, Tensor& out) override;
   void prod_axis(const Tensor& x, int64_t axis, Tensor& out) override;
   void prod_backward_axis(const Tensor& x, const Tensor& gy, int64_t axis, Tensor& gx) override;
   void gather_axis(const Tensor& x, const Tensor& index, int64_t axis, Tensor& out) override;

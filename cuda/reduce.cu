@@ -83,6 +83,20 @@ void prod_typed(cudaStream_t stream, const Tensor& x, AxisSplit s, Tensor& out) 
 }
 
 template <class T>
+void int_sum_typed(cudaStream_t stream, const Tensor& x, AxisSplit s, Tensor& out) {
+  const T* xp = x.data<T>();
+  int64_t* op = out.data<int64_t>();
+  for_each(stream, s.outer * s.inner, [=] __device__(int64_t c) {
+    const int64_t o = c / s.inner, i = c - o * s.inner;
+    const T* base = xp + o * s.n * s.inner + i;
+    uint64_t acc = 0;  // wraps, as int64
+    for (int64_t k = 0; k < s.n; ++k)
+      acc += static_cast<uint64_t>(static_cast<int64_t>(base[k * s.inner]));
+    op[c] = static_cast<int64_t>(acc);
+  });
+}
+
+template <class T>
 __device__ __forceinline__ void add_into(T& dst, T v) {
   if constexpr (std::is_same_v<T, bool>)
     dst = dst || v;
@@ -164,6 +178,22 @@ void CudaBackend::arg_reduce(bool is_max, const Tensor& x, int64_t axis, Tensor&
   auto& dev = state(indices.device());
   FASTNN_NUMERIC_CALL(x.dtype(), "max", arg_reduce_typed, dev.stream, is_max, x, s, values,
                       indices);
+}
+
+void CudaBackend::int_sum_axis(const Tensor& x, int64_t axis, Tensor& out) {
+  const AxisSplit s = split_at(x.shape(), axis);
+  if (s.outer * s.inner == 0) return;
+  auto& dev = state(out.device());
+  switch (x.dtype()) {
+    case DType::Int32:
+      return int_sum_typed<int32_t>(dev.stream, x, s, out);
+    case DType::Int64:
+      return int_sum_typed<int64_t>(dev.stream, x, s, out);
+    case DType::Bool:
+      return int_sum_typed<bool>(dev.stream, x, s, out);
+    default:
+      fail(ErrorKind::Type, "sum: expected an integer or bool tensor, got ", dtype_name(x.dtype()));
+  }
 }
 
 void CudaBackend::prod_axis(const Tensor& x, int64_t axis, Tensor& out) {

@@ -57,12 +57,15 @@ def fuzz_tensor_construction(array, dtype, requires_grad):
     result, exc = outcome(lambda: fn.tensor(array, dtype=dtype, requires_grad=requires_grad))
     name = None if dtype is None else (dtype if isinstance(dtype, str) else np.dtype(dtype).name)
     kind = array.dtype.kind
-    if name in ("float16", "bool", "cuda") or kind in "cUS" or (kind == "O" and name is None):
+    if name in ("float16", "cuda") or kind in "cUS" or (kind == "O" and name is None):
         assert exc is not None, f"{array.dtype} data with dtype {name} gave a tensor"
         return
-    # fn.tensor keeps int32 and int64 and makes other integers int64, any float float32.
-    default = array.dtype.name if array.dtype.name in ("int32", "int64") else "int64"
+    # fn.tensor keeps int32, int64 and bool, makes other integers int64, any float float32.
+    default = array.dtype.name if array.dtype.name in ("int32", "int64", "bool") else "int64"
     target = name or ("float32" if kind == "f" else default)
+    if requires_grad and target == "bool":
+        assert exc is not None, "a bool tensor that requires grad"
+        return
     if kind == "O":  # numbers in an object array may convert; anything else must raise
         if exc is None:
             assert_matches(result, np.asarray(array.tolist(), dtype=np.float64), target)
@@ -136,6 +139,20 @@ def operand_pairs(draw):
     return a, b
 
 
+def torch_result_type(a, b):
+    """torch's promotion of two tensors (float kinds only here, or int64): a kind beats a
+    lower one; within a kind the wider dtype wins, except that a 0-d tensor gives way to one
+    with dims."""
+    kind = {"f": 2, "i": 1, "u": 1, "b": 0}
+    ka, kb = kind[a.dtype.kind], kind[b.dtype.kind]
+    if (a.ndim == 0) != (b.ndim == 0):
+        dims, zero = (a.dtype, b.dtype) if a.ndim else (b.dtype, a.dtype)
+        return zero if kind[zero.kind] > kind[dims.kind] else dims
+    if ka != kb:
+        return a.dtype if ka > kb else b.dtype
+    return a.dtype if a.dtype.itemsize >= b.dtype.itemsize else b.dtype
+
+
 @FUZZ
 @given(operand_pairs(), st.sampled_from(sorted(OPS)),
        st.sampled_from(["tensors", "array right", "array left", "scalar right", "scalar left"]),
@@ -161,29 +178,31 @@ def fuzz_binary_ops(pair, op, form, requires_grad):
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         errors += (ValueError,)
-    if form == "tensors" and a.dtype != b.dtype:
-        errors += (TypeError,)
     if errors:
         assert isinstance(exc, errors), f"{a.dtype}{a.shape} {op} {b.dtype}{b.shape}: got {exc!r}"
         return
-    # Arrays and scalars are converted to the tensor's dtype first (as torch does).
+    # Two tensors promote as in torch; arrays and scalars are converted to the tensor's
+    # dtype first (as torch does with numbers).
+    target = torch_result_type(a, b) if form == "tensors" else a.dtype
     with np.errstate(all="ignore"):
-        bb = b.astype(a.dtype) if form != "tensors" else b
+        bb = b.astype(target)
+        aa = a.astype(target)
     assert exc is None, f"unexpected {type(exc).__name__}: {exc}"
-    x, y = (a, bb) if form == "tensors" or form.endswith("right") else (bb, a)
+    a_left = form == "tensors" or form.endswith("right")
+    x, y = (aa, bb) if a_left else (bb, aa)
     with np.errstate(all="ignore"):
         expected = ref(x.astype(np.float64), y.astype(np.float64))
-    assert result.shape == shape and result.dtype == a.dtype.name
-    assert_matches(result, expected, a.dtype, tol=0)  # IEEE: one correctly rounded op
+    assert result.shape == shape and result.dtype == target.name
+    assert_matches(result, expected, target, tol=0)  # IEEE: one correctly rounded op
     if requires_grad:
         result.sum().backward()
         assert ta.grad is not None and ta.grad.shape == a.shape
-        if np.all(np.isfinite(a)) and np.all(np.isfinite(bb)) and np.all(np.abs(bb) > 1e-3):
+        if np.all(np.isfinite(aa)) and np.all(np.isfinite(bb)) and np.all(np.abs(bb) > 1e-3):
             ones = np.ones(shape)
             with np.errstate(all="ignore"):
                 d = {"+": ones, "*": ones * bb, "/": ones / bb.astype(np.float64),
-                     "-": ones if x is a else -ones}[op]
-            if not (op == "/" and x is not a):
+                     "-": ones if a_left else -ones}[op]
+            if not (op == "/" and not a_left):
                 assert_matches(ta.grad, unbroadcast(np.broadcast_to(d, shape), a.shape), a.dtype,
                                tol=1e-4)
 
@@ -208,17 +227,19 @@ def fuzz_matmul(ab_shapes, dtype, extreme, requires_grad):
     log_case("matmul", a, b, requires_grad)
     ta = fn.tensor(a, dtype=dtype, requires_grad=requires_grad)
     result, exc = outcome(lambda: ta @ fn.tensor(b, dtype=dtype))
-    if len(b_shape) != 2 or a_shape[-1] != b_shape[0]:
+    try:  # torch.matmul's rules are numpy's (vectors, broadcast batch dims)
+        expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    except ValueError:
         assert isinstance(exc, ValueError), f"{a_shape} @ {b_shape}: got {exc!r}"
         return
     assert exc is None, f"unexpected {type(exc).__name__}: {exc}"
-    expected = a.astype(np.float64) @ b.astype(np.float64)
     assert result.shape == expected.shape
-    if extreme:  # NaN in a[0, 0] makes the first row of the result NaN, whatever b holds
+    if extreme and len(b_shape) == 2:  # NaN in a[0, 0] makes the first row of the result NaN
         assert expected.size == 0 or np.isnan(as64(result).reshape(-1, b_shape[1])[0]).all()
+    if extreme:
         return
     assert_matches(result, expected, dtype, tol=1e-4 if dtype == np.float32 else 1e-10)
-    if requires_grad:
+    if requires_grad and len(b_shape) == 2:
         result.sum().backward()
         assert_matches(ta.grad, np.ones(expected.shape) @ b.T.astype(np.float64), dtype, tol=1e-4)
 
@@ -235,7 +256,7 @@ def fuzz_reductions(a, axis, keepdims, name, requires_grad):
     is_float = a.dtype.kind == "f"
     t = fn.tensor(a, dtype=a.dtype, requires_grad=requires_grad and is_float)
     result, exc = outcome(lambda: getattr(fn, name)(t, axis=axis, keepdims=keepdims))
-    if not is_float:
+    if not is_float and name == "mean":  # torch: mean needs a float tensor
         assert isinstance(exc, TypeError), f"{a.dtype}: got {exc!r}"
         return
     axes = () if axis is None else (axis if isinstance(axis, tuple) else (axis,))
@@ -251,6 +272,11 @@ def fuzz_reductions(a, axis, keepdims, name, requires_grad):
         assert isinstance(exc, ValueError), f"mean over an empty axis: got {exc!r}"
         return
     assert exc is None, f"unexpected {type(exc).__name__}: {exc}"
+    if not is_float:  # integer sums are exact int64 sums (wrapping), as torch's
+        expected = np.sum(a, axis=np_axis, keepdims=keepdims, dtype=np.int64)
+        assert result.dtype == "int64" and result.shape == np.shape(expected)
+        np.testing.assert_array_equal(np.asarray(result), expected)
+        return
     with np.errstate(all="ignore"):
         expected = getattr(np, name)(a.astype(np.float64), axis=np_axis, keepdims=keepdims)
     scale = max(1.0, float(np.max(np.abs(a), initial=0))) if np.all(np.isfinite(a)) else 1.0
@@ -388,27 +414,26 @@ def fuzz_indexing(case, requires_grad):
     log_case("getitem", a, key, requires_grad)
     t = fn.tensor(a, dtype=a.dtype, requires_grad=requires_grad)
     result, exc = outcome(lambda: t[key])
-    if isinstance(key, tuple) and len(key) == 1:
-        key = key[0]
-    try:
-        if a.ndim == 0 or isinstance(key, (tuple, str)) or key is None:
-            raise IndexError("fastnn indexes the first axis only")
+    try:  # numpy's rules (torch's): any key numpy takes, the same elements
+        if isinstance(key, str):
+            raise IndexError("strings are not indices")
         if isinstance(key, np.ndarray) and key.dtype == np.uint64:
             key = key.astype(object)  # numpy refuses uint64 indices above 2^63 only by luck
-            if any(k >= a.shape[0] for k in key):
+            if any(k >= (a.shape[0] if a.ndim else 1) for k in key):
                 raise IndexError("out of range")
             key = key.astype(np.int64)
         expected = a[key]
+        positions = np.arange(a.size).reshape(a.shape)[key]
     except (IndexError, ValueError, TypeError) as ref_exc:
         assert exc is not None, f"numpy raised {ref_exc!r}, fastnn returned {result!r}"
         return
     assert exc is None, f"unexpected {type(exc).__name__}: {exc}"
     np.testing.assert_array_equal(np.asarray(result), expected)
-    if requires_grad:
+    if requires_grad and result.numel():
         result.sum().backward()
-        counts = np.zeros(a.shape)
-        np.add.at(counts, key if not isinstance(key, (int, np.integer)) else int(key), 1.0)
-        np.testing.assert_array_equal(np.asarray(t.grad), counts)
+        counts = np.zeros(a.size)
+        np.add.at(counts, np.ravel(positions), 1.0)
+        np.testing.assert_array_equal(np.asarray(t.grad), counts.reshape(a.shape))
 
 
 # --- what the fuzzing found, pinned down ----------------------------------------------------

@@ -248,6 +248,9 @@ class Backend {
   // values (outer, inner), x's dtype, gets the elements there; it may be undefined.
   virtual void arg_reduce(bool is_max, const Tensor& x, int64_t axis, Tensor& values,
                           Tensor& indices) = 0;
+  // out (outer, inner), int64 = the exact sum over the axis of an integer or bool x
+  // (wrapping on overflow, as torch's int64 sums).
+  virtual void int_sum_axis(const Tensor& x, int64_t axis, Tensor& out) = 0;
   // out (outer, inner) = the product over the axis (accumulated in double for floats).
   virtual void prod_axis(const Tensor& x, int64_t axis, Tensor& out) = 0;
   // gx = gy (outer, inner) times the product of the other elements of each column (exact

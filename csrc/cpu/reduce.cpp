@@ -68,6 +68,29 @@ void CpuBackend::arg_reduce(bool is_max, const Tensor& x, int64_t axis, Tensor& 
   });
 }
 
+void CpuBackend::int_sum_axis(const Tensor& x, int64_t axis, Tensor& out) {
+  const AxisSplit s = split_at(x.shape(), axis);
+  if (s.outer * s.inner == 0) return;
+  int64_t* op = out.data<int64_t>();
+  cpu::dispatch_any(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (!math::is_float_v<T>) {
+      const T* xp = x.data<T>();
+      parallel_for(s.outer, row_grain(kElementwiseGrain, s.n * s.inner), [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+          uint64_t* acc = reinterpret_cast<uint64_t*>(op + o * s.inner);  // wraps, as int64
+          std::fill(acc, acc + s.inner, uint64_t(0));
+          for (int64_t k = 0; k < s.n; ++k) {
+            const T* row = xp + (o * s.n + k) * s.inner;
+            for (int64_t i = 0; i < s.inner; ++i)
+              acc[i] += static_cast<uint64_t>(static_cast<int64_t>(row[i]));
+          }
+        }
+      });
+    }
+  });
+}
+
 void CpuBackend::prod_axis(const Tensor& x, int64_t axis, Tensor& out) {
   const AxisSplit s = split_at(x.shape(), axis);
   if (s.outer * s.inner == 0) return;

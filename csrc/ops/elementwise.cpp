@@ -39,7 +39,9 @@ const char* binary_name(BinaryOp op) {
   return "?";
 }
 
-// Whether `op` takes operands of dtype t (the Python layer promotes mixed operands first).
+
+}  // namespace
+
 bool binary_takes(BinaryOp op, DType t) {
   switch (op) {
     case BinaryOp::Add:
@@ -61,8 +63,6 @@ bool binary_takes(BinaryOp op, DType t) {
   }
   return false;
 }
-
-}  // namespace
 
 Shape pad_left(const Shape& s, size_t n) {
   Shape out(n - s.size(), 1);
@@ -127,14 +127,31 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool kee
                   const char* who) {
   check_defined(x, who, "x");
   if (!is_floating(x.dtype()) && !average) {
-    // Integer and bool sums are int64, as torch's: added in double (exact below 2^53,
-    // counts and label sums), then converted back.
-    Tensor as_double = Tensor::empty(x.shape(), DType::Float64, x.device());
-    FASTNN_LAUNCH(backend_of(x), cast, x, as_double);
-    Tensor total = reduce_sum(as_double, axes_in, keepdims, false, who);
-    Tensor out = Tensor::empty(total.shape(), DType::Int64, x.device());
-    FASTNN_LAUNCH(backend_of(x), cast, total, out);
-    return out;
+    // Integer and bool sums are exact int64 sums (as torch's), one axis at a time.
+    std::vector<int64_t> axes = normalize_axes(axes_in, x.dim(), who);
+    std::sort(axes.rbegin(), axes.rend());
+    Tensor total = x.dim() == 0 ? x.view({1}) : x;
+    if (x.dim() == 0) axes = {0};
+    for (int64_t a : axes) {
+      Shape kept = total.shape();
+      kept[a] = 1;
+      Tensor next = Tensor::empty(kept, DType::Int64, x.device());
+      FASTNN_LAUNCH(backend_of(x), int_sum_axis, total, a, next);
+      total = next;
+    }
+    if (total.dtype() != DType::Int64) {  // no axes to sum over (x with no dims)
+      Tensor copy = Tensor::empty(total.shape(), DType::Int64, x.device());
+      FASTNN_LAUNCH(backend_of(x), cast, total, copy);
+      total = copy;
+    }
+    Shape out_shape;
+    for (int64_t d = 0; d < x.dim(); ++d) {
+      if (std::find(axes.begin(), axes.end(), d) == axes.end())
+        out_shape.push_back(x.shape()[d]);
+      else if (keepdims)
+        out_shape.push_back(1);
+    }
+    return total.view(out_shape);
   }
   FASTNN_CHECK(is_floating(x.dtype()), Type, who, ": could not infer the output dtype: expected a "
                "float32 or float64 tensor, got ", dtype_name(x.dtype()), " (convert with .float())");

@@ -122,6 +122,27 @@ void inplace_commit(Tensor& self, const Tensor& old, const Tensor& result_in, co
          });
 }
 
+bool binary_inplace(BinaryOp op, Tensor& self, const Tensor& other) {
+  if (!self.defined() || !other.defined() || self.dtype() != other.dtype() ||
+      self.device() != other.device() || other.same_storage(self) ||
+      !binary_takes(op, self.dtype()))
+    return false;
+  Tensor base = base_of(self);
+  if (grad_enabled() &&
+      (self.requires_grad() || other.requires_grad() || (base.defined() && base.requires_grad())))
+    return false;  // recorded (or refused): the general path
+  if (other.dim() > self.dim()) return false;
+  for (int64_t i = 1; i <= other.dim(); ++i) {
+    const int64_t o = other.shape()[other.dim() - i], s = self.shape()[self.dim() - i];
+    if (o != s && o != 1) return false;  // does not broadcast to self: the general path says so
+  }
+  // Elementwise with out == a: each element is read before it is written.
+  FASTNN_LAUNCH(backend_of(self), binary_forward, op, self,
+                other.view(pad_left(other.shape(), self.dim())), self);
+  self.bump_version();
+  return true;
+}
+
 void set_data(Tensor& self, const Tensor& other) {
   check_defined(self, "data", "self");
   check_defined(other, "data", "value");

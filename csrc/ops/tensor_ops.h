@@ -15,6 +15,10 @@ namespace fastnn {
 
 // --- elementwise.cpp (helpers shared with these ops) ---
 Shape pad_left(const Shape& s, size_t n);  // s with 1s in front, to rank n
+// Whether binary op `op` takes operands of dtype t (the Python layer promotes mixed
+// operands first): floats all but the bit ops, integers all but div, bool not sub, pow,
+// floor_divide or remainder.
+bool binary_takes(BinaryOp op, DType t);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* who);
 // g (a broadcast result's shape) summed back to `shape`, an operand's.
 Tensor reduce_to_shape(const Tensor& g, const Shape& shape);
@@ -93,6 +97,10 @@ Tensor inplace_begin(const Tensor& self, const std::vector<Tensor>& others, cons
 // gradient.
 void inplace_commit(Tensor& self, const Tensor& old, const Tensor& result, const char* who,
                     bool overwrite = false);
+// self op= other written straight into self when nothing is recorded, the dtypes agree,
+// other broadcasts to self and shares no memory with it; returns false (doing nothing)
+// otherwise, for the general path. The op must take the dtype (binary's rules).
+bool binary_inplace(BinaryOp op, Tensor& self, const Tensor& other);
 // Marks self modified in place by a direct write (bumps its version).
 void inplace_mark(const Tensor& self);
 // self.data = other (torch): self takes other's storage, shape and dtype; its autograd

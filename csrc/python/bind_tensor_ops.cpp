@@ -212,6 +212,21 @@ void bind_tensor_ops(py::module_& m) {
       py::arg("device") = "cpu");
 
   m.def(
+      "binary_",
+      [](const std::string& op, Tensor& self, const py::object& other) {
+        BinaryOp o = binary_op_from_name(op);
+        if (py::isinstance<Tensor>(other)) return binary_inplace(o, self, other.cast<Tensor>());
+        Tensor s;  // a Python number, as a 0-d tensor of self's dtype
+        {
+          CaptureSuspend unrecorded;
+          s = Tensor::full({}, other.cast<double>(), self.dtype(), self.device());
+        }
+        return binary_inplace(o, self, s);
+      },
+      py::arg("op"), py::arg("self"), py::arg("other"),
+      "self op= other in place when nothing is recorded (see ops/tensor_ops.h); False when "
+      "the general path must run.");
+  m.def(
       "inplace_begin",
       [](const Tensor& self, const std::vector<Tensor>& others, const std::string& who) {
         return inplace_begin(self, others, who.c_str());

@@ -92,8 +92,14 @@ Tensor tensor_from_numpy(const py::array& array_in, std::optional<DType> dtype, 
   DType target = dtype ? *dtype : default_dtype(array_in.dtype());
   // np.require returns the array itself when it is already C-contiguous, aligned and of
   // the target (native-endian) dtype, and a converted copy otherwise.
-  py::object require = py::module_::import("numpy").attr("require");
-  py::array array = require(array_in, numpy_dtype(target), "CA");
+  py::object np = py::module_::import("numpy");
+  py::array source = array_in;
+  if (target == DType::Bool && array_in.dtype().kind() == 'O') {
+    // numpy makes any object a bool (None is False): objects go through float64 first, as
+    // to a float tensor (numbers convert, None is NaN, so True; anything else raises).
+    source = np.attr("asarray")(array_in, py::dtype::of<double>());
+  }
+  py::array array = np.attr("require")(source, numpy_dtype(target), "CA");
   Shape shape(array.shape(), array.shape() + array.ndim());
   auto* owner = new py::object(array);
   std::shared_ptr<void> keep(owner, [](py::object* o) {

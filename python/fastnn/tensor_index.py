@@ -147,8 +147,8 @@ def _index_tensor(positions: np.ndarray, device: str) -> Tensor:
 
 def getitem(self: Tensor, key):
     kind = type(key)
-    if kind is int:  # the common cases first: x[i] and x[a:b] are views of rows
-        return link_view(_C.select(self, key), self)
+    if kind is int and -2 ** 63 <= key < 2 ** 63:  # the common cases first: x[i] and x[a:b]
+        return link_view(_C.select(self, key), self)  # are views of rows
     if kind is slice and key.step is None and self.ndim:
         start, stop, _ = key.indices(self.shape[0])
         return link_view(_C.slice_rows(self, start, max(start, stop)), self)

@@ -362,10 +362,31 @@ def write_back(t: Tensor) -> None:
         write_strided(base, shape, strides, offset, t)
 
 
+def _direct(name, self, other) -> bool:
+    """Whether self op= other could be written straight into self (nothing recorded, same
+    dtype, a Python number that keeps it): then it was."""
+    kind_of = type(other)
+    d = _raw_dtype(self)
+    if kind_of is Tensor:
+        ok = _raw_dtype(other) == d
+    elif kind_of is float:
+        ok = d in _FLOAT_NAMES
+    elif kind_of is int:
+        ok = d != "bool" and (d in _FLOAT_NAMES or -2 ** 53 <= other <= 2 ** 53)
+    else:
+        ok = False
+    if not ok or (name == "div" and d not in _FLOAT_NAMES) or not _C.binary_(name, self, other):
+        return False
+    write_back(self)
+    return True
+
+
 def _inplace_binary(name, who):
     def method(self, other, *, alpha=None):
         if alpha is not None and alpha != 1:
             other = binary("mul", other, alpha)
+        if _direct(name, self, other):
+            return self
         return inplace(self, who, lambda old: binary(name, old, other), (other,))
 
     method.__name__ = who
@@ -374,6 +395,8 @@ def _inplace_binary(name, who):
 
 def _inplace_operator(name, who):
     def method(self, other):
+        if _direct(name, self, other):
+            return self
         if not _supported(other):
             return NotImplemented
         return inplace(self, who, lambda old: binary(name, old, other), (other,))
