@@ -110,16 +110,9 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
       return;
     }
     if (reduces_leading_dims_only(x, out)) {
-      // Column sums (bias gradients): each chunk of columns adds the rows in order, so the
-      // chunking never changes a result. Chunks are a thread's share of the columns (whole
-      // cache lines, long vectorised runs along each row), not the smallest chunk worth a
-      // thread: narrow chunks each walk every row for a few columns (an LSTM's 3200 x 512
-      // bias gradient ran at a quarter of memory speed in 10-column chunks).
+      // Column sums (bias gradients): each chunk of columns adds the rows in order.
       int64_t C = last_dim(x), N = leading_rows(x);
-      const int64_t share = (C + hardware_threads() - 1) / hardware_threads();
-      const int64_t grain = std::max({row_grain(kElementwiseGrain, N), std::min<int64_t>(C, 64),
-                                      (share + 15) / 16 * 16});
-      parallel_for(C, grain, [&](int64_t c0, int64_t c1) {
+      parallel_for(C, row_grain(kElementwiseGrain, N), [&](int64_t c0, int64_t c1) {
         double* acc = scratch<double>(0, c1 - c0);
         std::fill(acc, acc + (c1 - c0), 0.0);
         for (int64_t r = 0; r < N; ++r) {
