@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "cuda/common.cuh"
+#include "core/broadcast.h"
 #include "math/tensor_math.h"
 
 namespace fastnn {
@@ -14,25 +15,7 @@ namespace {
 
 using cuda::for_each;
 
-struct AxisSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-};
 
-AxisSplit split_at(const Shape& s, int64_t axis) {
-  AxisSplit a;
-  for (int64_t d = 0; d < axis; ++d) a.outer *= s[d];
-  a.n = s.empty() ? 1 : s[axis];
-  for (size_t d = axis + 1; d < s.size(); ++d) a.inner *= s[d];
-  return a;
-}
-
-// Whether v replaces the current extreme `best`: strictly beyond it, or the first NaN.
-template <class T>
-__device__ __forceinline__ bool beats(bool is_max, T v, T best) {
-  if (math::is_nan(best)) return false;
-  if (math::is_nan(v)) return true;
-  return is_max ? v > best : v < best;
-}
 
 template <class T>
 void arg_reduce_typed(cudaStream_t stream, bool is_max, const Tensor& x, AxisSplit s,
@@ -47,7 +30,7 @@ void arg_reduce_typed(cudaStream_t stream, bool is_max, const Tensor& x, AxisSpl
     int64_t at = 0;
     for (int64_t k = 1; k < s.n; ++k) {
       const T v = base[k * s.inner];
-      if (beats(is_max, v, best)) {
+      if (math::beats(is_max, v, best)) {
         best = v;
         at = k;
       }

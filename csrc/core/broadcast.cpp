@@ -37,4 +37,12 @@ BroadcastLayout broadcast_layout(const Shape& out, const Shape& a, const Shape& 
   return L;
 }
 
+AxisSplit split_at(const Shape& s, int64_t axis) {
+  AxisSplit a;
+  for (int64_t d = 0; d < axis; ++d) a.outer *= s[d];
+  a.n = s.empty() ? 1 : s[axis];
+  for (size_t d = axis + 1; d < s.size(); ++d) a.inner *= s[d];
+  return a;
+}
+
 }  // namespace fastnn

@@ -24,4 +24,12 @@ struct BroadcastLayout {
 // broadcast differently.
 BroadcastLayout broadcast_layout(const Shape& out, const Shape& a, const Shape& b);
 
+// A shape seen from one axis, for ops along an axis (reductions, gather/scatter): the dims
+// before it flattened (outer), the axis (n), the dims after it flattened (inner). Element
+// (o, k, i) sits at (o * n + k) * inner + i.
+struct AxisSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+AxisSplit split_at(const Shape& s, int64_t axis);
+
 }  // namespace fastnn

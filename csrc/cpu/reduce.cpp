@@ -8,30 +8,13 @@
 #include "core/parallel.h"
 #include "cpu/backend_cpu.h"
 #include "cpu/broadcast_loop.h"
+#include "core/broadcast.h"
 #include "math/tensor_math.h"
 
 namespace fastnn {
 namespace {
 
-struct AxisSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-};
 
-AxisSplit split_at(const Shape& s, int64_t axis) {
-  AxisSplit a;
-  for (int64_t d = 0; d < axis; ++d) a.outer *= s[d];
-  a.n = s.empty() ? 1 : s[axis];
-  for (size_t d = axis + 1; d < s.size(); ++d) a.inner *= s[d];
-  return a;
-}
-
-// Whether v replaces the current extreme `best`: strictly beyond it, or the first NaN.
-template <class T>
-inline bool beats(bool is_max, T v, T best) {
-  if (math::is_nan(best)) return false;
-  if (math::is_nan(v)) return true;
-  return is_max ? v > best : v < best;
-}
 
 }  // namespace
 
@@ -56,7 +39,7 @@ void CpuBackend::arg_reduce(bool is_max, const Tensor& x, int64_t axis, Tensor& 
         for (int64_t k = 1; k < s.n; ++k) {
           const T* row = base + k * s.inner;
           for (int64_t i = 0; i < s.inner; ++i) {
-            if (beats(is_max, row[i], best[i])) {
+            if (math::beats(is_max, row[i], best[i])) {
               best[i] = row[i];
               idx[i] = k;
             }

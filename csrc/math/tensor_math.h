@@ -40,6 +40,15 @@ FASTNN_HOST_DEVICE bool is_nan(T x) {
   }
 }
 
+// Whether v replaces the current extreme `best` of a max (or min) along an axis: strictly
+// beyond it, or the first NaN (torch's argmax/max propagate NaN and keep its position).
+template <class T>
+FASTNN_HOST_DEVICE bool beats(bool is_max, T v, T best) {
+  if (is_nan(best)) return false;
+  if (is_nan(v)) return true;
+  return is_max ? v > best : v < best;
+}
+
 // Integer arithmetic that wraps (as torch's does) instead of overflowing into undefined
 // behaviour: through the unsigned type.
 template <class T>
