@@ -27,10 +27,7 @@ import numbers
 import numpy as np
 
 from . import losses as _losses
-from .capture import Rows
 from .compiled_metrics import _Accumulator, _Metric
-from .data import permutation
-from .progress import Progress
 from .structured_data import Group, StructuredFeeding, _is_structure, _parts
 from .symbolic import flatten
 from .tensor import no_grad
@@ -364,57 +361,26 @@ class StructuredTraining(StructuredFeeding):
             return super()._accumulator(who)
         return _StructuredAccumulator(self, who)
 
-    def _fit_epoch_replayed(self, source, acc, progress=None):
-        """training.TrainingMixin._fit_epoch_replayed for several inputs and outputs: the
-        full batches of an epoch replay in one C++ call that gathers every input, target
-        and sample weight, accumulating the loss, each output's loss and the accuracies; the
-        batches, their order and the results are those of the batch loop."""
+    # The one-call epoch (training.TrainingMixin._fit_epoch_replayed) with every input,
+    # target and sample weight gathered by the plan, and each output's loss accumulated.
+    def _replay_arrays(self, source):
         if not self._structured:
-            return super()._fit_epoch_replayed(source, acc, progress)
-        if progress is None:
-            progress = Progress("fit", 0)
-        x, y, w, b = source.x, source.y, source.w, source.batch_size
-        arrays = x.arrays + y.arrays + (() if w is None else w.arrays)
-        n = len(x)
-        order = permutation(n) if source.shuffle else np.arange(n, dtype=np.int64)
-        full = n // b
+            return super()._replay_arrays(source)
+        x, y, w = source.x, source.y, source.w
+        return x.arrays + y.arrays + (() if w is None else w.arrays)
 
-        def step(lo, hi):
-            rows = order[lo:hi]
-            xb, yb = Rows(x, rows), Rows(y, rows)
-            wb = None if w is None else Rows(w, rows)
-            loss, out = self._train_step(xb, yb, wb)
-            acc.update(loss, out, yb, wb)
-            progress.advance(1, acc)
+    def _replay_specs(self, acc, outputs, source):
+        if not self._structured:
+            return super()._replay_specs(acc, outputs, source)
+        y_shapes = [(source.batch_size,) + a.shape[1:] for a in source.y.arrays]
+        return acc.native_specs(outputs[1], y_shapes, len(source.x.arrays),
+                                weighted=source.w is not None)
 
-        done = 0
-        if full and self._captured.outputs_for_rows("train", arrays, b) is None:
-            step(0, b)  # captures the plan (or finds the model must train eagerly)
-            done = 1
-        if done < full:
-            outputs = (self._captured.outputs_for_rows("train", arrays, b)
-                       if self._capturing() else None)
-            specs = None
-            if outputs is not None:
-                y_shapes = [(b,) + a.shape[1:] for a in y.arrays]
-                specs = acc.native_specs(outputs[1], y_shapes, len(x.arrays),
-                                         weighted=w is not None)
-            k = done
-            while k < full:
-                run = self.optimizer._replay_steps(full - k) if specs is not None else 0
-                if run:
-                    for first, count in progress.chunks(k, run, acc):
-                        self._captured.replay_batches("train", arrays, order, b, first * b,
-                                                      count, acc.total.totals, specs[0],
-                                                      specs[1])
-                        acc.add_replayed(count * b)
-                    k += run
-                else:
-                    step(k * b, (k + 1) * b)
-                    k += 1
-        if n % b:
-            step(full * b, n)
-        return None
+    def _replay_train(self, arrays, order, b, first, count, acc, specs):
+        if not self._structured:
+            return super()._replay_train(arrays, order, b, first, count, acc, specs)
+        self._captured.replay_batches("train", arrays, order, b, first * b, count,
+                                      acc.total.totals, specs[0], specs[1])
 
     # --- predict ---------------------------------------------------------------------------------
 

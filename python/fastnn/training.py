@@ -472,7 +472,7 @@ class TrainingMixin(FeedingMixin):
         if progress is None:
             progress = Progress("fit", 0)
         x, y, w, b = source.x, source.y, source.w, source.batch_size
-        arrays = (x, y) if w is None else (x, y, w)  # sample weights: a third plan input
+        arrays = self._replay_arrays(source)
         n = len(x)
         order = permutation(n) if source.shuffle else np.arange(n, dtype=np.int64)
         full = n // b
@@ -492,9 +492,7 @@ class TrainingMixin(FeedingMixin):
         if done < full:
             outputs = (self._captured.outputs_for_rows("train", arrays, b)
                        if self._capturing() else None)
-            specs = (acc.native_specs((b,) + y.shape[1:], tuple(outputs[1].shape),
-                                      weighted=w is not None)
-                     if outputs is not None else None)
+            specs = self._replay_specs(acc, outputs, source) if outputs is not None else None
             k = done
             while k < full:
                 # A learning-rate schedule replays in runs of steps that share a rate; a live
@@ -502,8 +500,7 @@ class TrainingMixin(FeedingMixin):
                 run = self.optimizer._replay_steps(full - k) if specs is not None else 0
                 if run:
                     for first, count in progress.chunks(k, run, acc):
-                        self._captured.replay_batches("train", arrays, order, b, first * b,
-                                                      count, acc.totals, specs)
+                        self._replay_train(arrays, order, b, first, count, acc, specs)
                         acc.add_replayed(count * b)
                     k += run
                 else:  # no plan, a metric only numpy computes, clipping, a new rate
@@ -511,6 +508,24 @@ class TrainingMixin(FeedingMixin):
                     k += 1
         if n % b:
             step(full * b, n)
+
+    # What _fit_epoch_replayed hands the plan; a model with several inputs or outputs
+    # (structured.py) gives its own.
+    def _replay_arrays(self, source):
+        """The sources of a captured train step's inputs, in the plan's order."""
+        x, y, w = source.x, source.y, source.w
+        return (x, y) if w is None else (x, y, w)  # sample weights: a third plan input
+
+    def _replay_specs(self, acc, outputs, source):
+        """What replay_batches accumulates beside the loss (the accuracy kernels), or None
+        when a metric needs numpy."""
+        return acc.native_specs((source.batch_size,) + source.y.shape[1:],
+                                tuple(outputs[1].shape), weighted=source.w is not None)
+
+    def _replay_train(self, arrays, order, b, first, count, acc, specs):
+        """Replays batches first .. first + count of ``order`` in one call."""
+        self._captured.replay_batches("train", arrays, order, b, first * b, count, acc.totals,
+                                      specs)
 
     def _evaluate_source(self, source, steps, who, prefix="", progress=None):
         self._check_plans()
