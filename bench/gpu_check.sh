@@ -2,7 +2,8 @@
 # The CUDA backend's checks on a lent GPU, in one command (the `device` tool's machine: nvcc,
 # cuBLAS, PyTorch and Python 3.12 installed, no network). Builds fastnn with the CUDA backend
 # on every core, prints what it sees, runs the CUDA tests (pytest -m cuda: every CUDA op
-# against the CPU backend) and the CPU tests of the devices, and keeps every log under $OUT.
+# against the CPU backend), the CPU tests of the devices, and bench/gpu_side_by_side.py
+# (every seed model against PyTorch eager and hand-graphed), keeping every log under $OUT.
 #
 # That machine has no scipy-openblas32 (the CPU backend's BLAS): carry its wheel in the
 # working tree first, from the repository root here:
@@ -46,4 +47,10 @@ log "pytest -m cuda: $(tail -1 "$OUT/pytest-cuda.log")"
 python3 -m pytest -q -p no:cacheprovider tests/test_devices.py tests/test_capture.py 2>&1 | tee "$OUT/pytest-cpu.log" | tail -3
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 log "CPU device and capture tests: $(tail -1 "$OUT/pytest-cpu.log")"
+# The seed models side by side with PyTorch eager and hand-graphed, fp32 then TF32.
+timeout 240 python3 bench/gpu_side_by_side.py --json "$OUT/side_by_side_fp32.json" 2>&1 \
+  | tee "$OUT/side_by_side.txt" || status=1
+timeout 120 python3 bench/gpu_side_by_side.py --tf32 --batches 1024 2>&1 \
+  | tee -a "$OUT/side_by_side.txt" || status=1
+log "side by side: $OUT/side_by_side.txt"
 exit $status
