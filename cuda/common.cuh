@@ -82,6 +82,18 @@ void for_each(cudaStream_t stream, int64_t n, F f) {
     }                                                                                   \
   } while (0)
 
+// fn<Word>(args...) with Word the unsigned integer of the dtype's size: kernels that only move
+// elements (concat, slices, gathers, strided copies) work on any dtype as words.
+#define FASTNN_WORD_CALL(dtype, fn, ...)                \
+  do {                                                  \
+    if (::fastnn::dtype_size(dtype) == 1)               \
+      fn<uint8_t>(__VA_ARGS__);                         \
+    else if (::fastnn::dtype_size(dtype) == 4)          \
+      fn<uint32_t>(__VA_ARGS__);                        \
+    else                                                \
+      fn<uint64_t>(__VA_ARGS__);                        \
+  } while (0)
+
 // run<T>() with T the C++ type of any dtype (bool for Bool): kernels of the tensor API.
 #define FASTNN_ANY_CALL(dtype, fn, ...)          \
   do {                                            \
@@ -125,39 +137,41 @@ void for_each(cudaStream_t stream, int64_t n, F f) {
     }                                                                                  \
   } while (0)
 
-// Sum of v over the block (blockDim.x a multiple of 32, at most 1024), in a fixed order so
-// results are deterministic; every thread gets the total. `shared` holds 32 values.
-template <class T>
-__device__ T block_sum(T v, T* shared) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
+// combine(a, b) of v over the block (blockDim.x a multiple of 32, at most 1024), in a fixed
+// order (warp shuffles, then the warps' results in warp order), so results are
+// deterministic; every thread gets the total. `shared` holds 32 values. In the second round
+// the lanes past the last warp take idle(shared), a value that leaves the total unchanged.
+template <class T, class Combine, class Idle>
+__device__ T block_reduce(T v, T* shared, Combine combine, Idle idle) {
+  for (int offset = 16; offset > 0; offset /= 2)
+    v = combine(v, __shfl_down_sync(0xffffffffu, v, offset));
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   __syncthreads();  // shared may still be read by a previous call
   if (lane == 0) shared[warp] = v;
   __syncthreads();
   const int warps = blockDim.x / 32;
-  v = lane < warps ? shared[lane] : T(0);
+  v = lane < warps ? shared[lane] : idle(shared);
   if (warp == 0)
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
+    for (int offset = 16; offset > 0; offset /= 2)
+      v = combine(v, __shfl_down_sync(0xffffffffu, v, offset));
   if (threadIdx.x == 0) shared[0] = v;
   __syncthreads();
   return shared[0];
 }
 
-// Max of v over the block, as block_sum.
+// Sum of v over the block (block_reduce); idle lanes add 0.
+template <class T>
+__device__ T block_sum(T v, T* shared) {
+  return block_reduce(
+      v, shared, [](T a, T b) { return a + b; }, [](const T*) { return T(0); });
+}
+
+// Max of v over the block (block_reduce); idle lanes repeat warp 0's value, which max
+// absorbs, so no infinity of T is needed.
 template <class T>
 __device__ T block_max(T v, T* shared) {
-  for (int offset = 16; offset > 0; offset /= 2) v = max(v, __shfl_down_sync(0xffffffffu, v, offset));
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  const int warps = blockDim.x / 32;
-  v = lane < warps ? shared[lane] : shared[0];
-  if (warp == 0)
-    for (int offset = 16; offset > 0; offset /= 2) v = max(v, __shfl_down_sync(0xffffffffu, v, offset));
-  if (threadIdx.x == 0) shared[0] = v;
-  __syncthreads();
-  return shared[0];
+  return block_reduce(
+      v, shared, [](T a, T b) { return max(a, b); }, [](const T* s) { return s[0]; });
 }
 
 // The device side of report_out_of_range (core/backend.h): the first kernel to find a bad

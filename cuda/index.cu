@@ -10,17 +10,6 @@ namespace {
 
 using cuda::for_each;
 
-// Calls fn<Word>(args...) with Word the unsigned integer of the dtype's size.
-#define FASTNN_INDEX_WORD_CALL(dtype, fn, ...)          \
-  do {                                                  \
-    if (::fastnn::dtype_size(dtype) == 1)               \
-      fn<uint8_t>(__VA_ARGS__);                         \
-    else if (::fastnn::dtype_size(dtype) == 4)          \
-      fn<uint32_t>(__VA_ARGS__);                        \
-    else                                                \
-      fn<uint64_t>(__VA_ARGS__);                        \
-  } while (0)
-
 int64_t layout_numel(const StridedLayout& L) {
   int64_t n = 1;
   for (int d = 0; d < L.dims; ++d) n *= L.shape[d];
@@ -96,13 +85,13 @@ void arange_typed(cudaStream_t stream, Tensor& out, double start, double step) {
 void CudaBackend::strided_copy(const Tensor& x, const StridedLayout& L, Tensor& out) {
   if (layout_numel(L) == 0) return;
   auto& dev = state(out.device());
-  FASTNN_INDEX_WORD_CALL(x.dtype(), strided_copy_words, dev.stream, x, L, out);
+  FASTNN_WORD_CALL(x.dtype(), strided_copy_words, dev.stream, x, L, out);
 }
 
 void CudaBackend::strided_assign(const Tensor& src, const StridedLayout& L, Tensor& dst) {
   if (layout_numel(L) == 0) return;
   auto& dev = state(dst.device());
-  FASTNN_INDEX_WORD_CALL(dst.dtype(), strided_assign_words, dev.stream, src, L, dst);
+  FASTNN_WORD_CALL(dst.dtype(), strided_assign_words, dev.stream, src, L, dst);
 }
 
 void CudaBackend::index_assign_rows(const Tensor& src, const Tensor& index, Tensor& out) {
@@ -114,7 +103,7 @@ void CudaBackend::index_assign_rows(const Tensor& src, const Tensor& index, Tens
   FASTNN_CUDA_CHECK(cudaMemsetAsync(owner.raw(), 0, owner.nbytes(), dev.stream));
   int64_t* errors = kernel_errors(out.device()).data<int64_t>();
   const int64_t* source = kernel_error_source(out.device()).data<int64_t>();
-  FASTNN_INDEX_WORD_CALL(out.dtype(), index_assign_words, dev.stream, src, index, out,
+  FASTNN_WORD_CALL(out.dtype(), index_assign_words, dev.stream, src, index, out,
                          owner.data<unsigned long long>(), limit, errors, source);
 }
 

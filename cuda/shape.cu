@@ -18,17 +18,6 @@ int64_t inner_size(const Shape& s, int64_t axis) {
   return n;
 }
 
-// Calls fn<Word>(args...) with Word the unsigned integer of the dtype's size.
-#define FASTNN_WORD_CALL(dtype, fn, ...)                \
-  do {                                                  \
-    if (::fastnn::dtype_size(dtype) == 1)               \
-      fn<uint8_t>(__VA_ARGS__);                         \
-    else if (::fastnn::dtype_size(dtype) == 4)          \
-      fn<uint32_t>(__VA_ARGS__);                        \
-    else                                                \
-      fn<uint64_t>(__VA_ARGS__);                        \
-  } while (0)
-
 // out (outer, out_cols) gets input k's (outer, in_cols) at columns [at, at + in_cols),
 // cols = size along the axis * inner; one launch per input, one thread per input element.
 template <class Word>
