@@ -136,7 +136,7 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
   // each batch gathers through a view of them.
   const Device device = inputs[0].device();
   const bool on_host = device.kind == DeviceKind::CPU;
-  Tensor batch_index = Tensor::empty({rows}, DType::Int64);
+  Tensor batch_index = on_host ? Tensor::empty({rows}, DType::Int64) : Tensor();
   Tensor device_order;
   if (!on_host && batches > 0) {
     device_order = Tensor::empty({batches * rows}, DType::Int64, device);

@@ -19,11 +19,6 @@ using Layout = BroadcastLayout;
 using cpu::for_each_run;
 using cpu::outer_rows;
 
-template <class T, class F>
-void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
-  cpu::broadcast_apply<T, T, T>(a, b, out, f);
-}
-
 // Whether out is x summed over all but its last axis (out's shape: ones, then x's last dim).
 bool reduces_leading_dims_only(const Tensor& x, const Tensor& out) {
   if (x.dim() < 2 || out.dim() < 1 || out.shape().back() != x.shape().back()) return false;
@@ -37,7 +32,7 @@ void CpuBackend::binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, T
     using T = decltype(zero);
     auto run = [&](auto op_tag) {
       constexpr BinaryOp Op = decltype(op_tag)::value;
-      binary_loop<T>(a, b, out, [](T x, T y) { return math::binary<Op>(x, y); });
+      cpu::broadcast_apply<T, T, T>(a, b, out, [](T x, T y) { return math::binary<Op>(x, y); });
     };
     switch (op) {
       case BinaryOp::Add:
@@ -188,7 +183,7 @@ void CpuBackend::broadcast_to(const Tensor& x, double alpha, Tensor& out) {
   dispatch_float(out.dtype(), "broadcast", [&](auto zero) {
     using T = decltype(zero);
     T a = static_cast<T>(alpha);
-    binary_loop<T>(x, x, out, [a](T v, T) { return a * v; });
+    cpu::broadcast_apply<T, T, T>(x, x, out, [a](T v, T) { return a * v; });
   });
 }
 
