@@ -18,6 +18,7 @@ import numpy as np
 from . import _C
 from . import dtypes as _dt
 from ._devices import check_device as _check_device
+from ._devices import device_name
 
 Tensor = _C.Tensor
 
@@ -248,11 +249,7 @@ class device(str):  # noqa: N801 - torch's name
         name = str(type_or_name)
         if index is not None:
             name = f"{name}:{int(index)}"
-        if name == "cuda":
-            name = "cuda:0"
-        if name != "cpu" and not (name.startswith("cuda:") and name[5:].isdigit()):
-            raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got '{name}'")
-        return super().__new__(cls, name)
+        return super().__new__(cls, device_name(name))
 
     @property
     def type(self) -> str:
