@@ -13,17 +13,24 @@ Shape with_last(const Shape& s, int64_t last) {
 }
 
 // The gradients of y = a (M, K) @ b (K, N) for gy (M, N): ga = gy @ b^T (a's shape),
-// gb = a^T @ gy, each only when asked for.
+// gb = a^T @ gy, each only when asked for. b_transposed: b is stored (N, K), y = a @ b^T,
+// so ga = gy @ b and gb = gy^T @ a (N, K).
 void matmul_backward(const Tensor& gy, const Tensor& a, const Tensor& b, int64_t M, int64_t N,
-                     int64_t K, bool need_a, bool need_b, Tensor& ga, Tensor& gb) {
+                     int64_t K, bool need_a, bool need_b, Tensor& ga, Tensor& gb,
+                     bool b_transposed = false) {
   Backend& be = backend_of(gy);
   if (need_a) {
     ga = Tensor::empty(a.shape(), a.dtype(), a.device());
-    FASTNN_LAUNCH(be, gemm, false, true, M, K, N, 1.0, gy, b, 0.0, ga);
+    FASTNN_LAUNCH(be, gemm, false, !b_transposed, M, K, N, 1.0, gy, b, 0.0, ga);
   }
   if (need_b) {
-    gb = Tensor::empty({K, N}, a.dtype(), a.device());
-    FASTNN_LAUNCH(be, gemm, true, false, K, N, M, 1.0, a, gy, 0.0, gb);
+    if (b_transposed) {
+      gb = Tensor::empty({N, K}, a.dtype(), a.device());
+      FASTNN_LAUNCH(be, gemm, true, false, N, K, M, 1.0, gy, a, 0.0, gb);
+    } else {
+      gb = Tensor::empty({K, N}, a.dtype(), a.device());
+      FASTNN_LAUNCH(be, gemm, true, false, K, N, M, 1.0, a, gy, 0.0, gb);
+    }
   }
 }
 }  // namespace
@@ -56,16 +63,18 @@ Tensor bias_gradient(const Tensor& gz, int64_t rows, int64_t features) {
 // Backward:  gz = gy * act'(y)   (act'(z) for GELU, which keeps z)
 //            gW = x^T @ gz,  gb = column sums of gz,  gx = gz @ W^T
 Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activation act,
-             double alpha, const char* who) {
+             double alpha, const char* who, bool kernel_transposed) {
   check_float(x, who, "inputs");
   check_float(kernel, who, "kernel");
   check_dim(kernel, 2, who, "kernel");
   check_nonempty(x, who, "inputs");
   check_nonempty(kernel, who, "kernel");
   FASTNN_CHECK(x.dim() >= 1, Value, who, ": expected inputs with a feature axis, got a scalar");
-  const int64_t I = kernel.shape()[0], O = kernel.shape()[1];
+  const int64_t I = kernel.shape()[kernel_transposed ? 1 : 0];
+  const int64_t O = kernel.shape()[kernel_transposed ? 0 : 1];
   FASTNN_CHECK(x.shape().back() == I, Value, who, ": expected inputs with last dimension ", I,
-               " (the kernel's input size), got shape ", shape_str(x.shape()));
+               " (the ", kernel_transposed ? "weight" : "kernel", "'s input size), got shape ",
+               shape_str(x.shape()));
   check_same_dtype(x, kernel, who, "kernel");
   check_same_device(x, kernel, who, "kernel");
   if (bias.defined()) {
@@ -80,16 +89,17 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activati
   Backend& be = backend_of(x);
   Tensor y = Tensor::empty(with_last(x.shape(), O), x.dtype(), x.device());
   const bool grad = needs_grad({&x, &kernel, &bias});
-  FASTNN_LAUNCH(be, gemm, false, false, B, O, I, 1.0, x, kernel, 0.0, y);
+  FASTNN_LAUNCH(be, gemm, false, kernel_transposed, B, O, I, 1.0, x, kernel, 0.0, y);
   Tensor z = epilogue_forward(act, alpha, bias, y, grad);
   if (!grad) return y;
 
   record(who, y, {x, kernel, bias},
-         [x = x.detach(), w = kernel.detach(), y_saved = y.detach(), z, act, alpha, B, I, O](
-             const Tensor& gy, const std::vector<bool>& needs) {
+         [x = x.detach(), w = kernel.detach(), y_saved = y.detach(), z, act, alpha, B, I, O,
+          kernel_transposed](const Tensor& gy, const std::vector<bool>& needs) {
            Tensor gz = epilogue_backward(act, alpha, z, y_saved, gy);
            std::vector<Tensor> grads(3);
-           matmul_backward(gz, x, w, B, O, I, needs[0], needs[1], grads[0], grads[1]);
+           matmul_backward(gz, x, w, B, O, I, needs[0], needs[1], grads[0], grads[1],
+                           kernel_transposed);
            if (needs[2]) grads[2] = bias_gradient(gz, B, O);
            return grads;
          });

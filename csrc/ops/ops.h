@@ -26,8 +26,10 @@ Tensor epilogue_backward(Activation act, double alpha, const Tensor& z, const Te
                          const Tensor& gy);
 Tensor bias_gradient(const Tensor& gz, int64_t rows, int64_t features);
 // y = act(x @ kernel + bias): x (..., in), kernel (in, out), bias (out) or undefined.
+// kernel_transposed: kernel is (out, in), PyTorch's Linear layout (y = x @ kernel^T + b);
+// BLAS reads either layout at the same speed, so no copy is made.
 Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, Activation act,
-             double alpha, const char* who = "Dense");
+             double alpha, const char* who = "Dense", bool kernel_transposed = false);
 // a (..., k) @ b (k, n).
 Tensor matmul(const Tensor& a, const Tensor& b);
 

@@ -15,13 +15,17 @@ void bind_ops(py::module_& m) {
   m.def(
       "dense",
       [](const Tensor& x, const Tensor& kernel, const std::optional<Tensor>& bias,
-         const std::string& activation, double alpha, const std::string& who) {
+         const std::string& activation, double alpha, const std::string& who,
+         bool kernel_transposed) {
         return dense(x, kernel, optional_tensor(bias),
-                     activation_from_name(activation, who.c_str()), alpha, who.c_str());
+                     activation_from_name(activation, who.c_str()), alpha, who.c_str(),
+                     kernel_transposed);
       },
       py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(),
       py::arg("activation") = "linear", py::arg("alpha") = 0.0, py::arg("who") = "Dense",
-      "act(x @ kernel + bias) as one op: x (..., in), kernel (in, out), bias (out,).");
+      py::arg("kernel_transposed") = false,
+      "act(x @ kernel + bias) as one op: x (..., in), kernel (in, out), bias (out,); with "
+      "kernel_transposed, kernel is (out, in) (PyTorch's Linear weight).");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"));
   m.def(
       "rnn",

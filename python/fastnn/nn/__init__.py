@@ -1,42 +1,20 @@
-"""``fastnn.nn``: TensorFlow's ``tf.nn`` functions (``tf.nn.sigmoid``, ``tf.nn.relu``,
-``tf.nn.softmax``, ... as the seeds pass them to layers: ``Dense(3, activation=tf.nn.sigmoid)``
-with ``import fastnn as tf``). PyTorch's ``torch.nn`` modules are to live here too."""
+"""``fastnn.nn``: PyTorch's ``torch.nn`` (``import fastnn.nn as nn``: Module, Linear, Conv2d
+on NCHW batches, LSTM with PyTorch's gate order, CrossEntropyLoss, ``nn.functional``,
+``nn.init``) over fastnn's kernels, and TensorFlow's ``tf.nn`` functions (``tf.nn.sigmoid``,
+``tf.nn.relu``, ``tf.nn.softmax`` as the seeds pass them to layers, with
+``import fastnn as tf``)."""
 
 from __future__ import annotations
 
-from .. import functional as _F
+from . import activation, conv, dropout, linear, loss, module, normalization, pooling, rnn
+from . import sparse
+from ._tf import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from . import functional, init  # noqa: F401
 
+_SOURCES = (module, linear, activation, conv, pooling, normalization, dropout, sparse, rnn,
+            loss)
+globals().update({name: getattr(source, name) for source in _SOURCES
+                  for name in source.__all__})
 
-def relu(features, name=None):
-    return _F.relu(features)
-
-
-def sigmoid(x, name=None):
-    return _F.sigmoid(x)
-
-
-def tanh(x, name=None):
-    return _F.tanh(x)
-
-
-def gelu(features, approximate=False, name=None):
-    if approximate:
-        raise ValueError("fastnn.nn.gelu: approximate=True (the tanh form) is not supported; "
-                         "fastnn's gelu is the exact erf form (approximate=False)")
-    return _F.gelu(features)
-
-
-def leaky_relu(features, alpha=0.2, name=None):
-    """TensorFlow's default slope is 0.2 (Keras's LeakyReLU layer and torch's use others)."""
-    return _F.leaky_relu(features, alpha)
-
-
-def softmax(logits, axis=-1, name=None):
-    return _F.softmax(logits, axis)
-
-
-def log_softmax(logits, axis=-1, name=None):
-    return _F.log_softmax(logits, axis)
-
-
-__all__ = ["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax"]
+__all__ = (["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax",
+            "functional", "init"] + [name for source in _SOURCES for name in source.__all__])

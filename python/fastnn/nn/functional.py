@@ -1,0 +1,14 @@
+"""``fastnn.nn.functional`` (``import fastnn.nn.functional as F``): PyTorch's functional
+forms over fastnn's kernels, with PyTorch's layouts (NCHW) and defaults. Each lives beside
+its module class (``F.conv2d`` in nn/conv.py, ``F.cross_entropy`` in nn/loss.py); a file's
+``FUNCTIONAL`` list names what this namespace takes from it."""
+
+from __future__ import annotations
+
+from . import activation, conv, dropout, linear, loss, normalization, pooling, rnn, sparse
+
+_SOURCES = (linear, activation, conv, pooling, normalization, dropout, sparse, rnn, loss)
+
+__all__ = [name for source in _SOURCES for name in source.FUNCTIONAL]
+globals().update({name: getattr(source, name) for source in _SOURCES
+                  for name in source.FUNCTIONAL})
