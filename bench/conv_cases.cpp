@@ -349,7 +349,7 @@ void bench_norm(Backend& be, int64_t batch, const Shape& per_sample) {
     return (at(x, k) - m) / std::sqrt(v + epsilon) * at(gamma, k % C) + at(beta, k % C);
   };
 
-  be.batch_norm_forward(true, momentum, epsilon, x, gamma, beta, moving_mean, moving_var, mean,
+  be.batch_norm_forward(true, momentum, epsilon, false, x, gamma, beta, moving_mean, moving_var, mean,
                         invstd, y);
   Check train{1e-5};
   for (int64_t c = 0; c < C; ++c) {
@@ -363,7 +363,7 @@ void bench_norm(Backend& be, int64_t batch, const Shape& per_sample) {
   report(
       "batch_norm fwd train", name, train,
       [&] {
-        be.batch_norm_forward(true, momentum, epsilon, x, gamma, beta, moving_mean, moving_var,
+        be.batch_norm_forward(true, momentum, epsilon, false, x, gamma, beta, moving_mean, moving_var,
                               mean, invstd, y);
       },
       8.0 * n, Unit::Bytes);
@@ -371,7 +371,7 @@ void bench_norm(Backend& be, int64_t batch, const Shape& per_sample) {
   // Inference normalises with the moving statistics (left as they were).
   Tensor infer_mean = empty_like(mean), infer_invstd = empty_like(mean), mean1 = mean0.clone(),
          var1 = var0.clone();
-  be.batch_norm_forward(false, momentum, epsilon, x, gamma, beta, mean1, var1, infer_mean,
+  be.batch_norm_forward(false, momentum, epsilon, false, x, gamma, beta, mean1, var1, infer_mean,
                         infer_invstd, y);
   Check infer{1e-5};
   for (int64_t c = 0; c < C; ++c) {
@@ -385,7 +385,7 @@ void bench_norm(Backend& be, int64_t batch, const Shape& per_sample) {
   report(
       "batch_norm fwd infer", name, infer,
       [&] {
-        be.batch_norm_forward(false, momentum, epsilon, x, gamma, beta, mean1, var1, infer_mean,
+        be.batch_norm_forward(false, momentum, epsilon, false, x, gamma, beta, mean1, var1, infer_mean,
                               infer_invstd, y);
       },
       8.0 * n, Unit::Bytes);

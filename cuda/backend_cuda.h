@@ -161,7 +161,8 @@ class CudaBackend final : public Backend {
   void swap_leading_axes(const Tensor& x, bool reverse_a, bool reverse_b, const Tensor& keep,
                          Tensor& out) override;
 
-  void batch_norm_forward(bool training, double momentum, double epsilon, const Tensor& x,
+  void batch_norm_forward(bool training, double momentum, double epsilon,
+                          bool unbiased_moving_variance, const Tensor& x,
                           const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                           Tensor& moving_variance, Tensor& mean, Tensor& invstd,
                           Tensor& y) override;

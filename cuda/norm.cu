@@ -110,7 +110,7 @@ __device__ inline double chunk_total(const double* partial, int64_t chunks, int 
 // gamma + beta, one thread per element; gamma, beta undefined (nullptr) mean 1 and 0.
 template <class T>
 void batch_norm_forward_values(cudaStream_t stream, bool training, double momentum,
-                               double epsilon, const Tensor& x, const Tensor& gamma,
+                               double epsilon, bool unbiased_moving_variance, const Tensor& x, const Tensor& gamma,
                                const Tensor& beta, Tensor& moving_mean, Tensor& moving_variance,
                                Tensor& mean, Tensor& invstd, Tensor& y) {
   const int64_t C = x.shape().back(), R = C > 0 ? x.numel() / C : 0;
@@ -134,11 +134,14 @@ void batch_norm_forward_values(cudaStream_t stream, bool training, double moment
         stream, xp, nullptr, bmp, nullptr, nullptr, R, C, chunks, x.device());
     const double* qp = squares.data<double>();
     cuda::for_each(stream, C, [=] __device__(int64_t c) {
-      const double variance = chunk_total(qp, chunks.count, 1, 0, C, c) / double(R);
+      const double squared = chunk_total(qp, chunks.count, 1, 0, C, c);
+      const double variance = squared / double(R);
       mp[c] = static_cast<T>(bmp[c]);
       ip[c] = static_cast<T>(math::batch_norm_invstd(variance, epsilon));
       mmp[c] = static_cast<T>(math::moving_average(momentum, mmp[c], bmp[c]));
-      mvp[c] = static_cast<T>(math::moving_average(momentum, mvp[c], variance));
+      mvp[c] = static_cast<T>(math::moving_average(
+          momentum, mvp[c],
+          math::moving_variance_sample(squared, R, unbiased_moving_variance)));
     });
   } else {
     cuda::for_each(stream, C, [=] __device__(int64_t c) {
@@ -212,12 +215,12 @@ void batch_norm_backward_values(cudaStream_t stream, bool training, const Tensor
 }  // namespace
 
 void CudaBackend::batch_norm_forward(bool training, double momentum, double epsilon,
-                                     const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                     bool unbiased_moving_variance, const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                      Tensor& moving_mean, Tensor& moving_variance, Tensor& mean,
                                      Tensor& invstd, Tensor& y) {
   auto& dev = state(y.device());
   FASTNN_FLOAT_CALL(x.dtype(), "batch_norm", batch_norm_forward_values, dev.stream, training,
-                    momentum, epsilon, x, gamma, beta, moving_mean, moving_variance, mean, invstd,
+                    momentum, epsilon, unbiased_moving_variance, x, gamma, beta, moving_mean, moving_variance, mean, invstd,
                     y);
 }
 

@@ -402,7 +402,10 @@ class Backend {
   // the batch's mean and 1 / sqrt(biased variance + epsilon), and the moving statistics are
   // updated in place, moving = momentum * moving + (1 - momentum) * batch (Keras); otherwise
   // mean and invstd come from the moving statistics. y = (x - mean) * invstd * gamma + beta.
-  virtual void batch_norm_forward(bool training, double momentum, double epsilon, const Tensor& x,
+  // unbiased_moving_variance: the moving variance takes the batch's unbiased variance
+  // (PyTorch's BatchNorm) instead of the biased one that normalises (Keras's).
+  virtual void batch_norm_forward(bool training, double momentum, double epsilon,
+                                  bool unbiased_moving_variance, const Tensor& x,
                                   const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                                   Tensor& moving_variance, Tensor& mean, Tensor& invstd,
                                   Tensor& y) = 0;

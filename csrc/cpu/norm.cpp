@@ -49,7 +49,8 @@ T at_or(const Tensor& t, int64_t c, T otherwise) {
 }
 }  // namespace
 
-void CpuBackend::batch_norm_forward(bool training, double momentum, double epsilon, const Tensor& x,
+void CpuBackend::batch_norm_forward(bool training, double momentum, double epsilon,
+                                    bool unbiased_moving_variance, const Tensor& x,
                                     const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                                     Tensor& moving_variance, Tensor& mean, Tensor& invstd,
                                     Tensor& y) {
@@ -79,7 +80,9 @@ void CpuBackend::batch_norm_forward(bool training, double momentum, double epsil
         mp[c] = static_cast<T>(batch_mean[c]);
         ip[c] = static_cast<T>(math::batch_norm_invstd(variance, epsilon));
         mmp[c] = static_cast<T>(math::moving_average(momentum, mmp[c], batch_mean[c]));
-        mvp[c] = static_cast<T>(math::moving_average(momentum, mvp[c], variance));
+        mvp[c] = static_cast<T>(math::moving_average(
+            momentum, mvp[c],
+            math::moving_variance_sample(squares[c], R, unbiased_moving_variance)));
       }
     } else {
       for (int64_t c = 0; c < C; ++c) {

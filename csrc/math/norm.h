@@ -2,7 +2,8 @@
 // The per-channel statistics are sums in double; these functions are what each element and
 // each channel does with them:
 //   invstd  = 1 / sqrt(biased variance + epsilon)       (per channel, in double)
-//   moving  = momentum * moving + (1 - momentum) * batch  (Keras's update, in double)
+//   moving  = momentum * moving + (1 - momentum) * batch  (Keras's update, in double;
+//             the variance biased as Keras or unbiased as PyTorch)
 //   y       = (x - mean) * scale + shift,  scale = invstd * gamma, shift = beta
 //   gx      = scale * (gy - mean(gy) - xhat * mean(gy * xhat)),  xhat = (x - mean) * invstd
 //             (inference: the two means are zero)
@@ -18,6 +19,13 @@ FASTNN_HOST_DEVICE double batch_norm_invstd(double variance, double epsilon) {
 
 FASTNN_HOST_DEVICE double moving_average(double momentum, double moving, double batch) {
   return momentum * moving + (1.0 - momentum) * batch;
+}
+
+// The batch variance that the moving variance averages, from the sum of squared deviations
+// over `rows`: biased (Keras's) or unbiased (PyTorch's running_var; one row keeps the biased
+// value, 0, where PyTorch refuses to train).
+FASTNN_HOST_DEVICE double moving_variance_sample(double squares, int64_t rows, bool unbiased) {
+  return squares / double(unbiased && rows > 1 ? rows - 1 : rows);
 }
 
 template <class T>

@@ -8,7 +8,8 @@ namespace fastnn {
 
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const Tensor& moving_mean, const Tensor& moving_variance, bool training,
-                  double momentum, double epsilon, const char* who) {
+                  double momentum, double epsilon, const char* who,
+                  bool unbiased_moving_variance) {
   check_float(x, who, "inputs");
   FASTNN_CHECK(x.dim() >= 1, Value, who, ": expected inputs with a channel axis, got a scalar");
   const int64_t C = x.shape().back();
@@ -34,8 +35,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   Tensor mean = Tensor::empty({C}, x.dtype(), x.device());
   Tensor invstd = Tensor::empty({C}, x.dtype(), x.device());
   Tensor moving_mean_out = moving_mean, moving_variance_out = moving_variance;
-  FASTNN_LAUNCH(backend_of(x), batch_norm_forward, training, momentum, epsilon, x, gamma, beta,
-                moving_mean_out, moving_variance_out, mean, invstd, y);
+  FASTNN_LAUNCH(backend_of(x), batch_norm_forward, training, momentum, epsilon,
+                unbiased_moving_variance, x, gamma, beta, moving_mean_out, moving_variance_out,
+                mean, invstd, y);
   if (!needs_grad({&x, &gamma, &beta})) return y;
   record(who, y, {x, gamma, beta},
          [training, x = x.detach(), gamma = gamma.defined() ? gamma.detach() : Tensor(), mean,

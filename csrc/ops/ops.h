@@ -107,10 +107,13 @@ Tensor dropout(const Tensor& x, double rate, const Shape& noise_shape, bool trai
 
 // --- norm.cpp ---
 // Batch normalisation over the last axis of x (..., C); gamma/beta (C) may be undefined.
-// Training uses the batch's statistics and updates moving_mean/moving_variance in place.
+// Training uses the batch's statistics and updates moving_mean/moving_variance in place
+// (moving = momentum * moving + (1 - momentum) * batch; PyTorch's momentum m is 1 - m here),
+// the variance biased (Keras) or, with unbiased_moving_variance, unbiased (PyTorch).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const Tensor& moving_mean, const Tensor& moving_variance, bool training,
-                  double momentum, double epsilon, const char* who);
+                  double momentum, double epsilon, const char* who,
+                  bool unbiased_moving_variance = false);
 
 // --- rnn.cpp ---
 // "simple_rnn", "lstm", "gru".

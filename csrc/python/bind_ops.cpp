@@ -196,14 +196,18 @@ void bind_ops(py::module_& m) {
       "batch_norm",
       [](const Tensor& x, const std::optional<Tensor>& gamma, const std::optional<Tensor>& beta,
          const Tensor& moving_mean, const Tensor& moving_variance, bool training, double momentum,
-         double epsilon, const std::string& who) {
+         double epsilon, const std::string& who, bool unbiased_moving_variance) {
         return batch_norm(x, optional_tensor(gamma), optional_tensor(beta), moving_mean,
-                          moving_variance, training, momentum, epsilon, who.c_str());
+                          moving_variance, training, momentum, epsilon, who.c_str(),
+                          unbiased_moving_variance);
       },
       py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("moving_mean"),
       py::arg("moving_variance"), py::arg("training"), py::arg("momentum") = 0.99,
       py::arg("epsilon") = 1e-3, py::arg("who") = "batch_norm",
-      "Batch normalisation over the last axis; training updates the moving statistics.");
+      py::arg("unbiased_moving_variance") = false,
+      "Batch normalisation over the last axis; training updates the moving statistics "
+      "(moving = momentum * moving + (1 - momentum) * batch; the variance unbiased as "
+      "PyTorch's running_var with unbiased_moving_variance).");
 }
 
 }  // namespace fastnn::python
