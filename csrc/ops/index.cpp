@@ -40,6 +40,19 @@ Shape contiguous_strides(const Shape& s) {
   return strides;
 }
 
+// The selection that reads a contiguous tensor of `shape` with its axes in the order of
+// `dims` (a permutation).
+StridedLayout permuted_layout(const Shape& shape, const std::vector<int64_t>& dims) {
+  const Shape strides = contiguous_strides(shape);
+  StridedLayout L;
+  L.dims = static_cast<int>(dims.size());
+  for (size_t d = 0; d < dims.size(); ++d) {
+    L.shape[d] = shape[dims[d]];
+    L.stride[d] = strides[dims[d]];
+  }
+  return L;
+}
+
 // Makes `view` a view of `base` starting `offset` elements in (tracked for in-place ops).
 void mark_view(Tensor& view, const Tensor& base, int64_t offset) {
   TensorImpl* b = base.impl();
@@ -107,14 +120,22 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims_in) {
   bool identity = true;
   for (int64_t d = 0; d < n; ++d) identity = identity && dims[d] == d;
   if (identity) return x;
-  const Shape strides = contiguous_strides(x.shape());
-  StridedLayout L;
-  L.dims = static_cast<int>(n);
-  for (int64_t d = 0; d < n; ++d) {
-    L.shape[d] = x.shape()[dims[d]];
-    L.stride[d] = strides[dims[d]];
-  }
-  return strided(x, L, who);
+  FASTNN_CHECK(n <= 16, Value, who, ": expected at most 16 dims, got ", n);
+  const StridedLayout L = permuted_layout(x.shape(), dims);
+  Tensor out = Tensor::empty(layout_shape(L), x.dtype(), x.device());
+  FASTNN_LAUNCH(backend_of(x), strided_copy, x, L, out);
+  if (!needs_grad({&x})) return out;
+  // A permute moves each element once: its gradient is the inverse permute of gy (no
+  // zero fill and scatter, as a general strided selection needs).
+  std::vector<int64_t> inverse(n);
+  for (int64_t d = 0; d < n; ++d) inverse[dims[d]] = d;
+  record(who, out, {x}, [inverse](const Tensor& gy, const std::vector<bool>&) {
+    const StridedLayout back = permuted_layout(gy.shape(), inverse);
+    Tensor gx = Tensor::empty(layout_shape(back), gy.dtype(), gy.device());
+    FASTNN_LAUNCH(backend_of(gy), strided_copy, gy, back, gx);
+    return std::vector<Tensor>{gx};
+  });
+  return out;
 }
 
 Tensor expand(const Tensor& x, const Shape& shape_in) {

@@ -96,7 +96,8 @@ def t_permute(self, *dims):
     shape = [self.shape[d] for d in dims]
     out_strides = [strides[d] for d in dims]
     # A copy that writes back where an in-place op changes it (tensor_ops.link_strided).
-    return link_strided(_C.strided(self, shape, out_strides, 0), self, shape, out_strides, 0)
+    # _C.permute: its backward is the inverse permute (a general selection's is a scatter).
+    return link_strided(_C.permute(self, dims), self, shape, out_strides, 0)
 
 
 def t_transpose(self, dim0, dim1):
