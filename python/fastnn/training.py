@@ -97,7 +97,8 @@ def loss_value(loss_fn, y_pred, y, sample_weight=None):
         if sample_weight is None:
             return loss_fn(y_pred=y_pred, y_true=y)
         return loss_fn(y_pred=y_pred, y_true=y, sample_weight=sample_weight)
-    loss = loss_fn(y, y_pred)  # Keras's order for custom losses
+    # Keras's order for custom losses; a PyTorch loss module (fastnn.nn) takes torch's.
+    loss = loss_fn(y_pred, y) if getattr(loss_fn, "prediction_first", False) else loss_fn(y, y_pred)
     if not isinstance(loss, Tensor):
         name = getattr(loss_fn, "__name__", loss_fn)
         raise TypeError(f"compile: the custom loss {name!r} returned"
@@ -120,8 +121,17 @@ class TrainingMixin(FeedingMixin):
     _compiled = False
     _capture = True
     optimizer = None
-    loss = None
     stop_training = False
+
+    # compile's loss, kept out of the instance's attributes: a model tracks the layers its
+    # attributes hold, and a PyTorch loss (nn.CrossEntropyLoss) is a module.
+    @property
+    def loss(self):
+        return self.__dict__.get("_loss")
+
+    @loss.setter
+    def loss(self, value):
+        self.__dict__["_loss"] = value
 
     # --- compile -----------------------------------------------------------------------
 
