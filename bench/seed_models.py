@@ -270,9 +270,12 @@ def torch_sequence_model(name, nn):
     return SequenceModel()
 
 
-def setup_torch(name, batch, steps, channels_last=False):
-    import torch
-    import torch.nn as nn
+def setup_torch(name, batch, steps, channels_last=False, torch=None):
+    """PyTorch's step loop; with torch=fastnn, the same code run by fastnn.nn (NCHW CNNs,
+    an eager loop: what a seed's PyTorch code does with its imports changed)."""
+    if torch is None:
+        import torch
+    nn = torch.nn
 
     loss = MODELS[name][2]
     torch.manual_seed(0)
@@ -280,7 +283,7 @@ def setup_torch(name, batch, steps, channels_last=False):
              else nn.Sequential(*torch_modules(name, nn)))
     loss_fn = {"binary": nn.BCEWithLogitsLoss(), "sparse": nn.CrossEntropyLoss(), "mse": nn.MSELoss()}[loss]
     x, y = data(name, batch)
-    x = torch.tensor(x)
+    x = torch.from_numpy(x)
     if is_cnn(name):
         x = x.permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
         if channels_last:
@@ -288,7 +291,7 @@ def setup_torch(name, batch, steps, channels_last=False):
             model = model.to(memory_format=torch.channels_last)
             x = x.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    y = x if loss == "mse" else torch.tensor(y)
+    y = x if loss == "mse" else torch.from_numpy(np.asarray(y, np.int64))
 
     def step():
         opt.zero_grad(set_to_none=False)
@@ -400,11 +403,15 @@ def main():
     keras_short = {"jax": "jax", "tensorflow": "tf"}
     header = (f"{'model':12s} {'fastnn':>10s} {'torch':>10s} {'keras':>10s} "
               f"{'x torch':>8s} {'x keras':>8s} {'GFLOP/s':>8s} {'% sgemm':>8s}")
+    # fastnn.nn: PyTorch's code for the model with `import fastnn as torch` (NCHW, eager loop).
+    print("(fastnn.nn: the PyTorch code run by fastnn, printed after the row with its ratio "
+          "to fastnn's fit)")
     print(header)
     results = {}
     for name in names:
         steps = steps_of[name]
-        runners = {"fastnn": setup_fastnn(name, args.batch, steps)}
+        runners = {"fastnn": setup_fastnn(name, args.batch, steps),
+                   "fastnn_nn": setup_torch(name, args.batch, steps, torch=fn)}
         if have_torch:
             runners["torch"] = setup_torch(name, args.batch, steps)
             if is_cnn(name):
@@ -439,7 +446,8 @@ def main():
         gflops = ours * forward_flops(name) * 3 / 1e9
         results[name] = dict(fastnn=ours, torch=torch_rate, keras=fastest_keras, **keras_rates,
                              gflops=gflops, share=gflops / peak, steps=steps)
-        notes = []
+        results[name]["fastnn_nn"] = best["fastnn_nn"]
+        notes = [f"fastnn.nn {best['fastnn_nn']:.0f} = {best['fastnn_nn'] / ours:.2f}x fit"]
         if "torch_cl" in best:
             results[name].update(torch_nchw=torch_nchw, torch_channels_last=torch_cl)
             notes.append(f"torch nchw {torch_nchw:.0f}, channels_last {torch_cl:.0f}")
