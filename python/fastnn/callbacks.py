@@ -80,7 +80,12 @@ def _set_lr(optimizer, value, who):
     if hasattr(optimizer, "learning_rate"):
         optimizer.learning_rate = value
     elif hasattr(optimizer, "param_groups"):
-        optimizer.param_groups[0]["lr"] = value
+        # Several groups (torch's): each keeps its ratio to the first group's rate.
+        groups = optimizer.param_groups
+        first = float(groups[0]["lr"])
+        for group in groups:
+            group["lr"] = value if first == 0 else float(group["lr"]) * (value / first)
+        groups[0]["lr"] = value
     else:
         raise ValueError(f'{who}: the optimizer must have a "learning_rate" attribute, got '
                          f"{type(optimizer).__name__}")

@@ -135,6 +135,10 @@ def flatten(x):
 
 
 def concat(tensors, axis=0):
+    """tf.concat: the tensors joined along ``axis``; a single tensor is returned as it is
+    (TensorFlow's values may be one Tensor)."""
+    if isinstance(tensors, Tensor):
+        return tensors
     tensors = [as_tensor(t) for t in tensors]
     return _C.concat(tensors, axis)
 

@@ -61,6 +61,8 @@ class Loss:
             first, second = args
             if _has_graph(second) and not _has_graph(first):
                 return second, first  # Keras order: (y_true, y_pred)
+            if not _has_graph(first) and _looks_like_labels(first, second):
+                return second, first  # no graph to tell: integer labels, or fewer dims
             return first, second
         if len(args) == 1:
             return (args[0], y_true) if y_pred is None else (y_pred, args[0])
@@ -75,6 +77,20 @@ class Loss:
 
 def _has_graph(x):
     return isinstance(x, Tensor) and x.requires_grad
+
+
+def _looks_like_labels(first, second):
+    """Whether ``first`` is the targets of a loss called on plain values (nothing requires
+    grad): integer labels against float predictions, or sparse labels (N,) against (N, C)
+    predictions with C > 1, which only Keras's (y_true, y_pred) order gives."""
+    a, b = np.asarray(first) if not isinstance(first, Tensor) else first, (
+        np.asarray(second) if not isinstance(second, Tensor) else second)
+    kind = lambda v: str(v.dtype)  # noqa: E731
+    int_first = kind(a).startswith(("int", "uint", "bool"))
+    int_second = kind(b).startswith(("int", "uint", "bool"))
+    class_axis = a.ndim + 1 == b.ndim and b.ndim >= 2 and b.shape[-1] > 1 and (
+        tuple(a.shape) == tuple(b.shape[:-1]))
+    return (int_first and not int_second) or class_axis
 
 
 def weighted_reduce(values, sample_weight, reduction="sum_over_batch_size", who="loss"):

@@ -10,6 +10,9 @@ reached as ``fastnn.optim.lr_scheduler``, for PyTorch-style loops over a
         sched.step()                     # after the epoch's optimizer steps, as in PyTorch
         sched.get_last_lr()              # [0.1], then [0.01] from epoch 30, ...
 
+With several param groups every scheduler sets every group's rate from its own
+``initial_lr`` (``base_lrs``, ``get_last_lr()``: one per group), as torch's.
+
 As in PyTorch, creating a scheduler records ``initial_lr`` in the optimizer's param group,
 sets the rate for epoch 0 (``last_epoch`` becomes 0), and each ``step()`` moves to the next
 epoch and writes the new rate into ``param_groups[..]["lr"]`` with the same (chainable,
@@ -431,6 +434,97 @@ class SequentialLR(LRScheduler):
             scheduler.load_state_dict(s)
 
 
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy, stepped after every batch: the rate rises from
+    ``max_lr / div_factor`` to ``max_lr`` over the first ``pct_start`` of ``total_steps``
+    (or ``epochs * steps_per_epoch``), then anneals (cosine or linear) to
+    ``max_lr / div_factor / final_div_factor``; ``three_phase`` first comes back down to the
+    initial rate. With ``cycle_momentum`` the momentum (SGD's and RMSprop's ``momentum``,
+    Adam's ``betas[0]``) moves the other way between ``max_momentum`` and ``base_momentum``.
+    Per group (``max_lr`` and the momenta may be lists); not chainable, as torch's."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
+                 pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
+                 max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
+                 last_epoch=-1):
+        who = type(self).__name__
+        self.optimizer = _check_optimizer(who, optimizer)
+        if total_steps is not None:
+            self.total_steps = _check_int(who, "total_steps", total_steps, 1)
+        elif epochs is not None and steps_per_epoch is not None:
+            self.total_steps = (_check_int(who, "epochs", epochs, 1)
+                                * _check_int(who, "steps_per_epoch", steps_per_epoch, 1))
+        else:
+            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
+            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError("anneal_strategy must be one of 'cos' or 'linear', instead got "
+                             f"{anneal_strategy}")
+        self._anneal_func_type = anneal_strategy
+        # torch's phases: (end_step, start_lr, end_lr, start_momentum, end_momentum)
+        last, up = self.total_steps - 1, float(pct_start * self.total_steps) - 1
+        phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum")] + (
+            [(2 * up, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+             (last, "initial_lr", "min_lr", "max_momentum", "max_momentum")] if three_phase
+            else [(last, "max_lr", "min_lr", "base_momentum", "max_momentum")])
+        keys = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
+        self._schedule_phases = [dict(zip(keys, phase)) for phase in phases]
+        max_lrs = _per_group(optimizer, "max_lr", max_lr)
+        if last_epoch == -1:
+            for lr, group in zip(max_lrs, optimizer.param_groups):
+                group["initial_lr"] = lr / div_factor
+                group["max_lr"] = lr
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            defaults = getattr(optimizer, "defaults", {})
+            if "momentum" not in defaults and "betas" not in defaults:
+                raise ValueError("optimizer must support momentum or beta1 with "
+                                 "`cycle_momentum` option enabled")
+            self.use_beta1 = "betas" in defaults
+            if last_epoch == -1:
+                for high, low, group in zip(_per_group(optimizer, "max_momentum", max_momentum),
+                                            _per_group(optimizer, "base_momentum", base_momentum),
+                                            optimizer.param_groups):
+                    self._set_momentum(group, high)
+                    group["max_momentum"], group["base_momentum"] = high, low
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group, value):
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start, end, pct):
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self):
+        self._warn_get_lr()
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"Tried to step {step} times. The specified number of total steps "
+                             f"is {self.total_steps}")
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end = phase["end_step"]
+                if step <= end or i == len(self._schedule_phases) - 1:
+                    pct = (step - start) / (end - start)
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]],
+                                            pct))
+                    if self.cycle_momentum:
+                        self._set_momentum(group, self._anneal(
+                            group[phase["start_momentum"]], group[phase["end_momentum"]], pct))
+                    break
+                start = end
+        return lrs
+
+
 class ReduceLROnPlateau(LRScheduler):
     """Multiplies the rate by ``factor`` when ``step(metric)`` has not improved for more
     than ``patience`` epochs (torch's: ``threshold`` relative or absolute, ``cooldown``,
@@ -486,7 +580,13 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = self._lrs()
 
     def _reduce_lr(self):
-        for i, group in enumerate(self.optimizer.param_groups):
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):  # a group was added since (add_param_group)
+            if self.default_min_lr is None:
+                raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {len(groups)} param "
+                                   f"groups, min_lr gave {len(self.min_lrs)}; set min_lrs")
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for i, group in enumerate(groups):
             old_lr = float(group["lr"])
             new_lr = max(old_lr * self.factor, self.min_lrs[i])
             if old_lr - new_lr > self.eps:
@@ -521,6 +621,17 @@ class ReduceLROnPlateau(LRScheduler):
                              threshold_mode=self.threshold_mode)
 
 
+def _per_group(optimizer, name, value):
+    """``value`` for each param group: a list of one per group, or one for all (torch's)."""
+    count = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise ValueError(f"{name} must have the same length as optimizer.param_groups. "
+                             f"{name} has {len(value)} values, param_groups has {count}.")
+        return list(value)
+    return [value] * count
+
+
 def _lambdas(scheduler, optimizer, lr_lambda, arg):
     groups = len(optimizer.param_groups)
     if isinstance(lr_lambda, (list, tuple)):
@@ -541,4 +652,4 @@ sys.modules[__name__.rpartition(".")[0] + ".optim.lr_scheduler"] = sys.modules[_
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "SequentialLR",
-           "ReduceLROnPlateau"]
+           "OneCycleLR", "ReduceLROnPlateau"]

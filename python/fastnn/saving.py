@@ -95,7 +95,7 @@ def _weights(model, who):
         pairs = model._keyed_weights(who)
     except ValueError as e:
         raise ValueError(f"{who}: {e}") from None
-    return {key: np.ascontiguousarray(np.asarray(w)) for key, w in pairs}
+    return {key: np.asarray(w, order="C") for key, w in pairs}  # (0-d stays 0-d)
 
 
 def _layer_paths(model):
@@ -177,6 +177,10 @@ def _compile_spec(model):
             optimizer = {"api": "keras", "class": _encode(type(opt), "the optimizer's class"),
                          "config": _encode(config, "the optimizer's config")}
         elif isinstance(opt, optim.Optimizer):
+            if len(opt.param_groups) > 1:
+                raise _Unsaveable(f"the optimizer has {len(opt.param_groups)} parameter groups "
+                                  "(a saved compile state holds one); save "
+                                  "optimizer.state_dict() beside the model instead")
             group = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
             if isinstance(opt, optim.Adagrad):
                 group["initial_accumulator_value"] = opt._initial_accumulator_value
@@ -375,6 +379,13 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     if not _is_model(model):
         raise TypeError(f"{who}: expected a fastnn Model (Sequential or a subclass of "
                         f"fn.Model), got {type(model).__name__}")
+    from .nn.module import Module
+
+    if isinstance(model, Module):
+        raise ValueError(f"{who}: a fastnn.nn Module's architecture is its Python code, as in "
+                         "PyTorch: save its weights with model.save_weights(path) (or "
+                         "state_dict()) and load them into a new instance with "
+                         "load_weights(path) (or load_state_dict)")
     weights = _weights(model, who)
     try:
         spec = _layer_spec(model, "the model")
