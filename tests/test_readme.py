@@ -17,3 +17,4 @@ def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     for block in BLOCKS:  # later blocks may use names from earlier ones, as a reader would
         exec(compile(block, str(README), "exec"), scope)
     assert scope["accuracy"] > 0.9  # both digits examples train to a useful model
+    assert scope["cnn_accuracy"] > 0.9  # and the PyTorch code run by fastnn.nn

@@ -81,16 +81,13 @@ def _has_graph(x):
 
 def _looks_like_labels(first, second):
     """Whether ``first`` is the targets of a loss called on plain values (nothing requires
-    grad): integer labels against float predictions, or sparse labels (N,) against (N, C)
-    predictions with C > 1, which only Keras's (y_true, y_pred) order gives."""
-    a, b = np.asarray(first) if not isinstance(first, Tensor) else first, (
-        np.asarray(second) if not isinstance(second, Tensor) else second)
-    kind = lambda v: str(v.dtype)  # noqa: E731
-    int_first = kind(a).startswith(("int", "uint", "bool"))
-    int_second = kind(b).startswith(("int", "uint", "bool"))
-    class_axis = a.ndim + 1 == b.ndim and b.ndim >= 2 and b.shape[-1] > 1 and (
-        tuple(a.shape) == tuple(b.shape[:-1]))
-    return (int_first and not int_second) or class_axis
+    grad): sparse labels (N,) against (N, C) predictions with C > 1, which only Keras's
+    (y_true, y_pred) order gives. (Integer values alone do not tell: integer predictions
+    must still be refused.)"""
+    a = first if isinstance(first, Tensor) else np.asarray(first)
+    b = second if isinstance(second, Tensor) else np.asarray(second)
+    return (a.ndim + 1 == b.ndim and b.ndim >= 2 and b.shape[-1] > 1
+            and tuple(a.shape) == tuple(b.shape[:-1]))
 
 
 def weighted_reduce(values, sample_weight, reduction="sum_over_batch_size", who="loss"):

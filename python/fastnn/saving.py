@@ -379,9 +379,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     if not _is_model(model):
         raise TypeError(f"{who}: expected a fastnn Model (Sequential or a subclass of "
                         f"fn.Model), got {type(model).__name__}")
-    from .nn.module import Module
-
-    if isinstance(model, Module):
+    if getattr(type(model), "_architecture_is_code", False):  # a fastnn.nn Module
         raise ValueError(f"{who}: a fastnn.nn Module's architecture is its Python code, as in "
                          "PyTorch: save its weights with model.save_weights(path) (or "
                          "state_dict()) and load them into a new instance with "

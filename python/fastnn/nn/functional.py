@@ -5,9 +5,13 @@ its module class (``F.conv2d`` in nn/conv.py, ``F.cross_entropy`` in nn/loss.py)
 
 from __future__ import annotations
 
-from . import activation, conv, dropout, linear, loss, normalization, pooling, rnn, sparse
+import importlib
 
-_SOURCES = (linear, activation, conv, pooling, normalization, dropout, sparse, rnn, loss)
+# The files of fastnn.nn, by name: fastnn.nn's __init__ imports this module, so importing
+# the package from here would make a cycle.
+_SOURCES = tuple(importlib.import_module(f".{name}", __package__) for name in (
+    "linear", "activation", "conv", "pooling", "normalization", "dropout", "sparse", "rnn",
+    "loss"))
 
 __all__ = [name for source in _SOURCES for name in source.FUNCTIONAL]
 globals().update({name: getattr(source, name) for source in _SOURCES

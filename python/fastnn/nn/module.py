@@ -63,6 +63,10 @@ class Module(Model):
     """Subclass it, create submodules and parameters in ``__init__`` and define
     ``forward(self, *inputs)``, as with ``torch.nn.Module``."""
 
+    #: model.save refuses it (fastnn/saving.py): as in PyTorch, the class is the
+    #: architecture; save_weights / state_dict hold the rest.
+    _architecture_is_code = True
+
     def __init__(self, *args, **kwargs):
         if args:
             raise TypeError(f"{type(self).__name__}: Module.__init__ takes no positional "
