@@ -168,7 +168,7 @@ def _param():
     (lambda: optim.Adagrad([_param()], lr_decay=-0.1), "lr_decay >= 0"),
     (lambda: optim.SGD([_param()], momentum=0.0, nesterov=True), "nesterov"),
     (lambda: optim.SGD([_param()], momentum=0.9, dampening=0.1, nesterov=True), "nesterov"),
-    (lambda: optim.SGD([fn.tensor([1.0])]), "does not require grad"),
+    (lambda: optim.SGD([fn.tensor([1.0], requires_grad=True) * 2]), "non-leaf"),
 ])
 def test_optimizer_arguments(call, fragment):
     with pytest.raises(ValueError, match=fragment):

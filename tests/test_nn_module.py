@@ -193,3 +193,24 @@ def test_tf_names_the_seeds_call():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert float(fn.keras.losses.MeanSquaredError()(np.ones((2, 3)), np.zeros((2, 3)))) == 1.0
+
+
+def test_frozen_parameters_stay_in_the_optimizer_and_are_skipped():
+    """torch's fine-tuning idiom: requires_grad_(False) on a part, an optimizer over all of
+    model.parameters(); the frozen part keeps its values until it is unfrozen."""
+    fn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    model[0].requires_grad_(False)
+    opt = fn.optim.SGD(model.parameters(), lr=0.1)
+    frozen, trained = np.array(model[0].weight), np.array(model[1].weight)
+    x = np.random.default_rng(0).random((5, 4)).astype(np.float32)
+    model(x).sum().backward()
+    opt.step()
+    assert model[0].weight.grad is None
+    assert np.array_equal(np.asarray(model[0].weight), frozen)
+    assert not np.array_equal(np.asarray(model[1].weight), trained)
+    model[0].requires_grad_(True)
+    opt.zero_grad()
+    model(x).sum().backward()
+    opt.step()
+    assert not np.array_equal(np.asarray(model[0].weight), frozen)

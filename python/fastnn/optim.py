@@ -136,9 +136,12 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{who}: parameter {i}{in_group} is a {type(p).__name__}, "
                                 "expected a fastnn Tensor")
-            if not p.requires_grad:
-                raise ValueError(f"{who}: parameter {i}{in_group}"
-                                 f"{' ' + repr(p.name) if p.name else ''} does not require grad")
+            if not p.is_leaf:
+                raise ValueError(f"{who}: parameter {i}{in_group} is not a leaf tensor (the "
+                                 "result of an op): an optimizer can't optimize a non-leaf "
+                                 "Tensor; pass the tensor it was computed from")
+            # One that does not require grad (frozen by requires_grad_(False)) is kept, as
+            # torch keeps it: it gets no gradient, and a step skips a parameter without one.
         return params, names
 
     def _check_group(self, who, group, index):
