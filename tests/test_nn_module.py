@@ -214,3 +214,15 @@ def test_frozen_parameters_stay_in_the_optimizer_and_are_skipped():
     model(x).sum().backward()
     opt.step()
     assert not np.array_equal(np.asarray(model[0].weight), frozen)
+
+
+def test_recurse_false_gives_a_modules_own_parameters_and_buffers():
+    mine, theirs = _pair()
+    for method in ("named_parameters", "named_buffers"):
+        assert ([k for k, _ in getattr(mine, method)(recurse=False)]
+                == [k for k, _ in getattr(theirs, method)(recurse=False)])
+    assert len(mine.parameters(recurse=False)) == len(list(theirs.parameters(recurse=False))) == 1
+    assert [k for k, _ in mine.named_parameters(prefix="net.")][:2] == ["net.scale",
+                                                                         "net.blocks.0.weight"]
+    with pytest.raises(NotImplementedError, match="assign=True"):
+        mine.load_state_dict(theirs.state_dict(), assign=True)

@@ -160,6 +160,15 @@ class LecunNormal(VarianceScaling):
         super().__init__(1.0, "fan_in", "truncated_normal")
 
 
+def orthonormal(a, rows, cols):
+    """The (semi-)orthogonal (rows, cols) matrix of a normal draw ``a`` of shape
+    (max, min): the Q of its QR factorisation, signs fixed by R's diagonal so the result is
+    uniformly distributed (Keras's Orthogonal and PyTorch's orthogonal_ alike)."""
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    return q.T if rows < cols else q
+
+
 class Orthogonal(Initializer):
     """A (semi-)orthogonal matrix over (prod(shape[:-1]), shape[-1]), times gain."""
 
@@ -171,11 +180,7 @@ class Orthogonal(Initializer):
             raise ValueError(f"Orthogonal: expected a shape with at least 2 dimensions, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = _normal((max(rows, cols), min(rows, cols)), 1.0)
-        q, r = np.linalg.qr(a)
-        q *= np.sign(np.diag(r))
-        if rows < cols:
-            q = q.T
-        return self.gain * q.reshape(shape)
+        return self.gain * orthonormal(a, rows, cols).reshape(shape)
 
 
 _BY_NAME = {

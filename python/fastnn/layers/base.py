@@ -90,6 +90,10 @@ def _layers_within(layer):
     return out
 
 
+#: What load_state_dict returns (PyTorch's): the keys the state lacked and those it had extra.
+IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
 class Layer:
     """Base of every layer and model.
 
@@ -185,9 +189,10 @@ class Layer:
         """The trainable parameters, in get_weights order."""
         return self.trainable_weights
 
-    def named_parameters(self):
-        """(name, parameter) pairs in parameters() order, named as in state_dict()."""
-        names = {id(w): key for key, w in self._named_weights()}
+    def named_parameters(self, prefix=""):
+        """(name, parameter) pairs in parameters() order, named as in state_dict() (each
+        key after ``prefix``, PyTorch's argument)."""
+        names = {id(w): key for key, w in self._named_weights(prefix)}
         return [(names.get(id(w), w.name), w) for w in self.parameters()]
 
     # --- state dict (PyTorch's names: the structure, not the Keras layer names) -------------
@@ -197,23 +202,36 @@ class Layer:
         keyed by their add_weight names; models prefix their layers' attribute paths."""
         return [(prefix + _local_name(w, i), w) for i, w in enumerate(self.weights)]
 
-    def state_dict(self):
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
         """Weights by structural key, as numpy copies: 'kernel' for a layer, 'd1.kernel' or
         'blocks.0.bias' in a model, '0.kernel' in a Sequential. The keys do not depend on
-        the Keras names (dense_3/kernel), so they match between instances of a class."""
-        return {key: np.array(w, copy=True) for key, w in self._keyed_weights("state_dict")}
+        the Keras names (dense_3/kernel), so they match between instances of a class.
+        PyTorch's arguments: into ``destination``, keys after ``prefix``, and with
+        ``keep_vars`` the tensors themselves instead of copies."""
+        out = collections.OrderedDict() if destination is None else destination
+        for key, w in self._keyed_weights("state_dict"):
+            out[prefix + key] = w if keep_vars else np.array(w, copy=True)
+        return out
 
-    def load_state_dict(self, state):
-        """Copies ``state`` (key -> numpy array or tensor, as state_dict() gives) into the
-        weights, in place. Every key, dtype and shape is checked before any weight changes."""
+    def load_state_dict(self, state, strict=True, assign=False):
+        """Copies ``state`` (key -> numpy array or tensor, as state_dict() gives; PyTorch's
+        tensors too) into the weights, in place. Every key, dtype and shape is checked
+        before any weight changes. ``strict=False`` loads the keys both sides have and
+        reports the others; returns (missing_keys, unexpected_keys), as PyTorch does."""
         who = f"{type(self).__name__} '{self.name}'.load_state_dict"
         if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
             raise TypeError(f"{who}: expected a dict of arrays (as state_dict() returns), got "
                             f"{type(state).__name__}")
+        if assign:
+            raise NotImplementedError(f"{who}: assign=True (replacing the parameters by the "
+                                      "given tensors) is not supported; the values are copied "
+                                      "into the existing weights")
         mine = dict(self._keyed_weights("load_state_dict"))
         missing = [k for k in mine if k not in state]
         unexpected = [k for k in state if k not in mine]
-        if missing or unexpected:
+        if not strict:
+            mine = {k: w for k, w in mine.items() if k in state}
+        elif missing or unexpected:
             hint = ("; the model is not built yet (layers without input_shape create their "
                     "weights on the first call): call it on an input first"
                     if not self.built else "")
@@ -233,6 +251,7 @@ class Layer:
         # optimizers and captured steps holding these tensors see the new values.
         for w, value in zip(mine.values(), arrays):
             np.asarray(w)[...] = value
+        return IncompatibleKeys(missing, unexpected)
 
     def _keyed_weights(self, method):
         pairs = self._named_weights()

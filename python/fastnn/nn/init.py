@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from .. import _C
+from ..initializers import orthonormal
 from ..tensor import Tensor, no_grad
 
 _FLOATS = ("float32", "float64")
@@ -289,13 +290,8 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = np.asarray(_C.normal([rows, cols], 0.0, 1.0, "float64"))
-    if rows < cols:
-        flat = flat.T
-    q, r = np.linalg.qr(flat)
-    q = q * np.sign(np.diag(r))
-    if rows < cols:
-        q = q.T
+    flat = np.asarray(_C.normal([rows, cols], 0.0, 1.0, "float64"))  # drawn as torch draws
+    q = orthonormal(flat.T if rows < cols else flat, rows, cols)
     return _write(tensor, (_number(gain, who, "gain") * q).reshape(tuple(tensor.shape)))
 
 

@@ -214,19 +214,30 @@ class Module(Model):
         seen = set()
         return [w for w in out if not (id(w) in seen or seen.add(id(w)))]
 
+    # recurse=False: this module's own parameters and buffers only, as PyTorch's.
+    def _own_keyed(self, prefix):
+        own, _ = self._own_and_children()
+        seen = set()
+        return [(prefix + key, w) for key, w in own if not (id(w) in seen or seen.add(id(w)))]
+
     def named_buffers(self, prefix="", recurse=True):
         trainable = {id(p) for p in self.parameters()}
-        return [(k, w) for k, w in self._named_weights(prefix) if id(w) not in trainable]
+        pairs = self._named_weights(prefix) if recurse else self._own_keyed(prefix)
+        return [(k, w) for k, w in pairs if id(w) not in trainable]
 
     def buffers(self, recurse=True):
-        return [w for _, w in self.named_buffers()]
+        return [w for _, w in self.named_buffers(recurse=recurse)]
 
     def parameters(self, recurse=True):
-        return super().parameters()
+        if recurse:
+            return super().parameters()
+        return [w for _, w in self.named_parameters(recurse=False)]
 
     def named_parameters(self, prefix="", recurse=True):
-        names = {id(w): key for key, w in self._named_weights(prefix)}
-        return [(names.get(id(w), w.name), w) for w in self.parameters()]
+        if recurse:
+            return super().named_parameters(prefix)
+        trainable = {id(p) for p in super().parameters()}
+        return [(k, w) for k, w in self._own_keyed(prefix) if id(w) in trainable]
 
     def apply(self, fn):
         """Calls fn(module) on every submodule, then on this one (PyTorch's order)."""
@@ -251,28 +262,6 @@ class Module(Model):
         for p in self.parameters():
             p.requires_grad = bool(requires_grad)
         return self
-
-    def state_dict(self, destination=None, prefix="", keep_vars=False):
-        """Parameters and persistent buffers by attribute path, as numpy copies (fastnn's
-        checkpoint format takes them as they are; torch.save would need torch tensors)."""
-        out = collections.OrderedDict() if destination is None else destination
-        for key, w in self._keyed_weights("state_dict"):
-            out[prefix + key] = w if keep_vars else np.array(w, copy=True)
-        return out
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Copies the arrays or tensors of ``state_dict`` (a fastnn or a PyTorch one) into
-        the weights in place, every key and shape checked first. strict=False loads the
-        keys both sides have and reports the others, as PyTorch does."""
-        if strict:
-            super().load_state_dict(state_dict)
-            return _IncompatibleKeys([], [])
-        mine = dict(self._keyed_weights("load_state_dict"))
-        missing = [k for k in mine if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in mine]
-        Layer.load_state_dict(_Subset(self, [k for k in mine if k in state_dict]),
-                              {k: state_dict[k] for k in mine if k in state_dict})
-        return _IncompatibleKeys(missing, unexpected)
 
     # --- dtype and device ------------------------------------------------------------------
 
@@ -333,20 +322,6 @@ def _recast(module, w, dtype):
     return new
 
 
-class _Subset:
-    """load_state_dict(strict=False)'s view of a module: only the keys given."""
-
-    def __init__(self, module, keys):
-        self._module, self._keys = module, set(keys)
-        self.name, self.built = module.name, True
-
-    def _keyed_weights(self, method):
-        return [(k, w) for k, w in self._module._keyed_weights(method) if k in self._keys]
-
-
-_IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
 def takes_training(method):
     from ..layers.base import takes_argument
 
@@ -356,7 +331,28 @@ def takes_training(method):
 # --- containers -------------------------------------------------------------------------------
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: modules keyed '0', '1', ... (or by name), their
+    count, iteration, indexing (a slice is a new container of the same class) and append."""
+
+    def __len__(self):
+        return len(self.children())
+
+    def __iter__(self):
+        return iter(self.children())
+
+    def __getitem__(self, index):
+        children = self.named_children()
+        if isinstance(index, slice):
+            return self._sliced(children[index])
+        return children[_index(index, len(children), type(self).__name__)][1]
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """``nn.Sequential(m1, m2, ...)`` or ``nn.Sequential(OrderedDict(name=module))``: calls
     each in turn; keys '0.weight', '1.bias' (or the dict's names)."""
 
@@ -374,24 +370,12 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def __len__(self):
-        return len(self.children())
-
-    def __iter__(self):
-        return iter(self.children())
-
-    def __getitem__(self, index):
-        children = self.named_children()
-        if isinstance(index, slice):
-            return Sequential(collections.OrderedDict(children[index]))
-        return children[_index(index, len(children), "Sequential")][1]
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+    @staticmethod
+    def _sliced(pairs):  # PyTorch keeps the names
+        return Sequential(collections.OrderedDict(pairs))
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """``nn.ModuleList([...])``: a list of modules whose parameters the parent owns, keyed
     'name.0.weight', ...; it has no forward."""
 
@@ -400,26 +384,14 @@ class ModuleList(Module):
         for module in modules or []:
             self.append(module)
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
     def extend(self, modules):
         for module in modules:
             self.append(module)
         return self
 
-    def __len__(self):
-        return len(self.children())
-
-    def __iter__(self):
-        return iter(self.children())
-
-    def __getitem__(self, index):
-        children = self.children()
-        if isinstance(index, slice):
-            return ModuleList(children[index])
-        return children[_index(index, len(children), "ModuleList")]
+    @staticmethod
+    def _sliced(pairs):  # PyTorch numbers them anew
+        return ModuleList([module for _, module in pairs])
 
     def forward(self, *inputs):
         raise NotImplementedError("ModuleList has no forward: iterate over it in the parent's "
