@@ -122,6 +122,7 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
     for (const Tensor& source : sources)
       FASTNN_CHECK(index[i] >= 0 && index[i] < source.size(0), Index, who, ": row index ", index[i],
                    " out of range for ", source.size(0), " rows");
+  check_same_device(loss, totals, who, "totals");
   for (const auto& [value, total] : losses)
     FASTNN_CHECK(value.defined() && value.numel() == 1 && is_floating(value.dtype()) &&
                      total.numel() == 3 && total.dtype() == DType::Float64,
@@ -131,6 +132,11 @@ void Plan::replay_batches(const std::vector<Tensor>& sources, const std::vector<
     FASTNN_CHECK(m.pred.defined() && m.target.defined() && m.total.defined() &&
                      m.total.dtype() == DType::Float64,
                  Value, who, ": a metric needs the step's prediction and target and a total");
+  for (const auto& [value, total] : losses) check_same_device(value, total, who, "a loss's totals");
+  for (const Accuracy& m : metrics) {
+    check_same_device(m.pred, m.target, who, "a metric's target");
+    check_same_device(m.pred, m.total, who, "a metric's total");
+  }
   // Each batch's indices are copied into one index tensor (a view per batch would be a
   // heap allocation per step). On a device, the call's indices go up in one transfer and
   // each batch gathers through a view of them.

@@ -12,7 +12,7 @@
 
 namespace fastnn {
 
-class CpuBackend final : public Backend {
+class CpuBackend : public Backend {
  public:
   const char* name() const override { return "cpu"; }
 
@@ -208,5 +208,10 @@ inline std::pair<uint64_t, uint64_t> take_counters(Tensor& generator, int64_t co
   state[1] += static_cast<uint64_t>(count);
   return {state[0], offset};
 }
+
+// Registers a stand-in CUDA backend whose `devices` devices are host memory running the CPU
+// kernels (cpu/emulated_device.cpp: for testing the device paths without a GPU); false when a
+// CUDA backend is already registered.
+bool register_emulated_cuda(int devices);
 
 }  // namespace fastnn

@@ -65,6 +65,7 @@ void bind_plan(py::module_& m) {
                      shape_str(loss.shape()));
         FASTNN_CHECK(totals.numel() == 3 && totals.dtype() == DType::Float64, Value,
                      "accumulate_loss: expected float64 totals of 3 elements");
+        check_same_device(loss, totals, "accumulate_loss", "totals");
         FASTNN_LAUNCH(backend_of(loss), loss_accumulate, loss, weight, totals);
       },
       py::arg("loss"), py::arg("weight"), py::arg("totals"),
@@ -76,10 +77,53 @@ void bind_plan(py::module_& m) {
          Tensor& total) {
         FASTNN_CHECK(total.numel() == 1 && total.dtype() == DType::Float64, Value,
                      "accumulate_accuracy: expected a float64 one-element total");
+        check_same_device(pred, target, "accumulate_accuracy", "target");
+        check_same_device(pred, total, "accumulate_accuracy", "total");
         FASTNN_LAUNCH(backend_of(pred), accuracy_accumulate, accuracy_kind_from_name(name),
                       threshold, pred, target, total);
       },
       py::arg("name"), py::arg("threshold"), py::arg("pred"), py::arg("target"), py::arg("total"));
+
+  // What fit uses to feed a batch to a step on any device (the plan's input buffers or
+  // an eager step's inputs); neither is recorded: a plan's inputs are filled before it runs.
+  m.def(
+      "upload_into",
+      [](const py::array& array, Tensor& out) {
+        const char* who = "upload_into";
+        Tensor host = tensor_from_numpy(array, out.dtype(), who);
+        FASTNN_CHECK(host.shape() == out.shape(), Value, who, ": an array of shape ",
+                     shape_str(host.shape()), " does not fill a tensor of shape ",
+                     shape_str(out.shape()));
+        backend_of(out).copy_from_host(host.raw(), out);
+      },
+      py::arg("array"), py::arg("out"),
+      "Copies a host array into `out` (any device), converted to out's dtype.");
+  m.def(
+      "gather_rows_into",
+      [](const Tensor& source, const py::array_t<int64_t, py::array::c_style>& rows, Tensor& out) {
+        const char* who = "gather_rows_into";
+        FASTNN_CHECK(rows.ndim() == 1 && out.dim() >= 1 && source.dim() == out.dim() &&
+                         out.size(0) == rows.shape(0) && source.dtype() == out.dtype() &&
+                         source.device() == out.device(),
+                     Value, who, ": ", rows.shape(0), " rows of a ", dtype_name(source.dtype()),
+                     " ", shape_str(source.shape()), " tensor on ", source.device().name(),
+                     " do not fill a ", dtype_name(out.dtype()), " ", shape_str(out.shape()),
+                     " tensor on ", out.device().name());
+        for (int d = 1; d < out.dim(); ++d)
+          FASTNN_CHECK(source.size(d) == out.size(d), Value, who, ": rows of shape ",
+                       shape_str(source.shape()), " do not fill ", shape_str(out.shape()));
+        // The indices are checked here, on the host, so the device kernel never reads
+        // out of bounds.
+        const int64_t* index = rows.data();
+        for (py::ssize_t i = 0; i < rows.shape(0); ++i)
+          FASTNN_CHECK(index[i] >= 0 && index[i] < source.size(0), Index, who, ": row index ",
+                       index[i], " out of range for ", source.size(0), " rows");
+        Tensor device_index = Tensor::empty({rows.shape(0)}, DType::Int64, out.device());
+        backend_of(out).copy_from_host(index, device_index);
+        FASTNN_LAUNCH(backend_of(out), take_rows, source, device_index, out);
+      },
+      py::arg("source"), py::arg("rows"), py::arg("out"),
+      "out = source[rows] on source's device (rows: host int64 indices, uploaded).");
 }
 
 }  // namespace fastnn::python

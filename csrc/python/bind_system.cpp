@@ -7,6 +7,7 @@
 #include "core/launch.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "cpu/backend_cpu.h"
 #include "cpu/blas.h"
 #include "python/convert.h"
 #include "python/shape_arg.h"
@@ -86,6 +87,9 @@ void bind_system(py::module_& m) {
       [](const std::string& path) { return load_backend_library(DeviceKind::CUDA, path); },
       py::arg("path"),
       "Loads libfastnn_cuda and registers the CUDA backend; returns '' or why it is unusable.");
+  m.def("emulate_cuda_on_host", &register_emulated_cuda, py::arg("devices") = 2,
+        "Registers host-emulated CUDA devices (testing the device paths without a GPU; see "
+        "cpu/emulated_device.cpp); False when a CUDA backend is already registered.");
   m.def("cuda_unavailable_reason", [] { return backend_unavailable_reason(DeviceKind::CUDA); });
   m.def("cuda_device_count", [] {
     return has_backend(DeviceKind::CUDA) ? backend_for(Device{DeviceKind::CUDA, 0}).device_count()

@@ -23,7 +23,10 @@ from . import _C
 
 class Rows:
     """Rows ``index`` of ``array``, gathered only when needed: straight into a captured
-    plan's input buffer on replay (one copy, no allocation), or into a new array."""
+    plan's input buffer on replay (one copy, no allocation), or into a new array.
+
+    ``array`` is a numpy array, or a tensor on a device (fit's dataset uploaded once): its
+    rows are then gathered on that device, and only the indices travel."""
 
     __slots__ = ("array", "index", "_value")
 
@@ -32,24 +35,46 @@ class Rows:
 
     @property
     def shape(self):
-        return (len(self.index),) + self.array.shape[1:]
+        return (len(self.index),) + tuple(self.array.shape[1:])
 
     @property
     def dtype(self):
-        return self.array.dtype
+        return np.dtype(self.array.dtype) if self.on_device else self.array.dtype
+
+    @property
+    def on_device(self):
+        return isinstance(self.array, _C.Tensor)
 
     def __len__(self):
         return len(self.index)
 
+    def tensor(self):
+        """The rows as a tensor on the array's device (gathered there once)."""
+        if not self.on_device:
+            return _C.from_numpy(np.asarray(self))
+        if self._value is None:
+            out = _C.full(self.shape, 0.0, self.array.dtype, self.array.device)
+            _C.gather_rows_into(self.array, self.index, out)
+            self._value = out
+        return self._value
+
     def __array__(self, dtype=None, copy=None):
+        if self.on_device:  # a device batch read on the host (a metric numpy computes)
+            value = self.tensor().numpy()
+            return value if dtype is None else value.astype(dtype, copy=False)
         if self._value is None:
             self._value = np.take(self.array, self.index, axis=0)
         return self._value if dtype is None else self._value.astype(dtype, copy=False)
 
     def take_into(self, out):
-        # The indices are in range by construction; mode="raise" would make numpy gather
-        # into a temporary and copy (3x slower).
-        np.take(self.array, self.index, axis=0, out=out, mode="clip")
+        """Gathers the rows into ``out``: a host array (numpy), or a tensor on the
+        array's device."""
+        if self.on_device:
+            _C.gather_rows_into(self.array, self.index, out)
+        else:
+            # The indices are in range by construction; mode="raise" would make numpy
+            # gather into a temporary and copy (3x slower).
+            np.take(self.array, self.index, axis=0, out=out, mode="clip")
         self._value = out
 
 
@@ -65,14 +90,43 @@ def _aliases(inputs):
                  for i, a in enumerate(inputs))
 
 
+def _signature(a):
+    return None if a is None else (tuple(a.shape), np.dtype(a.dtype).str)
+
+
+def _slot(a, device):
+    """A captured plan's input buffer for the batch ``a`` (an array, Rows or a tensor), on
+    the model's device, holding the batch."""
+    if device == "cpu" and not isinstance(a, _C.Tensor):
+        return _C.Tensor(np.asarray(a), np.dtype(a.dtype).name)
+    slot = _C.full(tuple(a.shape), 0.0, np.dtype(a.dtype).name, device)
+    _fill(slot, a)
+    return slot
+
+
+def _fill(slot, a):
+    """Copies the batch ``a`` into a plan's input buffer: a numpy view of a CPU buffer, or
+    a device tensor (device batches are gathered there; host arrays are uploaded)."""
+    if isinstance(a, Rows):
+        a.take_into(slot)
+    elif isinstance(slot, np.ndarray):
+        np.copyto(slot, a)
+    elif isinstance(a, _C.Tensor):
+        slot.copy_(a)
+    else:
+        _C.upload_into(np.asarray(a), slot)
+
+
 class _Entry:
     __slots__ = ("plan", "slots", "views", "outputs")
 
     def __init__(self, plan, slots, aliases, outputs):
         self.plan = plan
         self.slots = slots
-        # The buffers a replay fills: one per distinct input.
-        self.views = [None if s is None or aliases[i] != i else np.asarray(s)
+        # The buffers a replay fills, one per distinct input: numpy views of CPU buffers
+        # (filled without a call into C++), device buffers as they are.
+        self.views = [None if s is None or aliases[i] != i
+                      else np.asarray(s) if s.device == "cpu" else s
                       for i, s in enumerate(slots)]
         self.outputs = outputs
 
@@ -104,7 +158,7 @@ class StepCapture:
         return kind not in self.refused
 
     def run(self, kind, step, inputs, params=tuple, before_replay=None, ready=bool,
-            on_refusal=None):
+            on_refusal=None, device="cpu"):
         """``step(*inputs)`` (numpy arrays or Rows in, tensors out) captured on first use of this signature, replayed after.
 
         ``params()``: the tensors whose gradients the step writes (re-attached before each
@@ -114,10 +168,10 @@ class StepCapture:
         a plan is about to be captured, so replays pay nothing for them. A step the plan
         cannot replay has still run (eagerly, while recording): its outputs are returned,
         ``on_refusal(kind, reason)`` is called, and later steps of this kind are not captured.
+        ``device``: the model's, where the plan's input buffers are made.
         """
         aliases = _aliases(inputs)
-        key = (kind, aliases) + tuple(None if a is None else (a.shape, a.dtype.str)
-                                      for a in inputs)
+        key = (kind, aliases) + tuple(_signature(a) for a in inputs)
         entry = self._entries.get(key)
         if entry is None:
             if not ready():
@@ -125,7 +179,7 @@ class StepCapture:
             slots = []
             for i, a in enumerate(inputs):
                 slots.append(slots[aliases[i]] if aliases[i] != i
-                             else None if a is None else _C.Tensor(np.asarray(a), a.dtype.name))
+                             else None if a is None else _slot(a, device))
             slots = tuple(slots)
             plan = _C.Plan()
             plan.begin_capture()
@@ -143,12 +197,8 @@ class StepCapture:
             self._entries[key] = _Entry(plan, slots, aliases, outputs)
             return outputs
         for view, a in zip(entry.views, inputs):
-            if view is None:  # no input, or one filled through its alias
-                continue
-            if isinstance(a, Rows):
-                a.take_into(view)
-            else:
-                np.copyto(view, a)
+            if view is not None:  # None: no input, or one filled through its alias
+                _fill(view, a)
         if before_replay is not None:
             before_replay()
         entry.plan.replay()
@@ -162,7 +212,8 @@ class StepCapture:
 
     @staticmethod
     def _key_for_rows(kind, arrays, rows):
-        return (kind, _aliases(arrays)) + tuple((((rows,) + a.shape[1:]), a.dtype.str) for a in arrays)
+        return (kind, _aliases(arrays)) + tuple((((rows,) + tuple(a.shape[1:])),
+                                                 np.dtype(a.dtype).str) for a in arrays)
 
     def replay_batches(self, kind, arrays, order, rows, first, batches, totals, metrics=(),
                        losses=()):
@@ -176,7 +227,8 @@ class StepCapture:
         its totals) — like the loss. Nothing is read back."""
         entry = self._entries[self._key_for_rows(kind, arrays, rows)]
         filled = [i for i, view in enumerate(entry.views) if view is not None]
-        sources = [_C.from_numpy(arrays[i], arrays[i].dtype.name) for i in filled]
+        sources = [arrays[i] if isinstance(arrays[i], _C.Tensor)  # uploaded once (fit)
+                   else _C.from_numpy(arrays[i], arrays[i].dtype.name) for i in filled]
         specs = [(m[0], m[1], entry.outputs[1], entry.slots[1], m[2]) if len(m) == 3
                  else (m[0], m[1], m[3], entry.slots[m[4]], m[2]) for m in metrics]
         entry.plan.replay_batches(sources, [entry.slots[i] for i in filled],

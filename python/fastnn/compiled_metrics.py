@@ -13,9 +13,11 @@ import numpy as np
 
 from . import _C
 from . import losses as _losses
+from .capture import Rows
 from .layers.base import _snake_case as _snake
 from .metrics import (_ACCURACY, _METRICS, _STATEFUL, _PrecisionRecall, _samplewise,
                       binary_accuracy, categorical_accuracy, sparse_categorical_accuracy)
+from .tensor import to_host
 
 
 class _Metric:
@@ -115,10 +117,11 @@ class _Accumulator:
     numpy computes read each batch's predictions as they come.
     """
 
-    def __init__(self, metrics, who="fit"):
+    def __init__(self, metrics, who="fit", device="cpu"):
         self.metrics = metrics
         self.who = who
-        self.totals = _C.Tensor(np.array([0.0, -1.0, 0.0]), "float64")
+        self.device = device  # the model's: where the totals accumulate
+        self.totals = self._on_device(np.array([0.0, -1.0, 0.0]))
         self.native_totals = [None] * len(metrics)
         self.samples = 0
         self.rows_per_sample = 1  # what the C++ accuracy kernels count: rows of the last axis
@@ -146,9 +149,13 @@ class _Accumulator:
             specs.append(native + (self._native_total(i),))
         return specs
 
+    def _on_device(self, values):
+        t = _C.Tensor(values, "float64")
+        return t if self.device == "cpu" else t.to_device(self.device)
+
     def _native_total(self, i):
         if self.native_totals[i] is None:
-            self.native_totals[i] = _C.Tensor(np.zeros(1), "float64")
+            self.native_totals[i] = self._on_device(np.zeros(1))
         return self.native_totals[i]
 
     def add_replayed(self, samples):
@@ -170,15 +177,18 @@ class _Accumulator:
             weighted = m.weighted and sample_weight is not None
             native = None if weighted else m.native()
             if native is not None and isinstance(y_pred, _C.Tensor) and y_pred.ndim >= 2:
-                target = y_true if isinstance(y_true, _C.Tensor) else _C.from_numpy(
-                    np.asarray(y_true))
+                target = y_true.tensor() if isinstance(y_true, Rows) else y_true
+                if not isinstance(target, _C.Tensor):
+                    target = _C.from_numpy(np.asarray(target))
+                if target.device != y_pred.device:  # host labels of a device model's batch
+                    target = target.to_device(y_pred.device)
                 _C.accumulate_accuracy(*native, y_pred, target, self._native_total(i))
                 self.counts[i] += int(np.prod(y_pred.shape[:-1]))  # one value per row
                 continue
-            if pred is None:
-                pred, true = np.asarray(y_pred), np.asarray(y_true)
+            if pred is None:  # a metric numpy computes reads the batch on the host
+                pred, true = to_host(y_pred), to_host(y_true)
             if weighted and weights is None:
-                weights = np.asarray(sample_weight)
+                weights = to_host(sample_weight)
             if m.stateful is not None:
                 if weighted:
                     m.stateful.update_state(true, pred, sample_weight=weights)
@@ -201,8 +211,8 @@ class _Accumulator:
         """The means so far. ``check=False`` (a progress bar's running values) neither
         raises nor consumes a kernel's error report: a non-finite loss shows as nan/inf."""
         if check:
-            _C.check_kernel_errors(self.who)
-        loss_sum, bad_step, _ = np.asarray(self.totals).tolist()
+            _C.check_kernel_errors(self.who, self.device)
+        loss_sum, bad_step, _ = self.totals.numpy().tolist()
         if bad_step >= 0 and check:
             raise ValueError(f"{self.who}: the loss is NaN or infinite at step {int(bad_step) + 1} "
                              "of this pass (the predictions or the targets contain NaN or inf, "
@@ -215,7 +225,7 @@ class _Accumulator:
                 continue
             total = self.sums[i]
             if self.native_totals[i] is not None:
-                total += float(np.asarray(self.native_totals[i])[0])
+                total += float(self.native_totals[i].numpy()[0])
             count = self.counts[i]
             logs[prefix + m.name] = total / count if count else 0.0
         return logs

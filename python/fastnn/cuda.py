@@ -1,6 +1,12 @@
 """CUDA device queries. The CUDA backend is a separate library (``libfastnn_cuda.so`` beside
 ``_C``), built when the build machine had nvcc and cuBLAS; it is loaded on first use, and
-without it (or without a GPU) everything runs on the CPU."""
+without it (or without a GPU) everything runs on the CPU.
+
+``FASTNN_EMULATE_CUDA=1`` in the environment (read at the first CUDA query) registers two
+stand-in CUDA devices instead: host memory running the CPU kernels, so the device paths —
+placement, uploads, read-backs, fit on a device — can be tested without a GPU
+(``FASTNN_EMULATE_CUDA=1 pytest -m cuda``; csrc/cpu/emulated_device.cpp). Only a GPU checks
+the CUDA kernels themselves."""
 
 import os
 
@@ -12,6 +18,9 @@ _LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libfastnn_c
 def _load() -> str:
     """Loads the backend once; returns '' or why CUDA cannot be used."""
     if _C.has_cuda_backend():
+        return ""
+    if os.environ.get("FASTNN_EMULATE_CUDA", "") not in ("", "0"):
+        _C.emulate_cuda_on_host(2)
         return ""
     if not os.path.exists(_LIBRARY):
         return _C.cuda_unavailable_reason()  # a build without CUDA

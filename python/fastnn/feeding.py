@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import numbers
+import warnings
 
 import numpy as np
 
@@ -72,6 +73,11 @@ def _carried(source, steps):
             yield batch
     if taken < steps:
         source.iterator = None
+
+
+def _uploaded(x):
+    """Whether fit's arrays (an array, or a Group of them) are on a device (``_on_device``)."""
+    return isinstance(x.arrays[0] if hasattr(x, "arrays") else x, Tensor)
 
 
 def _is_array_like(x):
@@ -348,6 +354,26 @@ class FeedingMixin:
                 w = self._prepare_w(who, w, out_shape)
         return _Source("arrays", x, y, source.batch_size, source.shuffle, w=w)
 
+    def _on_device(self, who, source):
+        """An array source for a model on a device: its arrays uploaded there once, so each
+        batch is gathered on the device and only an epoch's order travels. Arrays that do not
+        fit in device memory stay on the host, and each batch is uploaded as it comes."""
+        if self._device == "cpu" or not source.arrays or _uploaded(source.x):
+            return source
+
+        def upload(a):  # an array, or a Group of them (a model with several inputs)
+            if a is None or hasattr(a, "arrays"):
+                return a and type(a)(upload(part) for part in a.arrays)
+            return _C.from_numpy(a, a.dtype.name).to_device(self._device)
+
+        try:
+            x, y, w = upload(source.x), upload(source.y), upload(source.w)
+        except MemoryError:
+            warnings.warn(f"{who}: the data does not fit in {self._device}'s memory; each "
+                          "batch is uploaded as it comes (slower)", stacklevel=3)
+            return source
+        return _Source("arrays", x, y, source.batch_size, source.shuffle, w=w)
+
     def _prepare_w(self, who, w, out_shape, arg="sample_weight"):
         """Sample weights checked (finite numbers, one per sample — (N,) or (N, 1) — or one
         per loss value, e.g. (N, T) for a sequence output) in the model's dtype."""
@@ -396,11 +422,12 @@ class FeedingMixin:
             count = -(-n // b) if steps is None else min(steps, -(-n // b))
             for k in range(count):
                 lo, hi = k * b, min(n, (k + 1) * b)
-                if order is None:
+                if order is None and not _uploaded(x):
                     xb, yb = x[lo:hi], (None if y is None else y[lo:hi])
                     wb = None if w is None else w[lo:hi]
-                else:
-                    idx = order[lo:hi]
+                else:  # shuffled, or a dataset on a device (gathered there)
+                    idx = (np.arange(lo, hi, dtype=np.int64) if order is None
+                           else order[lo:hi])
                     xb, yb = Rows(x, idx), (None if y is None else Rows(y, idx))
                     wb = None if w is None else Rows(w, idx)
                 yield (xb, yb, wb) if weights else (xb, yb)

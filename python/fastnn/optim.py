@@ -19,7 +19,7 @@ import numpy as np
 from . import _C
 from . import lr_scheduler  # torch.optim.lr_scheduler's schedulers (fastnn/lr_scheduler.py)
 from .lazy_parameters import LazyParameters
-from .tensor import Tensor
+from .tensor import Tensor, host_copy
 
 # torch's group options that fastnn does not have, with the values that mean "as fastnn
 # does" (foreach, fused and capturable only choose torch's implementation: any value is fine).
@@ -496,7 +496,7 @@ def _label(p, group):
 
 
 def _copy(t):
-    return np.array(t, copy=True)
+    return host_copy(t)
 
 
 def _describe(value):

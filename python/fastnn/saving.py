@@ -83,6 +83,7 @@ from .serialization import (_TAG, _Decoder, _Unsaveable, _encode, _is_model,
                             _layer_spec, _typed, get_custom_objects, get_registered_name,
                             get_registered_object, register_keras_serializable,
                             register_serializable)
+from .tensor import host_copy
 
 FORMAT_VERSION = 1
 
@@ -225,7 +226,7 @@ def _optimizer_tensors(model, who):
     for i in range(len(native.params)):
         steps.append(int(native.steps(i)))
         for slot, t in native.state(i):
-            tensors[f"optimizer/{i}/{slot}"] = np.ascontiguousarray(np.array(t, copy=True))
+            tensors[f"optimizer/{i}/{slot}"] = np.ascontiguousarray(host_copy(t))
     iterations = opt.iterations if isinstance(opt, optimizers.Optimizer) else None
     return {"params": keys, "steps": steps, "iterations": iterations}, tensors
 
@@ -395,7 +396,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
         g = _own_generator(layer)
         if g is not None:
             generators.append(path)
-            tensors[f"generator/{path}"] = np.array(g, copy=True)
+            tensors[f"generator/{path}"] = host_copy(g)
     compile_spec, skipped = _compile_spec(model)
     state_meta = None
     if compile_spec is not None and include_optimizer:

@@ -30,7 +30,7 @@ from . import losses as _losses
 from .compiled_metrics import _Accumulator, _Metric
 from .structured_data import Group, StructuredFeeding, _is_structure, _parts
 from .symbolic import flatten
-from .tensor import no_grad
+from .tensor import host_copy, no_grad
 from .training import loss_value
 
 
@@ -71,9 +71,9 @@ class _StructuredAccumulator:
     _Accumulator per output: the device totals and metric kernels of a single output)."""
 
     def __init__(self, model, who):
-        self.total = _Accumulator([], who)
+        self.total = _Accumulator([], who, model._device)
         self.outputs = model._trained_outputs
-        self.parts = [_Accumulator(o.metrics, who) for o in self.outputs]
+        self.parts = [_Accumulator(o.metrics, who, model._device) for o in self.outputs]
         self.log_output_losses = len(model._output_tensors) > 1
 
     @property
@@ -336,7 +336,7 @@ class StructuredTraining(StructuredFeeding):
         return self._captured.run(
             "train", self._structured_train, inputs, params=lambda: self.trainable_weights,
             before_replay=self.optimizer._sync, ready=lambda: self.built,
-            on_refusal=self._refused)
+            on_refusal=self._refused, device=self._device)
 
     def _test_step(self, x, y, w=None):
         if not self._structured:
@@ -345,7 +345,8 @@ class StructuredTraining(StructuredFeeding):
         if not self._capturing("test"):
             return self._structured_test(*inputs)
         return self._captured.run("test", self._structured_test, inputs,
-                                  ready=lambda: self.built, on_refusal=self._refused)
+                                  ready=lambda: self.built, on_refusal=self._refused,
+                                  device=self._device)
 
     def _predict_step(self, x):
         if not self._structured:
@@ -354,7 +355,8 @@ class StructuredTraining(StructuredFeeding):
         if not self._capturing("predict"):
             return self._structured_predict(*inputs)
         return self._captured.run("predict", self._structured_predict, inputs,
-                                  ready=lambda: self.built, on_refusal=self._refused)
+                                  ready=lambda: self.built, on_refusal=self._refused,
+                                  device=self._device)
 
     def _accumulator(self, who):
         if not self._structured:
@@ -387,7 +389,7 @@ class StructuredTraining(StructuredFeeding):
     def _predicted(self, out):
         if not self._structured:
             return super()._predicted(out)
-        return tuple(np.array(o, copy=True) for o in out)
+        return tuple(host_copy(o) for o in out)
 
     def _joined(self, outputs):
         if not self._structured:

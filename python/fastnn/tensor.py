@@ -45,6 +45,22 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     return t
 
 
+def to_host(value) -> np.ndarray:
+    """``value``'s values as a numpy array: a device tensor copied to the host, a CPU tensor
+    or an array-like viewed where it can be."""
+    if isinstance(value, Tensor) and value.device != "cpu":
+        return value.numpy()
+    return np.asarray(value)
+
+
+def host_copy(t) -> np.ndarray:
+    """A numpy array of ``t``'s values that owns its memory: a device tensor's copy to the
+    host, a CPU tensor's copy (its numpy view would change with it); arrays are copied too."""
+    if isinstance(t, Tensor) and t.device != "cpu":
+        return t.numpy()  # already a fresh host copy
+    return np.array(t, copy=True)
+
+
 def as_tensor(data, dtype=None) -> Tensor:
     """``data`` as a tensor without copying where possible.
 
@@ -341,7 +357,7 @@ def _bool(self: Tensor) -> bool:
 
 
 def _repr(self: Tensor) -> str:
-    body = np.array2string(np.asarray(self), separator=", ", prefix="tensor(")
+    body = np.array2string(to_host(self), separator=", ", prefix="tensor(")
     extra = f", dtype={self.dtype}" if self.dtype not in ("float32", "bool") else ""
     if self.device != "cpu":
         extra += f", device='{self.device}'"
@@ -365,6 +381,9 @@ def _iter(self: Tensor):
 
 
 def _array(self: Tensor, dtype=None, copy=None):
+    if self.device != "cpu":  # PyTorch's rule: a copy to the host is asked for by name
+        raise TypeError(f"can't convert {self.device} tensor to numpy: use .numpy() or .cpu(), "
+                        "which copy it to host memory first")
     a = self.numpy()
     if dtype is not None:
         a = a.astype(dtype, copy=False)

@@ -55,7 +55,7 @@ from .feeding import FeedingMixin, _Source, _check_int
 from .compiled_metrics import _Accumulator, _Metric
 from .progress import Progress, _format_logs, _format_time  # noqa: F401 (kept importable)
 from .summary import last_output_shapes, print_summary
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, host_copy, no_grad
 
 
 def _check_verbose(who, verbose):
@@ -64,18 +64,6 @@ def _check_verbose(who, verbose):
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"{who}: expected verbose to be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
-
-
-def _check_weights_on_host(model, who):
-    """fit/evaluate/predict feed batches from host memory; a model moved to a device is
-    trained by a PyTorch-style loop until they feed devices too."""
-    device = model._device  # what model.to set on it and every layer within
-    if device != "cpu":
-        raise ValueError(f"{who}: the model's weights are on {device}, and {who} feeds batches "
-                         "from host memory to CPU models only (fit on a device is not built "
-                         "yet); train it with a PyTorch-style loop on device tensors "
-                         "(loss.backward(); optimizer.step()), or move it back with "
-                         "model.to('cpu')")
 
 
 def _metric_list(metrics, arg):
@@ -228,13 +216,16 @@ class TrainingMixin(FeedingMixin):
         several outputs gives them as a tuple)."""
         return self(x, training=training)
 
-    @staticmethod
-    def _tensor(a):
-        """A batch as a tensor (no copy: batches are contiguous arrays of the model's dtype,
-        prepared once before the loop; labels keep their own dtype)."""
+    def _tensor(self, a):
+        """A batch as a tensor on the model's device (on the CPU without a copy: batches are
+        contiguous arrays of the model's dtype, prepared once before the loop; labels keep
+        their own dtype). Rows of a dataset fit uploaded are gathered on the device."""
         if isinstance(a, Tensor) or a is None:
             return a
-        return _C.from_numpy(np.asarray(a), a.dtype.name)
+        if isinstance(a, Rows) and a.on_device:
+            return a.tensor()
+        t = _C.from_numpy(np.asarray(a), np.dtype(a.dtype).name)
+        return t if self._device == "cpu" else t.to_device(self._device)
 
     def _eager_train_step(self, x, y, w=None):
         """One training step, op by op: returns (loss, y_pred). ``w``: sample weights."""
@@ -310,24 +301,24 @@ class TrainingMixin(FeedingMixin):
         return self._captured.run(
             "train", self._eager_train_step, inputs, params=lambda: self.trainable_weights,
             before_replay=self.optimizer._sync, ready=lambda: self.built,
-            on_refusal=self._refused)
+            on_refusal=self._refused, device=self._device)
 
     def _predict_step(self, x):
         if not self._capturing("predict"):
             return self._eager_predict_step(x)
         return self._captured.run("predict", self._eager_predict_step, (x,),
-                                  ready=lambda: self.built, on_refusal=self._refused)
+                                  ready=lambda: self.built, on_refusal=self._refused, device=self._device)
 
     def _test_step(self, x, y, w=None):
         inputs = (x, y) if w is None else (x, y, w)
         if not self._capturing("test"):
             return self._eager_test_step(*inputs)
         return self._captured.run("test", self._eager_test_step, inputs,
-                                  ready=lambda: self.built, on_refusal=self._refused)
+                                  ready=lambda: self.built, on_refusal=self._refused, device=self._device)
 
     def _accumulator(self, who):
         """What sums a pass's loss and metrics (one per epoch, validation or evaluation)."""
-        return _Accumulator(self._metric_specs, who)
+        return _Accumulator(self._metric_specs, who, self._device)
 
     @property
     def _captured(self):
@@ -361,7 +352,6 @@ class TrainingMixin(FeedingMixin):
         loss is then Keras's sum(w * loss) / batch size (not / sum(w)); metrics stay
         unweighted unless compiled as ``weighted_metrics``.
         """
-        _check_weights_on_host(self, "fit")
         who = "fit"
         self._require_compiled(who)
         epochs = _check_int(who, "epochs", epochs, 0)
@@ -414,6 +404,9 @@ class TrainingMixin(FeedingMixin):
             warnings.warn("fit: x is a one-shot iterator without steps_per_epoch; it will be "
                           "used up in the first epoch", stacklevel=2)
 
+        source = self._on_device(who, source)
+        if val_source is not None:
+            val_source = self._on_device("fit: validation_data", val_source)
         steps = source.num_batches()
         if steps_per_epoch is not None:
             steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
@@ -560,13 +553,12 @@ class TrainingMixin(FeedingMixin):
         ``sample_weight`` weights the loss (Keras's sum(w * loss) / batch size) and the
         weighted_metrics, as in fit. ``verbose=1``: a progress bar in a terminal (else one
         line), 2: one line."""
-        _check_weights_on_host(self, "evaluate")
         who = "evaluate"
         self._require_compiled(who)
         verbose = _check_verbose(who, verbose)
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
-        source = self._prepared(who, self._adapt(who, x, y, batch_size, need_y=True,
-                                                 sample_weight=sample_weight))
+        source = self._on_device(who, self._prepared(who, self._adapt(
+            who, x, y, batch_size, need_y=True, sample_weight=sample_weight)))
         total = source.num_batches()
         progress = Progress(who, verbose, total if steps is None or total is None
                             else min(steps, total))
@@ -583,12 +575,11 @@ class TrainingMixin(FeedingMixin):
         """Outputs for x as a numpy array, in batches (32 by default), under no_grad with
         training=False. x: an array, or a DataLoader / iterable of batches (their y unused).
         ``verbose=1``: a progress bar in a terminal (else one line), 2: one line."""
-        _check_weights_on_host(self, "predict")
         who = "predict"
         verbose = _check_verbose(who, verbose)
         steps = _check_int(who, "steps", steps, 1, allow_none=True)
-        source = self._prepared(who, self._adapt(who, x, None, batch_size, need_y=False),
-                                need_y=False)
+        source = self._on_device(who, self._prepared(
+            who, self._adapt(who, x, None, batch_size, need_y=False), need_y=False))
         self._check_plans()
         total = source.num_batches()
         progress = Progress(who, verbose, total if steps is None or total is None
@@ -608,7 +599,7 @@ class TrainingMixin(FeedingMixin):
     @staticmethod
     def _predicted(out):
         """A predict step's output as numpy (copied: a replayed step reuses its buffers)."""
-        return np.array(out, copy=True)
+        return host_copy(out)
 
     @staticmethod
     def _joined(outputs):
@@ -618,7 +609,6 @@ class TrainingMixin(FeedingMixin):
     # --- single batches (Keras's *_on_batch) ----------------------------------------------------
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
-        _check_weights_on_host(self, "train_on_batch")
         who = "train_on_batch"
         self._require_compiled(who)
         source = self._prepared(who, self._adapt(who, x, y, self._rows_of(x), need_y=True,
@@ -633,7 +623,6 @@ class TrainingMixin(FeedingMixin):
         return self._returned(acc.result(), return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        _check_weights_on_host(self, "test_on_batch")
         who = "test_on_batch"
         self._require_compiled(who)
         source = self._prepared(who, self._adapt(who, x, y, self._rows_of(x), need_y=True,
@@ -641,9 +630,8 @@ class TrainingMixin(FeedingMixin):
         return self._returned(self._evaluate_source(source, None, who), return_dict)
 
     def predict_on_batch(self, x):
-        _check_weights_on_host(self, "predict_on_batch")
         x = self._prepare_x("predict_on_batch", self._check_array("predict_on_batch", x, "x"))
-        return np.array(self._predict_step(x), copy=True)
+        return host_copy(self._predict_step(x))
 
     @staticmethod
     def _rows_of(x):

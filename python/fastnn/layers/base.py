@@ -15,7 +15,7 @@ from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from .. import symbolic as _symbolic
 from ..snapshot import snapshot
-from ..tensor import Tensor, enable_grad, numeric_array
+from ..tensor import Tensor, enable_grad, host_copy, numeric_array
 
 _name_counts: collections.Counter = collections.Counter()
 
@@ -210,7 +210,7 @@ class Layer:
         ``keep_vars`` the tensors themselves instead of copies."""
         out = collections.OrderedDict() if destination is None else destination
         for key, w in self._keyed_weights("state_dict"):
-            out[prefix + key] = w if keep_vars else np.array(w, copy=True)
+            out[prefix + key] = w if keep_vars else host_copy(w)
         return out
 
     def load_state_dict(self, state, strict=True, assign=False):
@@ -268,7 +268,7 @@ class Layer:
 
     def get_weights(self):
         """Copies of the weights as numpy arrays, in Keras layouts."""
-        return [np.array(w, copy=True) for w in self.weights]
+        return [host_copy(w) for w in self.weights]
 
     def set_weights(self, weights):
         mine = self.weights
