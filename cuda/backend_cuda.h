@@ -118,6 +118,8 @@ class CudaBackend final : public Backend {
                       Tensor& grad_avg) override;
   void adagrad_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
                       const Tensor& grad, Tensor& sum) override;
+  void optimizer_update(OptimizerKind kind, const Tensor& config, Tensor& steps,
+                        const std::vector<ParamUpdate>& params) override;
 
   void random_uniform(Tensor& out, double low, double high, Tensor& generator) override;
   void random_normal(Tensor& out, double mean, double stddev, Tensor& generator) override;

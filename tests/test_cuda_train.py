@@ -302,7 +302,7 @@ def test_loss_totals(dtype):
     np.testing.assert_array_equal(t.numpy(), [2.25, -1.0, 2.0])
 
 
-# --- optimizers (sgd_update, adam_update, rmsprop_update, adagrad_update) -------------------
+# --- optimizers (optimizer_update and the per-parameter updates) ----------------------------
 
 # (name, constructor over a parameter list): fastnn.optim (torch's algorithms) and the Keras
 # optimizers (epsilon placement, decoupled weight decay) over every flag of the kernels.
@@ -377,6 +377,34 @@ def test_optimizer(name, make, dtype):
     for step, (g, c) in enumerate(zip(gpu, cpu)):
         for a, b in zip(g, c):
             close(a, b, rtol)
+
+
+@pytest.mark.parametrize("name", ["sgd-nesterov", "adam-amsgrad", "rmsprop-all", "adagrad-decay"])
+def test_one_step_updates_many_parameters_of_both_dtypes(name):
+    """The CUDA backend updates an optimizer's parameters in multi-tensor launches of up to
+    32 tensors, each cut into blocks of 4096 elements: 75 parameters (three launches) of
+    float32 and float64 (one set of launches each), empty ones, and sizes that end exactly on
+    and just past a block, some without a gradient at some steps."""
+    make = dict(_OPTIMIZERS)[name]
+    sizes = [0, 1, 4096, 4097, 9000, 5, 0, 3] * 9 + [8193, 2, 1]
+    dtypes = ["float32" if i % 3 else "float64" for i in range(len(sizes))]
+    rng = np.random.default_rng(13)
+    values = [rng.standard_normal(n) for n in sizes]
+    grads = [[None if (i + step) % 5 == 0 else rng.standard_normal(n)
+              for i, n in enumerate(sizes)] for step in range(4)]
+    results = {}
+    for device in DEVICES:
+        params = [on(device, v, d, grad=True) for v, d in zip(values, dtypes)]
+        opt = make(params)
+        for step_grads in grads:
+            opt.zero_grad()
+            for p, g, d in zip(params, step_grads, dtypes):
+                if g is not None:
+                    p.grad = on(device, g, d)
+            opt.step()
+        results[device] = [np.array(p.numpy()) for p in params]
+    for a, b, d in zip(results["cuda"], results["cpu"], dtypes):
+        close(a, b, {"float32": 1e-5, "float64": 1e-12}[d])
 
 
 @pytest.mark.parametrize("name,make", [c for c in _OPTIMIZERS if not c[0].startswith("keras")],

@@ -230,6 +230,27 @@ const char* activation_name(Activation a) {
   return "?";
 }
 
+void Backend::optimizer_update(OptimizerKind kind, const Tensor& config, Tensor& steps,
+                               const std::vector<ParamUpdate>& params) {
+  for (const ParamUpdate& u : params) {
+    Tensor param = u.param, s0 = u.state[0], s1 = u.state[1], s2 = u.state[2];
+    switch (kind) {
+      case OptimizerKind::SGD:
+        sgd_update(config, steps, u.index, param, u.grad, s0);
+        break;
+      case OptimizerKind::Adam:
+        adam_update(config, steps, u.index, param, u.grad, s0, s1, s2);
+        break;
+      case OptimizerKind::RMSprop:
+        rmsprop_update(config, steps, u.index, param, u.grad, s0, s1, s2);
+        break;
+      case OptimizerKind::Adagrad:
+        adagrad_update(config, steps, u.index, param, u.grad, s0);
+        break;
+    }
+  }
+}
+
 AccuracyKind accuracy_kind_from_name(const std::string& name) {
   if (name == "sparse_categorical_accuracy") return AccuracyKind::SparseCategorical;
   if (name == "categorical_accuracy") return AccuracyKind::Categorical;

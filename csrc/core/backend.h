@@ -98,6 +98,16 @@ struct AdagradConfig {
   bool decoupled_weight_decay = false, eps_inside_sqrt = false;
 };
 
+// One parameter of an optimizer step (Backend::optimizer_update): its slot in the step
+// counts, the parameter, its gradient and its state tensors in the order of the optimizer's
+// per-parameter method below (undefined where the config keeps none).
+enum class OptimizerKind : uint8_t { SGD, Adam, RMSprop, Adagrad };
+struct ParamUpdate {
+  int64_t index = 0;
+  Tensor param, grad;
+  Tensor state[3];
+};
+
 // A recurrent layer's recurrence over every step (ops/rnn.cpp has the whole algorithm and
 // the buffers' layouts): per step the recurrent GEMM, then the cell's pass. Every row of
 // the batch runs through time on its own, so a backend may give blocks of rows to its
@@ -304,6 +314,11 @@ class Backend {
                               Tensor& grad_avg) = 0;
   virtual void adagrad_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
                               const Tensor& grad, Tensor& sum) = 0;
+  // One step of an optimizer over all its parameters that have gradients (one dtype and
+  // device). By default each parameter's update above in turn; a device backend updates
+  // them all in a few multi-tensor launches (two launches per step rather than per parameter).
+  virtual void optimizer_update(OptimizerKind kind, const Tensor& config, Tensor& steps,
+                                const std::vector<ParamUpdate>& params);
 
   // --- random.cpp: counter-based (Philox). `generator` (int64 {seed, offset}, see
   // core/rng.h) fixes the values; the kernel advances its offset by out.numel(). ---

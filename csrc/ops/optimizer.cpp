@@ -63,6 +63,7 @@ Tensor Optimizer::zeros_like(size_t i) const {
 
 void Optimizer::step() {
   validate();
+  std::vector<ParamUpdate> updates;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     // model.to after the optimizer was made moves the parameters, not the optimizer's state.
@@ -73,8 +74,9 @@ void Optimizer::step() {
     Tensor g = p.grad();
     if (!g.defined()) continue;  // parameters that got no gradient are left alone
     ensure_state(i);  // unrecorded: replays must not re-zero the state
-    update(i, p, g);
+    updates.push_back(update_of(i, p, g));
   }
+  if (!updates.empty()) launch(updates);
 }
 
 void Optimizer::zero_grad(bool set_to_none) {
@@ -119,8 +121,12 @@ void SGD::create_state(size_t i) {
   if (config().momentum != 0 && !momentum_[i].defined()) momentum_[i] = zeros_like(i);
 }
 
-void SGD::update(size_t i, Tensor& p, const Tensor& g) {
-  FASTNN_LAUNCH(backend_of(p), sgd_update, tensor_, steps_, int64_t(i), p, g, momentum_[i]);
+ParamUpdate SGD::update_of(size_t i, const Tensor& p, const Tensor& g) const {
+  return {int64_t(i), p, g, {momentum_[i]}};
+}
+
+void SGD::launch(const std::vector<ParamUpdate>& params) {
+  FASTNN_LAUNCH(backend_of(steps_), optimizer_update, OptimizerKind::SGD, tensor_, steps_, params);
 }
 
 std::vector<std::pair<std::string, Tensor>> SGD::state(size_t i) const {
@@ -156,9 +162,13 @@ void Adam::create_state(size_t i) {
   if (config().amsgrad && !v_max_[i].defined()) v_max_[i] = zeros_like(i);
 }
 
-void Adam::update(size_t i, Tensor& p, const Tensor& g) {
-  FASTNN_LAUNCH(backend_of(p), adam_update, tensor_, steps_, int64_t(i), p, g, m_[i], v_[i],
-                v_max_[i]);
+ParamUpdate Adam::update_of(size_t i, const Tensor& p, const Tensor& g) const {
+  return {int64_t(i), p, g, {m_[i], v_[i], v_max_[i]}};
+}
+
+void Adam::launch(const std::vector<ParamUpdate>& params) {
+  FASTNN_LAUNCH(backend_of(steps_), optimizer_update, OptimizerKind::Adam, tensor_, steps_,
+                params);
 }
 
 std::vector<std::pair<std::string, Tensor>> Adam::state(size_t i) const {
@@ -195,9 +205,13 @@ void RMSprop::create_state(size_t i) {
   if (config.centered && !grad_avg_[i].defined()) grad_avg_[i] = zeros_like(i);
 }
 
-void RMSprop::update(size_t i, Tensor& p, const Tensor& g) {
-  FASTNN_LAUNCH(backend_of(p), rmsprop_update, tensor_, steps_, int64_t(i), p, g, square_avg_[i],
-                momentum_[i], grad_avg_[i]);
+ParamUpdate RMSprop::update_of(size_t i, const Tensor& p, const Tensor& g) const {
+  return {int64_t(i), p, g, {square_avg_[i], momentum_[i], grad_avg_[i]}};
+}
+
+void RMSprop::launch(const std::vector<ParamUpdate>& params) {
+  FASTNN_LAUNCH(backend_of(steps_), optimizer_update, OptimizerKind::RMSprop, tensor_, steps_,
+                params);
 }
 
 std::vector<std::pair<std::string, Tensor>> RMSprop::state(size_t i) const {
@@ -229,8 +243,13 @@ void Adagrad::validate() const {
 
 void Adagrad::create_state(size_t) {}
 
-void Adagrad::update(size_t i, Tensor& p, const Tensor& g) {
-  FASTNN_LAUNCH(backend_of(p), adagrad_update, tensor_, steps_, int64_t(i), p, g, sum_[i]);
+ParamUpdate Adagrad::update_of(size_t i, const Tensor& p, const Tensor& g) const {
+  return {int64_t(i), p, g, {sum_[i]}};
+}
+
+void Adagrad::launch(const std::vector<ParamUpdate>& params) {
+  FASTNN_LAUNCH(backend_of(steps_), optimizer_update, OptimizerKind::Adagrad, tensor_, steps_,
+                params);
 }
 
 std::vector<std::pair<std::string, Tensor>> Adagrad::state(size_t i) const {

@@ -1,5 +1,6 @@
 // Optimizers: each holds its parameters and their state and updates every parameter in
-// one call (step), one fused kernel pass per parameter tensor. The config (learning rate and
+// one call (step): one Backend::optimizer_update over the parameters that have gradients
+// (a fused pass per parameter tensor on the CPU, multi-tensor launches on a GPU). The config (learning rate and
 // every other hyperparameter) and the per-parameter step counts live in tensors that the
 // update kernels read, so a recorded step replays with the current values.
 #pragma once
@@ -37,7 +38,10 @@ class Optimizer : public std::enable_shared_from_this<Optimizer> {
   virtual void validate() const = 0;
   // Creates the parameter's state on its first update (unrecorded: replays reuse it).
   virtual void create_state(size_t index) = 0;
-  virtual void update(size_t index, Tensor& param, const Tensor& grad) = 0;
+  // What the kernels update for the parameter: its state tensors in the backend's order.
+  virtual ParamUpdate update_of(size_t index, const Tensor& param, const Tensor& grad) const = 0;
+  // Launches one optimizer_update over `params` (recorded by a plan like any kernel).
+  virtual void launch(const std::vector<ParamUpdate>& params) = 0;
   Tensor zeros_like(size_t index) const;
   void check_index(size_t index) const;
 
@@ -72,7 +76,8 @@ class SGD final : public Optimizer, public Configured<SGDConfig> {
  private:
   void validate() const override;
   void create_state(size_t index) override;
-  void update(size_t index, Tensor& param, const Tensor& grad) override;
+  ParamUpdate update_of(size_t index, const Tensor& param, const Tensor& grad) const override;
+  void launch(const std::vector<ParamUpdate>& params) override;
   std::vector<Tensor> momentum_;
 };
 
@@ -85,7 +90,8 @@ class Adam final : public Optimizer, public Configured<AdamConfig> {
  private:
   void validate() const override;
   void create_state(size_t index) override;
-  void update(size_t index, Tensor& param, const Tensor& grad) override;
+  ParamUpdate update_of(size_t index, const Tensor& param, const Tensor& grad) const override;
+  void launch(const std::vector<ParamUpdate>& params) override;
   std::vector<Tensor> m_, v_, v_max_;
 };
 
@@ -97,7 +103,8 @@ class RMSprop final : public Optimizer, public Configured<RMSpropConfig> {
  private:
   void validate() const override;
   void create_state(size_t index) override;
-  void update(size_t index, Tensor& param, const Tensor& grad) override;
+  ParamUpdate update_of(size_t index, const Tensor& param, const Tensor& grad) const override;
+  void launch(const std::vector<ParamUpdate>& params) override;
   std::vector<Tensor> square_avg_, momentum_, grad_avg_;
 };
 
@@ -109,7 +116,8 @@ class Adagrad final : public Optimizer, public Configured<AdagradConfig> {
  private:
   void validate() const override;
   void create_state(size_t index) override;
-  void update(size_t index, Tensor& param, const Tensor& grad) override;
+  ParamUpdate update_of(size_t index, const Tensor& param, const Tensor& grad) const override;
+  void launch(const std::vector<ParamUpdate>& params) override;
   std::vector<Tensor> sum_;
 };
 
