@@ -19,12 +19,26 @@
 namespace fastnn {
 
 // What the backend keeps per device, made on its first use.
+// Two pinned host buffers through which host data travels to and from the device
+// (memory.cu): a copy from pageable memory is staged by the driver and blocks; from pinned
+// memory it is a DMA on the stream. Uploads alternate between the buffers, so filling one
+// overlaps the other's transfer; an event per buffer says when its last transfer is done.
+struct PinnedStaging {
+  static constexpr size_t kBytes = size_t(4) << 20;  // per buffer
+  void* buffer[2] = {nullptr, nullptr};
+  cudaEvent_t done[2] = {nullptr, nullptr};
+  int next = 0;
+  bool usable = false;  // false: pinned memory was refused, transfers go from pageable memory
+  std::mutex mutex;
+};
+
 struct CudaDeviceState {
   int index = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
   void* cublas_workspace = nullptr;  // cuBLAS's own, set once so a graph capture allocates none
   cudaDeviceProp properties{};
+  PinnedStaging staging;
 };
 
 class CudaBackend final : public Backend {

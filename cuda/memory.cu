@@ -2,7 +2,9 @@
 // transfers (csrc/cpu/memory.cpp's counterpart).
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -80,6 +82,16 @@ CudaDeviceState& CudaBackend::state(Device device) {
   FASTNN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, index));
   uint64_t keep_all = std::numeric_limits<uint64_t>::max();
   FASTNN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_all));
+  // Pinned staging: a machine that refuses page-locked memory still transfers, from
+  // pageable memory.
+  PinnedStaging& staging = s->staging;
+  staging.usable = true;
+  for (int b = 0; b < 2 && staging.usable; ++b) {
+    staging.usable = cudaMallocHost(&staging.buffer[b], PinnedStaging::kBytes) == cudaSuccess &&
+                     cudaEventCreateWithFlags(&staging.done[b], cudaEventDisableTiming) ==
+                         cudaSuccess;
+  }
+  if (!staging.usable) (void)cudaGetLastError();
   slot = std::move(s);
   return *slot;
 }
@@ -112,20 +124,64 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
       cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice, dev.stream));
 }
 
+// Uploads in chunks through the two pinned buffers: each chunk is copied into a buffer whose
+// last transfer has finished and sent by DMA on the stream. Returns once src is staged (it may
+// be reused); the stream's next kernels see the data.
 void CudaBackend::copy_from_host(const void* src, Tensor& dst) {
-  if (dst.nbytes() == 0) return;
+  const size_t n = dst.nbytes();
+  if (n == 0) return;
   auto& dev = state(dst.device());
-  // From pageable memory the call returns once src has been staged, so src may be reused.
-  FASTNN_CUDA_CHECK(
-      cudaMemcpyAsync(dst.raw(), src, dst.nbytes(), cudaMemcpyHostToDevice, dev.stream));
+  PinnedStaging& staging = dev.staging;
+  if (!staging.usable) {  // the driver stages pageable memory itself; the call returns after
+    FASTNN_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src, n, cudaMemcpyHostToDevice, dev.stream));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(staging.mutex);
+  for (size_t offset = 0; offset < n; offset += PinnedStaging::kBytes) {
+    const size_t bytes = std::min(PinnedStaging::kBytes, n - offset);
+    const int b = staging.next;
+    staging.next ^= 1;
+    FASTNN_CUDA_CHECK(cudaEventSynchronize(staging.done[b]));
+    std::memcpy(staging.buffer[b], static_cast<const char*>(src) + offset, bytes);
+    FASTNN_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst.raw()) + offset, staging.buffer[b],
+                                      bytes, cudaMemcpyHostToDevice, dev.stream));
+    FASTNN_CUDA_CHECK(cudaEventRecord(staging.done[b], dev.stream));
+  }
 }
 
+// Downloads in chunks through the pinned buffers: chunk i's DMA runs while chunk i - 1 is
+// copied out to dst. Returns once dst holds the values every kernel launched before wrote.
 void CudaBackend::copy_to_host(const Tensor& src, void* dst) {
-  if (src.nbytes() == 0) return;
+  const size_t n = src.nbytes();
+  if (n == 0) return;
   auto& dev = state(src.device());
-  FASTNN_CUDA_CHECK(
-      cudaMemcpyAsync(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, dev.stream));
-  FASTNN_CUDA_CHECK(cudaStreamSynchronize(dev.stream));
+  PinnedStaging& staging = dev.staging;
+  if (!staging.usable) {
+    FASTNN_CUDA_CHECK(cudaMemcpyAsync(dst, src.raw(), n, cudaMemcpyDeviceToHost, dev.stream));
+    FASTNN_CUDA_CHECK(cudaStreamSynchronize(dev.stream));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(staging.mutex);
+  int pending = -1;  // the buffer holding the previous chunk, not yet copied out
+  size_t pending_offset = 0, pending_bytes = 0;
+  auto copy_out = [&] {
+    FASTNN_CUDA_CHECK(cudaEventSynchronize(staging.done[pending]));
+    std::memcpy(static_cast<char*>(dst) + pending_offset, staging.buffer[pending], pending_bytes);
+  };
+  for (size_t offset = 0; offset < n; offset += PinnedStaging::kBytes) {
+    const size_t bytes = std::min(PinnedStaging::kBytes, n - offset);
+    const int b = staging.next;
+    staging.next ^= 1;
+    // The buffer's last use (an upload's DMA, earlier on this stream) is ordered before this
+    // DMA by the stream; the host reads it only after its event.
+    const char* from = static_cast<const char*>(src.raw()) + offset;
+    FASTNN_CUDA_CHECK(
+        cudaMemcpyAsync(staging.buffer[b], from, bytes, cudaMemcpyDeviceToHost, dev.stream));
+    FASTNN_CUDA_CHECK(cudaEventRecord(staging.done[b], dev.stream));
+    if (pending >= 0) copy_out();
+    pending = b, pending_offset = offset, pending_bytes = bytes;
+  }
+  copy_out();
 }
 
 void CudaBackend::synchronize() {
