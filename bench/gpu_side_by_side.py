@@ -3,9 +3,12 @@ and the same PyTorch step captured by hand into a CUDA graph, at matching precis
 
     python bench/gpu_side_by_side.py [--batches 64,1024] [--tf32] [--models ...]
 
-fastnn runs the model of `seed_models.py` moved to the GPU (`model.to("cuda")`) with a
-PyTorch-style step (forward, loss, backward, Adam) captured once into a plan, which replays
-as one CUDA graph; PyTorch runs its `seed_models.py` twin. fp32 by default: TF32 is off for
+fastnn runs the model of `seed_models.py` moved to the GPU (`model.to("cuda")`) two ways:
+"fastnn" a PyTorch-style step (forward, loss, backward, Adam) captured once into a plan,
+which replays as one CUDA graph, on one resident batch; "fit" `model.fit` over `--steps`
+batches for one epoch (the dataset uploaded once, shuffled, each batch gathered on the GPU
+and the step replayed as a graph, the loss summed there and read at the epoch's end).
+PyTorch runs its `seed_models.py` twin. fp32 by default: TF32 is off for
 PyTorch's matmuls and cuDNN convolutions (cuDNN's default uses TF32 for convolutions);
 `--tf32` turns it on for both (fastnn: set_float32_matmul_precision("high")). Each framework
 trains on one resident batch, so the figures are step rates, not data loading. Best of
@@ -91,6 +94,26 @@ def time_fastnn(name, batch, steps, repeats, device="cuda"):
     return best_rate(batch * steps, run, sync, repeats)
 
 
+def time_fit(name, batch, steps, repeats, device="cuda"):
+    """samples/s of fit's epochs of `steps` batches (after one epoch that captures)."""
+    import fastnn as fn
+
+    loss_kind = MODELS[name][2]
+    fn.manual_seed(0)
+    model = fastnn_model(name)
+    x, y = data(name, batch * steps)
+    model(x[:1])
+    model.to(device)
+    model.compile(optimizer=fn.optim.Adam(model.parameters(), lr=1e-3),
+                  loss={"binary": fn.losses.BinaryCrossentropy(from_logits=True),
+                        "sparse": fn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        "mse": fn.losses.MeanSquaredError()}[loss_kind])
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # captures, uploads nothing twice
+    sync = fn.cuda.synchronize if device != "cpu" else (lambda: None)
+    return best_rate(batch * steps, lambda: model.fit(x, y, batch_size=batch, epochs=1,
+                                                      verbose=0), sync, repeats)
+
+
 def time_torch(name, batch, steps, repeats, graphed):
     import torch
     import torch.nn as nn
@@ -155,13 +178,14 @@ def main():
     fn.set_float32_matmul_precision("high" if args.tf32 else "highest")
     print(f"{fn.cuda.get_device_name(0)} | torch {torch.__version__} | "
           f"{'TF32' if args.tf32 else 'fp32'} | best of {args.repeats} x {args.steps} steps")
-    print(f"{'model':12s} {'batch':>6s} {'fastnn':>11s} {'torch':>11s} {'torch graph':>12s} "
-          f"{'x eager':>8s} {'x graph':>8s}")
+    print(f"{'model':12s} {'batch':>6s} {'fastnn':>11s} {'fit':>11s} {'torch':>11s} "
+          f"{'torch graph':>12s} {'x eager':>8s} {'x graph':>8s}   (samples/s; x: fastnn's)")
     results = {}
     for batch in (int(b) for b in args.batches.split(",")):
         for name in args.models.split(","):
             row = {}
             for key, timer in (("fastnn", lambda: time_fastnn(name, batch, args.steps, args.repeats)),
+                               ("fit", lambda: time_fit(name, batch, args.steps, args.repeats)),
                                ("torch", lambda: time_torch(name, batch, args.steps, args.repeats, False)),
                                ("torch_graph", lambda: time_torch(name, batch, args.steps, args.repeats, True))):
                 try:
@@ -170,7 +194,7 @@ def main():
                     print(f"  {key} failed on {name} at batch {batch}: {type(exc).__name__}: {exc}")
                     row[key] = float("nan")
             results[f"{name}@{batch}"] = row
-            print(f"{name:12s} {batch:6d} {row['fastnn']:11.0f} {row['torch']:11.0f} "
+            print(f"{name:12s} {batch:6d} {row['fastnn']:11.0f} {row['fit']:11.0f} {row['torch']:11.0f} "
                   f"{row['torch_graph']:12.0f} {row['fastnn'] / row['torch']:8.2f} "
                   f"{row['fastnn'] / row['torch_graph']:8.2f}", flush=True)
     if args.json:
