@@ -151,6 +151,23 @@ def test_sum_accumulates_float32_in_double():
     assert abs(out - exact / a.size) <= 2 * np.spacing(np.float32(exact / a.size))  # sum, scale
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows,cols", [(70001, 33), (4099, 64), (5, 4097), (3, 70000), (1, 1)])
+def test_a_broadcast_bias_gradient_sums_every_row_in_double(rows, cols, dtype):
+    # x + b with b of shape (cols,): b's gradient is the column sums of the upstream
+    # gradient (Backend::sum_to): tall ones in blocks of rows, wide ones by columns.
+    rng = np.random.default_rng(rows + cols)
+    g = rng.standard_normal((rows, cols)).astype(dtype)
+    b = fn.tensor(np.zeros(cols), dtype=dtype, requires_grad=True)
+    (fn.tensor(np.zeros((rows, cols)), dtype=dtype) + b).backward(fn.tensor(g, dtype=dtype))
+    exact = g.astype(np.float64).sum(axis=0)
+    got = b.grad.numpy()
+    assert got.dtype == dtype
+    # One rounding of the double sum to the dtype (float64: the summation order's error).
+    tol = np.spacing(np.abs(exact).astype(dtype)) if dtype == "float32" else 1e-12 * rows
+    assert np.all(np.abs(got - exact) <= tol)
+
+
 @pytest.mark.parametrize("name", ["sum", "mean"])
 def test_reductions_vs_torch(name):
     torch = pytest.importorskip("torch")

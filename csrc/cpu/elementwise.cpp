@@ -105,8 +105,34 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
       return;
     }
     if (reduces_leading_dims_only(x, out)) {
-      // Column sums (bias gradients): each chunk of columns adds the rows in order.
       int64_t C = last_dim(x), N = leading_rows(x);
+      // Column sums (bias gradients). Narrow rows, the usual case (a conv's channels over
+      // N*H*W pixels): fixed blocks of whole rows, each summed in double by one thread, then
+      // the blocks' sums added in order, so the result does not depend on the thread count.
+      // (Splitting the columns between threads made each one read every row: a CIFAR conv's
+      // 64-channel bias gradient took 2-5 ms for 16 MB.)
+      constexpr int64_t kBlockElements = 1 << 16;
+      if (C <= kBlockElements / 16) {
+        const int64_t block_rows = kBlockElements / C, blocks = num_chunks(N, block_rows);
+        double* partial = scratch<double>(0, static_cast<size_t>(blocks * C));
+        parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+          for (int64_t b = b0; b < b1; ++b) {
+            double* acc = partial + b * C;
+            std::fill(acc, acc + C, 0.0);
+            for (int64_t r = b * block_rows, e = std::min(N, r + block_rows); r < e; ++r) {
+              const T* row = xp + r * C;
+              for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
+            }
+          }
+        });
+        for (int64_t c = 0; c < C; ++c) {
+          double total = 0;
+          for (int64_t b = 0; b < blocks; ++b) total += partial[b * C + c];
+          op[c] = static_cast<T>(total);
+        }
+        return;
+      }
+      // Wide rows: each chunk of columns adds the rows in order (long contiguous runs).
       parallel_for(C, row_grain(kElementwiseGrain, N), [&](int64_t c0, int64_t c1) {
         double* acc = scratch<double>(0, c1 - c0);
         std::fill(acc, acc + (c1 - c0), 0.0);
