@@ -157,11 +157,13 @@ void bench_conv(Backend& be, int64_t batch, const ConvLayer& l) {
                             " -> " + std::to_string(F);
   const std::string name = l.name;
   const double flops = 2.0 * M * K * F;
+  // Host copies of the inputs for the checks (the tensors themselves on the CPU).
+  const Tensor x_h = to_host(x), w_h = to_host(w), b_h = to_host(b), gy_h = to_host(gy);
 
   // Inference: nothing requires grad, so no cols are kept.
   Tensor y = conv2d(x, w, b, options, l.act, 0.0);
   report(
-      name + " fwd", shape, check_conv_forward(g, x, w, b, l.act, y),
+      name + " fwd", shape, check_conv_forward(g, x_h, w_h, b_h, l.act, to_host(y)),
       [&] { y = conv2d(x, w, b, options, l.act, 0.0); }, flops, Unit::Flops);
 
   // A training step, gradients dropped before each as zero_grad(set_to_none) does. The first
@@ -177,37 +179,41 @@ void bench_conv(Backend& be, int64_t batch, const ConvLayer& l) {
     backward(ya, gy, false);
   };
   step();
-  Check check = check_conv_forward(g, x, w, b, l.act, ya);
+  const Tensor ya_h = to_host(ya);
+  Check check = check_conv_forward(g, x_h, w_h, b_h, l.act, ya_h);
   check.require(l.first != xa.grad().defined());
-  check.merge(check_conv_backward(g, x, w, l.act, ya, gy, xa.grad(), wa.grad(), ba.grad()));
+  check.merge(check_conv_backward(g, x_h, w_h, l.act, ya_h, gy_h, to_host(xa.grad()),
+                                  to_host(wa.grad()), to_host(ba.grad())));
   report(name + (l.first ? " f+b-gx" : " f+b"), shape, check, step, 3 * flops, Unit::Flops);
 
   // The lowering alone: GB/s of x and cols, each counted once (im2col reads every input
   // pixel up to K*K times, mostly from cache).
   const double bytes = 4.0 * (x.numel() + M * K);
-  Tensor cols = Tensor::empty({M, K}, F32);
+  Tensor cols = empty_tensor({M, K});
   be.im2col(x, g, cols);
+  const Tensor cols_h = to_host(cols);
   Check lowered{0};  // a copy: exact
   for (int64_t m : sample(M, 64))
     for (int64_t i = 0; i < l.K; ++i)
       for (int64_t j = 0; j < l.K; ++j) {
         const int64_t p = tap_pixel(g, m, i, j);
         for (int64_t c = 0; c < C; ++c)
-          lowered.expect(at(cols, m * K + (i * l.K + j) * C + c), p < 0 ? 0 : at(x, p * C + c));
+          lowered.expect(at(cols_h, m * K + (i * l.K + j) * C + c), p < 0 ? 0 : at(x_h, p * C + c));
       }
   report(
       name + " im2col", shape, lowered, [&] { be.im2col(x, g, cols); }, bytes, Unit::Bytes);
 
   Tensor gcols = random_tensor({M, K}, -1, 1), gx = empty_like(x);
   be.col2im(gcols, g, gx);
+  const Tensor gcols_h = to_host(gcols), gx_h = to_host(gx);
   Check gathered{1e-5};
   for (int64_t p : sample(batch * l.H * l.W, 64))
     for (int64_t c = 0; c < C; ++c) {
       Dot d;
       for_each_reader(g, p, [&](int64_t m, int64_t i, int64_t j) {
-        d.add(at(gcols, m * K + (i * l.K + j) * C + c));
+        d.add(at(gcols_h, m * K + (i * l.K + j) * C + c));
       });
-      gathered.expect(at(gx, p * C + c), d);
+      gathered.expect(at(gx_h, p * C + c), d);
     }
   report(
       name + " col2im", shape, gathered, [&] { be.col2im(gcols, g, gx); }, bytes, Unit::Bytes);
@@ -255,8 +261,9 @@ void bench_pool(Backend& be, int64_t batch, const Image& s) {
   const int64_t C = s.C, in_image = s.H * s.W * C, out_image = g.OH * g.OW * C;
   Tensor x = random_tensor({batch, s.H, s.W, C}, -1, 1),
          gy = random_tensor({batch, g.OH, g.OW, C}, -1, 1);
-  Tensor y = Tensor::empty(gy.shape(), F32), argmax = Tensor::empty(gy.shape(), DType::Int32),
+  Tensor y = empty_tensor(gy.shape()), argmax = empty_tensor(gy.shape(), DType::Int32),
          gx = empty_like(x);
+  const Tensor x_h = to_host(x), gy_h = to_host(gy);  // for the checks
   const std::string shape = image_dims(s.H, s.W, C) + " -> " + dims(g.OH, g.OW);
   const double in_bytes = 4.0 * x.numel(), out_bytes = 4.0 * y.numel();
   std::vector<double> ref_y(out_image), ref_gx(in_image);
@@ -264,9 +271,10 @@ void bench_pool(Backend& be, int64_t batch, const Image& s) {
 
   be.max_pool2d_forward(g, x, y, argmax);
   be.max_pool2d_backward(g, gy, argmax, gx);
+  Tensor y_h = to_host(y), argmax_h = to_host(argmax), gx_h = to_host(gx);
   Check max_fwd{0}, max_bwd{1e-6};  // the forward selects: exact
   for (int64_t n = 0; n < batch; ++n) {
-    const float* xn = x.data<float>() + n * in_image;  // seek to image n
+    const float* xn = host_data(x_h) + n * in_image;  // seek to image n
     const int64_t yn = n * out_image;
     // The first maximum of each window (strictly greater replaces it), as h * W + w.
     std::fill(ref_at.begin(), ref_at.end(), -1);
@@ -279,11 +287,11 @@ void bench_pool(Backend& be, int64_t batch, const Image& s) {
     });
     std::fill(ref_gx.begin(), ref_gx.end(), 0.0);
     for (int64_t k = 0; k < out_image; ++k) {
-      max_fwd.expect(at(y, yn + k), ref_y[k]);
-      max_fwd.expect(argmax.data<int32_t>()[yn + k], double(ref_at[k]));
-      ref_gx[ref_at[k] * C + k % C] += at(gy, yn + k);
+      max_fwd.expect(at(y_h, yn + k), ref_y[k]);
+      max_fwd.expect(host_data<int32_t>(argmax_h)[yn + k], double(ref_at[k]));
+      ref_gx[ref_at[k] * C + k % C] += at(gy_h, yn + k);
     }
-    for (int64_t k = 0; k < in_image; ++k) max_bwd.expect(at(gx, n * in_image + k), ref_gx[k]);
+    for (int64_t k = 0; k < in_image; ++k) max_bwd.expect(at(gx_h, n * in_image + k), ref_gx[k]);
   }
   report(
       "max_pool2d fwd", shape, max_fwd, [&] { be.max_pool2d_forward(g, x, y, argmax); },
@@ -294,20 +302,21 @@ void bench_pool(Backend& be, int64_t batch, const Image& s) {
 
   be.avg_pool2d_forward(g, x, y);
   be.avg_pool2d_backward(g, gy, gx);
+  y_h = to_host(y), gx_h = to_host(gx);
   Check avg_fwd{1e-6}, avg_bwd{1e-6};
   for (int64_t n = 0; n < batch; ++n) {
-    const float* xn = x.data<float>() + n * in_image;
+    const float* xn = host_data(x_h) + n * in_image;
     const int64_t yn = n * out_image;
     std::fill(ref_y.begin(), ref_y.end(), 0.0);
     std::fill(ref_gx.begin(), ref_gx.end(), 0.0);
     for_each_window_pixel(g, [&](int64_t o, int64_t h, int64_t w, int64_t count) {
       for (int64_t c = 0; c < C; ++c) {
         ref_y[o * C + c] += xn[(h * s.W + w) * C + c] / double(count);
-        ref_gx[(h * s.W + w) * C + c] += at(gy, yn + o * C + c) / double(count);
+        ref_gx[(h * s.W + w) * C + c] += at(gy_h, yn + o * C + c) / double(count);
       }
     });
-    for (int64_t k = 0; k < out_image; ++k) avg_fwd.expect(at(y, yn + k), ref_y[k]);
-    for (int64_t k = 0; k < in_image; ++k) avg_bwd.expect(at(gx, n * in_image + k), ref_gx[k]);
+    for (int64_t k = 0; k < out_image; ++k) avg_fwd.expect(at(y_h, yn + k), ref_y[k]);
+    for (int64_t k = 0; k < in_image; ++k) avg_bwd.expect(at(gx_h, n * in_image + k), ref_gx[k]);
   }
   report(
       "avg_pool2d fwd", shape, avg_fwd, [&] { be.avg_pool2d_forward(g, x, y); },
@@ -335,30 +344,36 @@ void bench_norm(Backend& be, int64_t batch, const Shape& per_sample) {
   Tensor gamma = random_tensor({C}, 0.5, 1.5), beta = random_tensor({C}, -0.5, 0.5);
   Tensor moving_mean = random_tensor({C}, -0.5, 0.5), moving_var = random_tensor({C}, 0.5, 2);
   const Tensor mean0 = moving_mean.clone(), var0 = moving_var.clone();
-  Tensor mean = Tensor::empty({C}, F32), invstd = empty_like(mean), y = empty_like(x);
+  Tensor mean = empty_tensor({C}), invstd = empty_like(mean), y = empty_like(x);
+  // Host copies for the checks (the tensors themselves on the CPU).
+  const Tensor x_h = to_host(x), gy_h = to_host(gy), gamma_h = to_host(gamma),
+               beta_h = to_host(beta), mean0_h = to_host(mean0), var0_h = to_host(var0);
   const int64_t R = x.numel() / C, n = x.numel();
   std::string name;
   for (int64_t d : per_sample) name += (name.empty() ? "" : "x") + std::to_string(d);
 
   std::vector<double> mu(C, 0.0), var(C, 0.0);
-  for (int64_t k = 0; k < n; ++k) mu[k % C] += at(x, k) / R;
-  for (int64_t k = 0; k < n; ++k) var[k % C] += std::pow(at(x, k) - mu[k % C], 2) / R;
-  auto xhat = [&](int64_t k) { return (at(x, k) - mu[k % C]) / std::sqrt(var[k % C] + epsilon); };
+  for (int64_t k = 0; k < n; ++k) mu[k % C] += at(x_h, k) / R;
+  for (int64_t k = 0; k < n; ++k) var[k % C] += std::pow(at(x_h, k) - mu[k % C], 2) / R;
+  auto xhat = [&](int64_t k) { return (at(x_h, k) - mu[k % C]) / std::sqrt(var[k % C] + epsilon); };
   // y for element k, normalised by the statistics m and v of its channel.
   auto normalised = [&](int64_t k, double m, double v) {
-    return (at(x, k) - m) / std::sqrt(v + epsilon) * at(gamma, k % C) + at(beta, k % C);
+    return (at(x_h, k) - m) / std::sqrt(v + epsilon) * at(gamma_h, k % C) + at(beta_h, k % C);
   };
 
   be.batch_norm_forward(true, momentum, epsilon, false, x, gamma, beta, moving_mean, moving_var, mean,
                         invstd, y);
+  Tensor y_h = to_host(y);
+  const Tensor mean_h = to_host(mean), invstd_h = to_host(invstd),
+               moving_mean_h = to_host(moving_mean), moving_var_h = to_host(moving_var);
   Check train{1e-5};
   for (int64_t c = 0; c < C; ++c) {
-    train.expect(at(mean, c), mu[c]);
-    train.expect(at(invstd, c), 1 / std::sqrt(var[c] + epsilon));
-    train.expect(at(moving_mean, c), momentum * at(mean0, c) + (1 - momentum) * mu[c]);
-    train.expect(at(moving_var, c), momentum * at(var0, c) + (1 - momentum) * var[c]);
+    train.expect(at(mean_h, c), mu[c]);
+    train.expect(at(invstd_h, c), 1 / std::sqrt(var[c] + epsilon));
+    train.expect(at(moving_mean_h, c), momentum * at(mean0_h, c) + (1 - momentum) * mu[c]);
+    train.expect(at(moving_var_h, c), momentum * at(var0_h, c) + (1 - momentum) * var[c]);
   }
-  for (int64_t k = 0; k < n; ++k) train.expect(at(y, k), normalised(k, mu[k % C], var[k % C]));
+  for (int64_t k = 0; k < n; ++k) train.expect(at(y_h, k), normalised(k, mu[k % C], var[k % C]));
   // Bytes of x and y once each, though training reads x three times.
   report(
       "batch_norm fwd train", name, train,
@@ -373,15 +388,18 @@ void bench_norm(Backend& be, int64_t batch, const Shape& per_sample) {
          var1 = var0.clone();
   be.batch_norm_forward(false, momentum, epsilon, false, x, gamma, beta, mean1, var1, infer_mean,
                         infer_invstd, y);
+  y_h = to_host(y);
+  const Tensor infer_mean_h = to_host(infer_mean), infer_invstd_h = to_host(infer_invstd),
+               mean1_h = to_host(mean1), var1_h = to_host(var1);
   Check infer{1e-5};
   for (int64_t c = 0; c < C; ++c) {
-    infer.expect(at(infer_mean, c), at(mean0, c));
-    infer.expect(at(infer_invstd, c), 1 / std::sqrt(at(var0, c) + epsilon));
-    infer.expect(at(mean1, c), at(mean0, c));
-    infer.expect(at(var1, c), at(var0, c));
+    infer.expect(at(infer_mean_h, c), at(mean0_h, c));
+    infer.expect(at(infer_invstd_h, c), 1 / std::sqrt(at(var0_h, c) + epsilon));
+    infer.expect(at(mean1_h, c), at(mean0_h, c));
+    infer.expect(at(var1_h, c), at(var0_h, c));
   }
   for (int64_t k = 0; k < n; ++k)
-    infer.expect(at(y, k), normalised(k, at(mean0, k % C), at(var0, k % C)));
+    infer.expect(at(y_h, k), normalised(k, at(mean0_h, k % C), at(var0_h, k % C)));
   report(
       "batch_norm fwd infer", name, infer,
       [&] {
@@ -394,23 +412,25 @@ void bench_norm(Backend& be, int64_t batch, const Shape& per_sample) {
   // gx = gamma * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)).
   Tensor gx = empty_like(x), ggamma = empty_like(mean), gbeta = empty_like(mean);
   be.batch_norm_backward(true, x, gamma, mean, invstd, gy, gx, ggamma, gbeta);
+  const Tensor gx_h = to_host(gx), ggamma_h = to_host(ggamma), gbeta_h = to_host(gbeta);
   std::vector<Dot> sum_gy(C), sum_gy_xhat(C);
   for (int64_t k = 0; k < n; ++k) {
-    sum_gy[k % C].add(at(gy, k));
-    sum_gy_xhat[k % C].add(at(gy, k) * xhat(k));
+    sum_gy[k % C].add(at(gy_h, k));
+    sum_gy_xhat[k % C].add(at(gy_h, k) * xhat(k));
   }
   Check bwd{1e-4};
   for (int64_t c = 0; c < C; ++c) {
-    bwd.expect(at(gbeta, c), sum_gy[c]);
-    bwd.expect(at(ggamma, c), sum_gy_xhat[c]);
+    bwd.expect(at(gbeta_h, c), sum_gy[c]);
+    bwd.expect(at(ggamma_h, c), sum_gy_xhat[c]);
   }
   for (int64_t k = 0; k < n; ++k) {
     const int64_t c = k % C;
-    const double scale = at(gamma, c) / std::sqrt(var[c] + epsilon);
-    const double want = scale * (at(gy, k) - sum_gy[c].sum / R - xhat(k) * sum_gy_xhat[c].sum / R);
+    const double scale = at(gamma_h, c) / std::sqrt(var[c] + epsilon);
+    const double want =
+        scale * (at(gy_h, k) - sum_gy[c].sum / R - xhat(k) * sum_gy_xhat[c].sum / R);
     // The means carry the rounding of their sums of magnitudes.
-    bwd.expect(at(gx, k), want,
-               scale * (std::abs(at(gy, k)) + sum_gy[c].mag / R +
+    bwd.expect(at(gx_h, k), want,
+               scale * (std::abs(at(gy_h, k)) + sum_gy[c].mag / R +
                         std::abs(xhat(k)) * sum_gy_xhat[c].mag / R));
   }
   report(

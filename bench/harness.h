@@ -1,5 +1,6 @@
-// The shared part of fastnn_bench (fastnn_bench.cpp has the overview): timing, random
-// inputs, the double-precision checks, the sgemm and memcpy ceilings and the row printer.
+// The shared part of fastnn_bench (fastnn_bench.cpp has the overview): the device the cases
+// run on, timing, random inputs, the double-precision checks, the ceilings (sgemm and memcpy
+// on the CPU; Backend::gemm and Backend::copy on a device) and the row printer.
 // The cases live in fastnn_bench.cpp (dense, activations, losses, optimizers, and main),
 // conv_cases.cpp (convolution, im2col/col2im, pooling, batch normalisation) and rnn_cases.cpp
 // (LSTM and GRU cells and layers).
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,25 +25,49 @@ using namespace fastnn;
 constexpr DType F32 = DType::Float32;
 using Clock = std::chrono::steady_clock;
 
-extern double g_budget_s;      // timed seconds per case (--quick: 0.02)
-extern double g_sgemm_gflops;  // the machine's sgemm rate, measured first
+extern Device g_device;       // where the cases run: the CPU, or a device (--device)
+extern double g_budget_s;     // timed seconds per case (--quick: 0.02; --budget)
+extern double g_gemm_gflops;  // the GEMM ceiling (sgemm on the CPU), measured first
+extern double g_copy_gbps;    // a device's copy bandwidth, measured first (unused on the CPU)
 extern int g_failed, g_passed;
 extern std::mt19937_64 g_rng;
+
+inline bool on_device() {
+  return g_device.kind != DeviceKind::CPU;
+}
 
 double seconds_since(Clock::time_point t0);
 
 struct Timing {
   double median_us, min_us;  // per call
 };
+// Synchronises g_device's backend around the timed calls: a GPU's kernels return before they
+// have run (on the CPU that is a no-op).
 Timing time_calls(const std::function<void()>& f);
 
 // --- inputs and checks ---
 
-// Uniform in [lo, hi), from g_rng: each case draws fresh inputs.
+// Uniform in [lo, hi), drawn on the host from g_rng (each case draws fresh inputs), then moved
+// to g_device.
 Tensor random_tensor(const Shape& shape, double lo, double hi);
-Tensor empty_like(const Tensor& t);
+// Uninitialised, on g_device.
+Tensor empty_tensor(const Shape& shape, DType dtype = F32);
+Tensor empty_like(const Tensor& t);  // t's shape, dtype and device
+// The values of t in host memory, for the checks to read: a transfer from a device, t itself
+// on the CPU (undefined stays undefined).
+Tensor to_host(const Tensor& t);
+// The elements of a host tensor. A device tensor's data would be device memory, which the
+// host must not dereference; this refuses it even on the emulated device (whose memory is
+// the host's), so `--device emulated` shows a check that forgot to_host.
+template <class T = float>
+const T* host_data(const Tensor& t) {
+  if (t.device().kind != DeviceKind::CPU)
+    throw std::logic_error("a check read " + t.device().name() +
+                           " memory directly (to_host first)");
+  return t.data<T>();
+}
 inline double at(const Tensor& t, int64_t i) {
-  return t.data<float>()[i];
+  return host_data(t)[i];
 }
 
 // n indices to compare at: all of [0, count) when that is few, else evenly spaced from the
@@ -97,8 +123,13 @@ void report(const std::string& kernel, const std::string& shape, const Check& ch
 void section(const std::string& title);
 std::string dims(int64_t a, int64_t b);  // "AxB"
 
-// Times blas_sgemm on n^3 (best of reps), checks it, prints it and returns its GFLOP/s.
+// The ceilings, each checked and printed; they return the rate.
+// The CPU's: blas_sgemm on n^3 (best of reps), in GFLOP/s.
 double measure_sgemm_gflops(int64_t n, int reps);
+// A device's: Backend::gemm of float32 n^3 on g_device (best of reps after a warm-up), in
+// GFLOP/s, and Backend::copy of a buffer of `bytes` to another, in GB/s read + written.
+double measure_device_gemm_gflops(int64_t n, int reps);
+double measure_device_copy_gbps(int64_t bytes, int reps);
 
 // --- the CNN cases (conv_cases.cpp), at one batch size ---
 

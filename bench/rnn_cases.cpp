@@ -37,19 +37,22 @@ void bench_lstm_cell(Backend& be, int64_t N) {
   const int64_t U = kUnits;
   Tensor z0 = random_tensor({N, 4 * U}, -3, 3), bias = random_tensor({4 * U}, -0.5, 0.5),
          h_prev = random_tensor({N, U}, -1, 1), c_prev = random_tensor({N, U}, -1, 1);
-  Tensor gates = z0.clone(), c = Tensor::empty({N, U}, F32), h = empty_like(c), none;
+  Tensor gates = z0.clone(), c = empty_tensor({N, U}), h = empty_like(c), none;
   be.lstm_cell_forward(bias, none, h_prev, c_prev, gates, c, h);
   const Tensor acts = gates.clone(), c_new = c.clone();  // the backward's inputs
+  // Host copies for the checks (the tensors themselves on the CPU).
+  const Tensor z0_h = to_host(z0), bias_h = to_host(bias), c_prev_h = to_host(c_prev),
+               acts_h = to_host(acts), c_new_h = to_host(c_new), h_h = to_host(h);
 
   struct Cell {
     double i, f, g, o, c;
   };
   auto ref = [&](int64_t n, int64_t u) {  // the double forward of element (n, u)
     auto pre = [&](int64_t gate) {
-      return at(z0, n * 4 * U + gate * U + u) + at(bias, gate * U + u);
+      return at(z0_h, n * 4 * U + gate * U + u) + at(bias_h, gate * U + u);
     };
     Cell r{sig(pre(0)), sig(pre(1)), std::tanh(pre(2)), sig(pre(3)), 0};
-    r.c = r.f * at(c_prev, n * U + u) + r.i * r.g;
+    r.c = r.f * at(c_prev_h, n * U + u) + r.i * r.g;
     return r;
   };
   Check fwd{1e-5};
@@ -57,12 +60,12 @@ void bench_lstm_cell(Backend& be, int64_t N) {
     for (int64_t u = 0; u < U; ++u) {
       const Cell r = ref(n, u);
       const int64_t k = n * 4 * U + u;
-      fwd.expect(at(acts, k), r.i);
-      fwd.expect(at(acts, k + U), r.f);
-      fwd.expect(at(acts, k + 2 * U), r.g);
-      fwd.expect(at(acts, k + 3 * U), r.o);
-      fwd.expect(at(c_new, n * U + u), r.c);
-      fwd.expect(at(h, n * U + u), r.o * std::tanh(r.c));
+      fwd.expect(at(acts_h, k), r.i);
+      fwd.expect(at(acts_h, k + U), r.f);
+      fwd.expect(at(acts_h, k + 2 * U), r.g);
+      fwd.expect(at(acts_h, k + 3 * U), r.o);
+      fwd.expect(at(c_new_h, n * U + u), r.c);
+      fwd.expect(at(h_h, n * U + u), r.o * std::tanh(r.c));
     }
   const std::string shape = dims(N, U);
   // Reads z, c_prev, bias; writes the gates, c, h.
@@ -74,21 +77,23 @@ void bench_lstm_cell(Backend& be, int64_t N) {
   // dh leaves as 0 (h_prev reaches h only through R), dc as c_prev's gradient.
   Tensor dh_out = random_tensor({N, U}, -1, 1), dh0 = random_tensor({N, U}, -1, 1),
          dc0 = random_tensor({N, U}, -1, 1);
-  Tensor dh = dh0.clone(), dc = dc0.clone(), dz = Tensor::empty({N, 4 * U}, F32);
+  Tensor dh = dh0.clone(), dc = dc0.clone(), dz = empty_tensor({N, 4 * U});
   be.lstm_cell_backward(acts, none, c_prev, c_new, dh_out, dh, dc, dz);
+  const Tensor dh_out_h = to_host(dh_out), dh0_h = to_host(dh0), dc0_h = to_host(dc0),
+               dh_h = to_host(dh), dc_h = to_host(dc), dz_h = to_host(dz);
   Check bwd{1e-5};
   for (int64_t n = 0; n < N; ++n)
     for (int64_t u = 0; u < U; ++u) {
       const Cell r = ref(n, u);
       const int64_t s = n * U + u, k = n * 4 * U + u;
-      const double tc = std::tanh(r.c), grad_h = at(dh0, s) + at(dh_out, s);
-      const double dc_total = at(dc0, s) + grad_h * r.o * (1 - tc * tc);
-      bwd.expect(at(dz, k), dc_total * r.g * r.i * (1 - r.i));
-      bwd.expect(at(dz, k + U), dc_total * at(c_prev, s) * r.f * (1 - r.f));
-      bwd.expect(at(dz, k + 2 * U), dc_total * r.i * (1 - r.g * r.g));
-      bwd.expect(at(dz, k + 3 * U), grad_h * tc * r.o * (1 - r.o));
-      bwd.expect(at(dc, s), dc_total * r.f);
-      bwd.expect(at(dh, s), 0);
+      const double tc = std::tanh(r.c), grad_h = at(dh0_h, s) + at(dh_out_h, s);
+      const double dc_total = at(dc0_h, s) + grad_h * r.o * (1 - tc * tc);
+      bwd.expect(at(dz_h, k), dc_total * r.g * r.i * (1 - r.i));
+      bwd.expect(at(dz_h, k + U), dc_total * at(c_prev_h, s) * r.f * (1 - r.f));
+      bwd.expect(at(dz_h, k + 2 * U), dc_total * r.i * (1 - r.g * r.g));
+      bwd.expect(at(dz_h, k + 3 * U), grad_h * tc * r.o * (1 - r.o));
+      bwd.expect(at(dc_h, s), dc_total * r.f);
+      bwd.expect(at(dh_h, s), 0);
     }
   // Reads the gates, c_prev, c, dh_out, dh, dc; writes dh, dc, dz.
   report(
@@ -107,19 +112,23 @@ void bench_gru_cell(Backend& be, int64_t N) {
   const int64_t U = kUnits;
   Tensor x0 = random_tensor({N, 3 * U}, -3, 3), q0 = random_tensor({N, 3 * U}, -2, 2),
          bias = random_tensor({2, 3 * U}, -0.5, 0.5), h_prev = random_tensor({N, U}, -1, 1);
-  Tensor gates = x0.clone(), q = q0.clone(), h = Tensor::empty({N, U}, F32), none;
+  Tensor gates = x0.clone(), q = q0.clone(), h = empty_tensor({N, U}), none;
   be.gru_cell_forward(bias, none, h_prev, gates, q, h);
   const Tensor acts = gates.clone(), q_new = q.clone();  // the backward's inputs
+  // Host copies for the checks (the tensors themselves on the CPU).
+  const Tensor x0_h = to_host(x0), q0_h = to_host(q0), bias_h = to_host(bias),
+               h_prev_h = to_host(h_prev), acts_h = to_host(acts), q_new_h = to_host(q_new),
+               h_h = to_host(h);
 
   struct Cell {
     double z, r, g, q_h;
   };
   auto ref = [&](int64_t n, int64_t u) {
     auto xp = [&](int64_t gate) {
-      return at(x0, n * 3 * U + gate * U + u) + at(bias, gate * U + u);
+      return at(x0_h, n * 3 * U + gate * U + u) + at(bias_h, gate * U + u);
     };
     auto qp = [&](int64_t gate) {
-      return at(q0, n * 3 * U + gate * U + u) + at(bias, 3 * U + gate * U + u);
+      return at(q0_h, n * 3 * U + gate * U + u) + at(bias_h, 3 * U + gate * U + u);
     };
     Cell c{sig(xp(0) + qp(0)), sig(xp(1) + qp(1)), 0, qp(2)};
     c.g = std::tanh(xp(2) + c.r * c.q_h);
@@ -130,11 +139,11 @@ void bench_gru_cell(Backend& be, int64_t N) {
     for (int64_t u = 0; u < U; ++u) {
       const Cell r = ref(n, u);
       const int64_t k = n * 3 * U + u;
-      fwd.expect(at(acts, k), r.z);
-      fwd.expect(at(acts, k + U), r.r);
-      fwd.expect(at(acts, k + 2 * U), r.g);
-      fwd.expect(at(q_new, k + 2 * U), r.q_h);  // the candidate third, what the backward reads
-      fwd.expect(at(h, n * U + u), r.z * at(h_prev, n * U + u) + (1 - r.z) * r.g);
+      fwd.expect(at(acts_h, k), r.z);
+      fwd.expect(at(acts_h, k + U), r.r);
+      fwd.expect(at(acts_h, k + 2 * U), r.g);
+      fwd.expect(at(q_new_h, k + 2 * U), r.q_h);  // the candidate third, what the backward reads
+      fwd.expect(at(h_h, n * U + u), r.z * at(h_prev_h, n * U + u) + (1 - r.z) * r.g);
     }
   const std::string shape = dims(N, U);
   // Reads x, q, h_prev, bias; writes the gates, q's candidate third, h.
@@ -144,24 +153,26 @@ void bench_gru_cell(Backend& be, int64_t N) {
 
   // dh leaves as dh * z, the part of h_prev's gradient that bypasses R.
   Tensor dh_out = random_tensor({N, U}, -1, 1), dh0 = random_tensor({N, U}, -1, 1);
-  Tensor dh = dh0.clone(), dx = Tensor::empty({N, 3 * U}, F32), dq = empty_like(dx);
+  Tensor dh = dh0.clone(), dx = empty_tensor({N, 3 * U}), dq = empty_like(dx);
   be.gru_cell_backward(acts, q_new, none, h_prev, dh_out, dh, dx, dq);
+  const Tensor dh_out_h = to_host(dh_out), dh0_h = to_host(dh0), dh_h = to_host(dh),
+               dx_h = to_host(dx), dq_h = to_host(dq);
   Check bwd{1e-5};
   for (int64_t n = 0; n < N; ++n)
     for (int64_t u = 0; u < U; ++u) {
       const Cell r = ref(n, u);
       const int64_t s = n * U + u, k = n * 3 * U + u;
-      const double grad_h = at(dh0, s) + at(dh_out, s);
-      const double d_z = grad_h * (at(h_prev, s) - r.g) * r.z * (1 - r.z);
+      const double grad_h = at(dh0_h, s) + at(dh_out_h, s);
+      const double d_z = grad_h * (at(h_prev_h, s) - r.g) * r.z * (1 - r.z);
       const double d_h = grad_h * (1 - r.z) * (1 - r.g * r.g);
       const double d_r = d_h * r.q_h * r.r * (1 - r.r);
-      bwd.expect(at(dx, k), d_z);
-      bwd.expect(at(dx, k + U), d_r);
-      bwd.expect(at(dx, k + 2 * U), d_h);
-      bwd.expect(at(dq, k), d_z);
-      bwd.expect(at(dq, k + U), d_r);
-      bwd.expect(at(dq, k + 2 * U), d_h * r.r);
-      bwd.expect(at(dh, s), grad_h * r.z);
+      bwd.expect(at(dx_h, k), d_z);
+      bwd.expect(at(dx_h, k + U), d_r);
+      bwd.expect(at(dx_h, k + 2 * U), d_h);
+      bwd.expect(at(dq_h, k), d_z);
+      bwd.expect(at(dq_h, k + U), d_r);
+      bwd.expect(at(dq_h, k + 2 * U), d_h * r.r);
+      bwd.expect(at(dh_h, s), grad_h * r.z);
     }
   // Reads the gates, q's candidate third, h_prev, dh_out, dh; writes dh, dx, dq.
   report(
@@ -228,13 +239,19 @@ struct RefLayer {
   }
 };
 
+// The outputs' values in host memory, for the checks.
+RnnOutputs outputs_to_host(const RnnOutputs& out) {
+  return {to_host(out.sequence), to_host(out.h_last), to_host(out.c_last)};
+}
+
 double dot(const std::vector<double>& a, const Tensor& b, int64_t offset) {
   double s = 0;
   for (size_t k = 0; k < a.size(); ++k) s += a[k] * at(b, offset + k);
   return s;
 }
 
-// The sequence (every step and unit), h_last and the LSTM's c_last on sampled rows.
+// The sequence (every step and unit), h_last and the LSTM's c_last on sampled rows (all
+// tensors in host memory, as the other checks here).
 Check check_layer_forward(const RefLayer& ref, const Tensor& x, const Tensor& mask,
                           const RnnOutputs& out) {
   const int64_t N = x.size(0), T = x.size(1), F = ref.F, U = ref.U;
@@ -315,14 +332,15 @@ Check check_small_gradients(RnnCell cell) {
   RnnOutputs out = rnn(cell, Activation::Tanh, x, w, r, b, none, none, none, {}, "bench");
   backward(out.h_last, wy, false);
 
-  RefLayer ref(cell, w, r, b);
-  std::vector<double> xs = row_of(x, 0, N * T * F);
+  RefLayer ref(cell, to_host(w), to_host(r), to_host(b));
+  const Tensor wy_h = to_host(wy);
+  std::vector<double> xs = row_of(to_host(x), 0, N * T * F);
   auto loss = [&] {
     double l = 0;
     for (int64_t n = 0; n < N; ++n) {
       std::vector<double> h(U, 0.0), c(U, 0.0);
       ref.run(xs.data() + n * T * F, nullptr, T, 0, h, c, nullptr);
-      l += dot(h, wy, n * U);
+      l += dot(h, wy_h, n * U);
     }
     return l;
   };
@@ -344,10 +362,10 @@ Check check_small_gradients(RnnCell cell) {
     }
     for (size_t k = 0; k < wants.size(); ++k) check.expect(at(grad, k), wants[k], scale);
   };
-  compare(x.grad(), xs);
-  compare(w.grad(), ref.W);
-  compare(r.grad(), ref.R);
-  compare(b.grad(), ref.b);
+  compare(to_host(x.grad()), xs);
+  compare(to_host(w.grad()), ref.W);
+  compare(to_host(r.grad()), ref.R);
+  compare(to_host(b.grad()), ref.b);
   return check;
 }
 
@@ -363,7 +381,8 @@ void bench_layer(RnnCell cell, int64_t N, int64_t T) {
          r = random_tensor({U, G}, -ru, ru),
          b = random_tensor(lstm ? Shape{G} : Shape{2, G}, -0.1, 0.1),
          wy = random_tensor({N, U}, -1, 1), none;
-  const RefLayer ref(cell, w, r, b);
+  const Tensor x_h = to_host(x), wy_h = to_host(wy);  // for the checks
+  const RefLayer ref(cell, to_host(w), to_host(r), to_host(b));
   const std::string name = lstm ? "lstm" : "gru";
   const std::string shape = dims(T, F) + " -> " + std::to_string(U);
   const double flops = 2.0 * N * T * (F + U) * G;
@@ -371,7 +390,7 @@ void bench_layer(RnnCell cell, int64_t N, int64_t T) {
   // Inference: nothing requires grad, so no graph and nothing kept for a backward.
   RnnOutputs out = rnn(cell, Activation::Tanh, x, w, r, b, none, none, none, {}, "bench");
   report(
-      name + " fwd", shape, check_layer_forward(ref, x, none, out),
+      name + " fwd", shape, check_layer_forward(ref, x_h, none, outputs_to_host(out)),
       [&] { out = rnn(cell, Activation::Tanh, x, w, r, b, none, none, none, {}, "bench"); }, flops,
       Unit::Flops);
 
@@ -388,10 +407,10 @@ void bench_layer(RnnCell cell, int64_t N, int64_t T) {
     backward(outa.h_last, wy, false);
   };
   step();
-  Check check = check_layer_forward(ref, x, none, outa);
+  Check check = check_layer_forward(ref, x_h, none, outputs_to_host(outa));
   check.require(wa.grad().shape() == w.shape() && ra.grad().shape() == r.shape() &&
                 ba.grad().shape() == b.shape());
-  check.merge(check_input_gradient(ref, x, wy, xa.grad()));
+  check.merge(check_input_gradient(ref, x_h, wy_h, to_host(xa.grad())));
   check.merge(check_small_gradients(cell));
   report(name + " f+b", shape, check, step, 3 * flops, Unit::Flops);
 
@@ -400,12 +419,13 @@ void bench_layer(RnnCell cell, int64_t N, int64_t T) {
   // t >= T/2 of odd rows masked, as Embedding(mask_zero=True) marks post-padding). The GEMMs
   // still run on every row; the cell skips masked rows and the sequence zeroes them. Counted
   // at the unmasked FLOPs, so the rate compares directly with "lstm fwd".
-  Tensor mask = Tensor::empty({N, T}, F32);
+  Tensor mask_h = Tensor::empty({N, T}, F32);  // made on the host
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t t = 0; t < T; ++t) mask.data<float>()[n * T + t] = n % 2 && t >= T / 2 ? 0 : 1;
+    for (int64_t t = 0; t < T; ++t) mask_h.data<float>()[n * T + t] = n % 2 && t >= T / 2 ? 0 : 1;
+  const Tensor mask = mask_h.to(g_device);
   out = rnn(cell, Activation::Tanh, x, w, r, b, none, none, mask, {}, "bench");
   report(
-      "lstm fwd masked", shape, check_layer_forward(ref, x, mask, out),
+      "lstm fwd masked", shape, check_layer_forward(ref, x_h, mask_h, outputs_to_host(out)),
       [&] { out = rnn(cell, Activation::Tanh, x, w, r, b, none, none, mask, {}, "bench"); },
       flops, Unit::Flops);
 }

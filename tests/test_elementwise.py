@@ -152,7 +152,8 @@ def test_sum_accumulates_float32_in_double():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("rows,cols", [(70001, 33), (4099, 64), (5, 4097), (3, 70000), (1, 1)])
+@pytest.mark.parametrize("rows,cols", [(70001, 33), (36865, 10), (100003, 1), (4099, 64), (5, 4097),
+                                       (3, 70000), (1, 1), (7, 3)])
 def test_a_broadcast_bias_gradient_sums_every_row_in_double(rows, cols, dtype):
     # x + b with b of shape (cols,): b's gradient is the column sums of the upstream
     # gradient (Backend::sum_to): tall ones in blocks of rows, wide ones by columns.

@@ -113,15 +113,32 @@ void CpuBackend::sum_to(const Tensor& x, Tensor& out) {
       // 64-channel bias gradient took 2-5 ms for 16 MB.)
       constexpr int64_t kBlockElements = 1 << 16;
       if (C <= kBlockElements / 16) {
-        const int64_t block_rows = kBlockElements / C, blocks = num_chunks(N, block_rows);
+        // Rows are added `group` at a time as one run of group * C values (at least 64),
+        // so a few columns (LeNet's 10) still make a long vector loop; the run's sums fold
+        // into the block's columns at the end.
+        const int64_t group = std::max<int64_t>(1, 64 / C), run = group * C;
+        const int64_t block_rows = kBlockElements / run * group;
+        const int64_t blocks = num_chunks(N, block_rows);
         double* partial = scratch<double>(0, static_cast<size_t>(blocks * C));
         parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+          double* acc = scratch<double>(1, static_cast<size_t>(run));
           for (int64_t b = b0; b < b1; ++b) {
-            double* acc = partial + b * C;
-            std::fill(acc, acc + C, 0.0);
-            for (int64_t r = b * block_rows, e = std::min(N, r + block_rows); r < e; ++r) {
+            std::fill(acc, acc + run, 0.0);
+            int64_t r = b * block_rows;
+            const int64_t e = std::min(N, r + block_rows);
+            for (; r + group <= e; r += group) {
+              const T* rows = xp + r * C;
+              for (int64_t i = 0; i < run; ++i) acc[i] += rows[i];
+            }
+            for (; r < e; ++r) {
               const T* row = xp + r * C;
               for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
+            }
+            double* out_block = partial + b * C;
+            for (int64_t c = 0; c < C; ++c) {
+              double sum = 0;
+              for (int64_t i = c; i < run; i += C) sum += acc[i];
+              out_block[c] = sum;
             }
           }
         });

@@ -23,7 +23,7 @@ class EmulatedDeviceBackend final : public CpuBackend {
   int device_count() const override { return devices_; }
   std::string device_name(int index) const override {
     return "host-emulated CUDA device " + std::to_string(index) +
-           " (FASTNN_EMULATE_CUDA: CPU kernels on host memory)";
+           " (CPU kernels on host memory)";
   }
   std::shared_ptr<Storage> allocate(size_t nbytes, Device device) override {
     std::shared_ptr<Storage> storage = CpuBackend::allocate(nbytes, device);
