@@ -204,6 +204,35 @@ def test_layer_matches_torch(return_sequences, go_backwards, state, dtype):
         np.testing.assert_allclose(np.asarray(c0.grad), c0t.grad[0].numpy(), **tol)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_wide_layer_matches_torch(dtype):
+    # 40 rows in two blocks of 20 and 130 units: each step's recurrent GEMMs (20 x 130 by
+    # 130 x 520, and back) exceed OpenBLAS's small-GEMM size and run in pieces (columns
+    # forward, slices of k backward) where its kernel has that path.
+    torch = pytest.importorskip("torch")
+    n, steps, features, units = 40, 3, 9, 130
+    rng = np.random.default_rng(16)
+    a = draw(rng, n, steps, features, units)
+    a["W"], a["R"] = a["W"] * 0.3, a["R"] * 0.3  # gates away from saturation
+    w = loss_weights(rng, n, steps, units)
+    m, tdt = torch_lstm(torch, a, dtype)
+    xt = torch.tensor(a["x"], dtype=tdt, requires_grad=True)
+    h0t = torch.tensor(a["h0"][None], dtype=tdt, requires_grad=True)
+    c0t = torch.tensor(a["c0"][None], dtype=tdt, requires_grad=True)
+    y, (hn, cn) = m(xt, (h0t, c0t))
+    ((y * torch.tensor(w[0], dtype=tdt)).sum() + (cn[0] * torch.tensor(w[2], dtype=tdt)).sum()
+     ).backward()
+    ins = [leaf(a[k], dtype) for k in ("x", "W", "R", "b", "h0", "c0")]
+    outs = lstm_op(*ins)
+    weighted_loss(outs, w, "seq").add(weighted_loss(outs, w, "cell")).backward()
+    tol = dict(rtol=1e-11, atol=1e-12) if dtype == "float64" else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(outs[0]), y.detach().numpy(), **tol)
+    for mine, theirs in [(ins[0], xt.grad), (ins[1], m.weight_ih_l0.grad.T),
+                         (ins[2], m.weight_hh_l0.grad.T), (ins[3], m.bias_ih_l0.grad),
+                         (ins[4], h0t.grad[0]), (ins[5], c0t.grad[0])]:
+        np.testing.assert_allclose(np.asarray(mine.grad), theirs.numpy(), **tol)
+
+
 # --- the engine's several-output node ------------------------------------------------------
 
 def grads_of(loss_fn, a, dtype="float64"):
