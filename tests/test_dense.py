@@ -124,6 +124,25 @@ def test_dense_vs_torch(act, alpha, use_bias):
         np.testing.assert_allclose(np.asarray(bt.grad), tb.grad.numpy(), rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("rows,inputs,units", [(64, 784, 130), (64, 128, 785), (33, 513, 129)])
+def test_dense_layers_whose_gemms_run_in_pieces(rows, inputs, units, dtype):
+    # A thread's share of these GEMMs is over OpenBLAS's small-GEMM size: where its kernel
+    # multiplies small products without packing, fastnn cuts them into column pieces or
+    # slices of k (cpu/blas.cpp); forward, input and weight gradients must not change.
+    rng = np.random.default_rng(rows + inputs + units)
+    x, w = rng.standard_normal((rows, inputs)), rng.standard_normal((inputs, units))
+    b, g = rng.standard_normal(units), rng.standard_normal((rows, units))
+    xt, wt, bt = leaf(x, dtype), leaf(w, dtype), leaf(b, dtype)
+    y = _C.dense(xt, wt, bt, "linear")
+    (y * fn.tensor(g, dtype=dtype)).sum().backward()
+    # float32: products of up to 785 terms of size ~1, summed in another order than numpy's
+    tol = dict(rtol=1e-12, atol=1e-10) if dtype == "float64" else dict(rtol=1e-4, atol=2e-4)
+    np.testing.assert_allclose(np.asarray(y), x @ w + b, **tol)
+    np.testing.assert_allclose(np.asarray(xt.grad), g @ w.T, **tol)
+    np.testing.assert_allclose(np.asarray(wt.grad), x.T @ g, **tol)
+
+
 def test_dense_grad_only_for_some_inputs():
     x, w, b, z = _data(37, (5, 3), 2, True)
     g = np.random.default_rng(38).standard_normal(z.shape)

@@ -2,6 +2,9 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "core/error.h"
 
 namespace fastnn {
@@ -32,6 +35,72 @@ void blas_dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
   scipy_cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
                     ldc);
+}
+
+namespace {
+// OpenBLAS's SkylakeX kernels (also chosen for Cooper Lake, Sapphire Rapids and AVX-512
+// Zen) multiply a product of at most 1e6 multiply-adds without packing its operands (their
+// small-matrix path); above that they pack both, which for a thread's 32 or 64 rows costs as
+// much as a quarter of the product. Measured on one core (bench/NOTES.md item 32): an LSTM
+// step's 32 x 128 by 128 x 512 ran 24% faster as four column pieces, its backward's
+// 32 x 512 by 512 x 128 25% faster as four slices of k; a decoder's 64 x 128 by 128 x 392 16%,
+// its weight gradient 18%, an input gradient 32 x 784 by (128 x 784)^T 34% faster in pieces.
+// Other kernels keep the one GEMM.
+constexpr double kSmallGemmLimit = 1e6;
+constexpr int64_t kMinPiece = 16;  // narrower pieces would lose the kernel's vector width
+
+bool has_small_gemm_path() {
+  static const bool has = [] {
+    std::string core = blas_corename();
+    std::transform(core.begin(), core.end(), core.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    return core == "skylakex" || core == "cooperlake" || core == "sapphirerapids";
+  }();
+  return has;
+}
+
+// The largest power of two p <= extent with other * p within the limit.
+int64_t small_piece(double other, int64_t extent) {
+  int64_t p = 1;
+  while (p * 2 <= extent && other * double(p * 2) <= kSmallGemmLimit) p *= 2;
+  return p;
+}
+
+// Columns of op(B) and C in pieces; else (untransposed operands only: the transposed ones
+// measured no gain) slices of k added in order. The pieces depend on the shape alone.
+template <class T, class Gemm>
+void gemm_pieces(Gemm gemm, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
+                 const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (double(m) * double(n) * double(k) > kSmallGemmLimit && has_small_gemm_path()) {
+    const int64_t columns = small_piece(double(m) * double(k), n);
+    const int64_t depth = small_piece(double(m) * double(n), k);
+    if (columns >= kMinPiece && (columns >= depth || ta || tb)) {
+      for (int64_t j = 0; j < n; j += columns)
+        gemm(ta, tb, m, std::min(columns, n - j), k, alpha, a, lda, tb ? b + j * ldb : b + j, ldb,
+             beta, c + j, ldc);
+      return;
+    }
+    if (depth >= kMinPiece && !ta && !tb) {
+      for (int64_t s = 0; s < k; s += depth)
+        gemm(false, false, m, n, std::min(depth, k - s), alpha, a + s, lda, b + s * ldb, ldb,
+             s ? T(1) : beta, c, ldc);
+      return;
+    }
+  }
+  gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+}  // namespace
+
+void blas_sgemm_pieces(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                       float* c, int64_t ldc) {
+  gemm_pieces<float>(blas_sgemm, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void blas_dgemm_pieces(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                       const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
+                       double* c, int64_t ldc) {
+  gemm_pieces<double>(blas_dgemm, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 int blas_get_num_threads() {

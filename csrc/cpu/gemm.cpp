@@ -62,11 +62,11 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
     return;
   }
   if (c.dtype() == DType::Float32) {
-    blocked_gemm<float>(blas_sgemm, trans_a, trans_b, m, n, k, static_cast<float>(alpha),
+    blocked_gemm<float>(blas_sgemm_pieces, trans_a, trans_b, m, n, k, static_cast<float>(alpha),
                         a.data<float>(), b.data<float>(), static_cast<float>(beta),
                         c.data<float>());
   } else {
-    blocked_gemm<double>(blas_dgemm, trans_a, trans_b, m, n, k, alpha, a.data<double>(),
+    blocked_gemm<double>(blas_dgemm_pieces, trans_a, trans_b, m, n, k, alpha, a.data<double>(),
                          b.data<double>(), beta, c.data<double>());
   }
 }

@@ -6,8 +6,6 @@
 // steps, and a block's rows of h, c and Z stay in its core's cache. The blocks depend on the
 // batch size and the core count only, so results never depend on the thread count.
 #include <algorithm>
-#include <cctype>
-#include <string>
 
 #include "core/parallel.h"
 #include "cpu/activation_dispatch.h"
@@ -30,68 +28,16 @@ int64_t row_blocks(const RnnRecurrence& r, int64_t gates) {
   return std::clamp<int64_t>(r.batch / kMinBlockRows, 1, hardware_threads());
 }
 
-void blas_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-               int64_t ldb, float beta, float* c, int64_t ldc) {
-  blas_sgemm(false, false, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-}
-void blas_gemm(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
-               int64_t ldb, double beta, double* c, int64_t ldc) {
-  blas_dgemm(false, false, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
-}
-
-// OpenBLAS's SkylakeX kernels (also chosen for Cooper Lake, Sapphire Rapids and AVX-512
-// Zen) multiply a product of at most 1e6 multiply-adds without packing its operands (their
-// small-matrix path). A step's recurrent GEMM of a 32-row block (32 x 128 by 128 x 512 for
-// LSTM(128): 2.1M) was packed at every step, R included; in pieces under the limit (columns
-// of c, or slices of k added in order) it ran 24% faster forward and 25% backward
-// (bench/NOTES.md item 32). Kernels without that path would only pay more calls: they keep
-// the one GEMM.
-constexpr double kSmallGemmLimit = 1e6;
-
-bool blas_has_small_gemm() {
-  static const bool has = [] {
-    std::string core = blas_corename();
-    std::transform(core.begin(), core.end(), core.begin(), [](unsigned char ch) {
-      return static_cast<char>(std::tolower(ch));
-    });
-    return core == "skylakex" || core == "cooperlake" || core == "sapphirerapids";
-  }();
-  return has;
-}
-
-// The largest power of two p <= extent with other * p within the small-GEMM limit.
-int64_t small_piece(double other, int64_t extent) {
-  int64_t p = 1;
-  while (p * 2 <= extent && other * double(p * 2) <= kSmallGemmLimit) p *= 2;
-  return p;
-}
-
 // c (m, n) = a (m, k) @ b (k, n) + beta * c, all row-major with leading dimensions; in
-// small-GEMM pieces where OpenBLAS has that path (see above). The pieces depend on the
-// shape only, so results do not depend on the thread count.
-template <class T>
-void gemm_rows(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
-               T beta, T* c, int64_t ldc) {
-  constexpr int64_t kMinPiece = 16;  // narrower pieces would lose the kernel's vector width
-  if (double(m) * double(n) * double(k) > kSmallGemmLimit && blas_has_small_gemm()) {
-    if (n >= k) {
-      const int64_t piece = small_piece(double(m) * double(k), n);
-      if (piece >= kMinPiece) {
-        for (int64_t j = 0; j < n; j += piece)
-          blas_gemm(m, std::min(piece, n - j), k, a, lda, b + j, ldb, beta, c + j, ldc);
-        return;
-      }
-    } else {
-      const int64_t piece = small_piece(double(m) * double(n), k);
-      if (piece >= kMinPiece) {
-        for (int64_t s = 0; s < k; s += piece)
-          blas_gemm(m, n, std::min(piece, k - s), a + s, lda, b + s * ldb, ldb, s ? T(1) : beta, c,
-                    ldc);
-        return;
-      }
-    }
-  }
-  blas_gemm(m, n, k, a, lda, b, ldb, beta, c, ldc);
+// small-GEMM pieces where OpenBLAS multiplies those without packing (cpu/blas.cpp): a step's
+// GEMM of a 32-row block would otherwise repack R at every step.
+void gemm_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+               int64_t ldb, float beta, float* c, int64_t ldc) {
+  blas_sgemm_pieces(false, false, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+void gemm_rows(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
+               int64_t ldb, double beta, double* c, int64_t ldc) {
+  blas_dgemm_pieces(false, false, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
 // out (cols, rows) = a (rows, cols) transposed, in 16 x 16 tiles so that both sides stay
