@@ -46,7 +46,10 @@ namespace {
 // 32 x 512 by 512 x 128 25% faster as four slices of k; a decoder's 64 x 128 by 128 x 392 16%,
 // its weight gradient 18%, an input gradient 32 x 784 by (128 x 784)^T 34% faster in pieces.
 // Other kernels keep the one GEMM.
+// Only for a thread's few rows: with thousands (a conv's GEMM) packing is amortised, and
+// pieces there would be thin slices of k (LeNet's conv2 as 16 slices of 16 ran 25% slower).
 constexpr double kSmallGemmLimit = 1e6;
+constexpr int64_t kMaxPiecedRows = 128;
 constexpr int64_t kMinPiece = 16;  // narrower pieces would lose the kernel's vector width
 
 bool has_small_gemm_path() {
@@ -71,7 +74,8 @@ int64_t small_piece(double other, int64_t extent) {
 template <class T, class Gemm>
 void gemm_pieces(Gemm gemm, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
                  const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  if (double(m) * double(n) * double(k) > kSmallGemmLimit && has_small_gemm_path()) {
+  if (m <= kMaxPiecedRows && double(m) * double(n) * double(k) > kSmallGemmLimit &&
+      has_small_gemm_path()) {
     const int64_t columns = small_piece(double(m) * double(k), n);
     const int64_t depth = small_piece(double(m) * double(n), k);
     if (columns >= kMinPiece && (columns >= depth || ta || tb)) {
