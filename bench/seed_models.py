@@ -291,7 +291,8 @@ def setup_torch(name, batch, steps, channels_last=False, torch=None):
             model = model.to(memory_format=torch.channels_last)
             x = x.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    y = x if loss == "mse" else torch.from_numpy(np.asarray(y, np.int64))
+    y = x if loss == "mse" else torch.from_numpy(
+        np.asarray(y, np.float32 if loss == "binary" else np.int64))  # BCE takes float targets
 
     def step():
         opt.zero_grad(set_to_none=False)
