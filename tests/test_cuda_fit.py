@@ -212,3 +212,52 @@ def test_a_functional_model_with_two_inputs_and_outputs_fits_on_a_device():
         _close(out[1][0][key], out[0][0][key])
     _close(out[1][1], out[0][1])
     _close(out[1][2], out[0][2])
+
+
+def test_a_device_model_saves_loads_and_clips_as_on_the_cpu(tmp_path):
+    # Everything that moves weights, optimizer state or gradients through numpy: checkpoints,
+    # save/load, get/set_weights, state_dict round trips, Keras's gradient clipping.
+    x, y = _data(seed=7)
+    results = {}
+    for device in ("cpu", "cuda"):
+        model = _mlp(12, dropout=0.2, batch_norm=True)
+        model.to(device)
+        model.compile(optimizer=fn.optimizers.Adam(1e-2, clipnorm=0.5),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        path = tmp_path / f"{device}.fastnn"
+        fn.manual_seed(13)
+        h = model.fit(x, y, epochs=2, batch_size=32, verbose=0, shuffle=False,
+                      callbacks=[fn.callbacks.ModelCheckpoint(str(path))])
+        loaded = fn.load_model(str(path))
+        model.set_weights(model.get_weights())
+        model.load_state_dict(model.state_dict())
+        opt_state = model.optimizer.get_config()
+        model.save_weights(str(tmp_path / f"{device}.safetensors"))
+        model.load_weights(str(tmp_path / f"{device}.safetensors"))
+        assert all(w.device == model.weights[0].device for w in model.weights)
+        results[device] = (h.history, model.get_weights(), loaded.predict(x, verbose=0),
+                           opt_state)
+    cpu, dev = results["cpu"], results["cuda"]
+    for key in cpu[0]:
+        _close(dev[0][key], cpu[0][key])
+    _close(dev[1], cpu[1])
+    _close([dev[2]], [cpu[2]])
+    assert dev[3] == cpu[3]
+
+
+def test_pytorch_module_state_and_dtype_moves_on_a_device():
+    fn.manual_seed(14)
+    net = nn.Sequential(nn.Linear(12, 7), nn.ReLU(), nn.Linear(7, 5))
+    reference = [p.numpy().copy() for p in net.parameters()]
+    net.to("cuda").double()
+    assert all(p.device == "cuda:0" and p.dtype == "float64" for p in net.parameters())
+    _close([p.numpy() for p in net.parameters()], reference)
+    opt = fn.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    x = fn.tensor(np.ones((3, 12)), dtype="float64", device="cuda")
+    net(x).sum().backward()
+    opt.step()
+    state = opt.state_dict()
+    opt.load_state_dict(state)
+    net.load_state_dict(net.state_dict())
+    emb = nn.Embedding.from_pretrained(fn.tensor(np.eye(4), device="cuda"))
+    assert emb.weight.shape == (4, 4)

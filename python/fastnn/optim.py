@@ -19,7 +19,7 @@ import numpy as np
 from . import _C
 from . import lr_scheduler  # torch.optim.lr_scheduler's schedulers (fastnn/lr_scheduler.py)
 from .lazy_parameters import LazyParameters
-from .tensor import Tensor, host_copy
+from .tensor import Tensor, host_copy, write_host
 
 # torch's group options that fastnn does not have, with the values that mean "as fastnn
 # does" (foreach, fused and capturable only choose torch's implementation: any value is fine).
@@ -272,7 +272,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    np.asarray(p.grad)[...] = 0
+                    write_host(p.grad, 0)
             return
         for native in self._natives:
             if native is not None:
@@ -352,7 +352,7 @@ class Optimizer:
                 if name not in mine:  # the probe and the real optimizer disagree: a bug
                     raise RuntimeError(f"{who}: parameter {i} has no {name!r} state after "
                                        "its first update; please report this")
-                np.asarray(mine[name])[...] = value
+                write_host(mine[name], value)
             native.set_steps(i, step)
 
     def _loaded_groups(self, who, groups):

@@ -42,6 +42,7 @@ import numpy as np
 from . import optim as _optim
 from . import schedules  # keras.optimizers.schedules (fastnn/schedules.py)
 from ._lookup import resolve
+from .tensor import to_host, write_host
 
 
 class Optimizer:
@@ -164,22 +165,29 @@ class Optimizer:
         self.zero_grad(set_to_none=True)
         for g, v in pairs:
             if g is not None:
-                v.grad = as_tensor(np.asarray(g, dtype=v.dtype).reshape(v.shape), dtype=v.dtype)
+                grad = as_tensor(to_host(g).astype(np.dtype(v.dtype)).reshape(v.shape),
+                                 dtype=v.dtype)
+                v.grad = grad if v.device == "cpu" else grad.to_device(v.device)
         self.step()
 
     def _clip(self, params):
+        # On the host: views of CPU gradients, copies of device ones (written back below).
+        grads = [to_host(p.grad) for p in params]
+        self._clip_arrays(grads)
+        for p, g in zip(params, grads):
+            if p.grad.device != "cpu":
+                write_host(p.grad, g)
+
+    def _clip_arrays(self, grads):
         if self.clipvalue is not None:
-            for p in params:
-                g = np.asarray(p.grad)
+            for g in grads:
                 np.clip(g, -self.clipvalue, self.clipvalue, out=g)
         elif self.clipnorm is not None:
-            for p in params:
-                g = np.asarray(p.grad)
+            for g in grads:
                 norm = float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
                 if norm > self.clipnorm:
                     g *= self.clipnorm / norm
         elif self.global_clipnorm is not None:
-            grads = [np.asarray(p.grad) for p in params]
             norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
             if norm > self.global_clipnorm:
                 for g in grads:

@@ -83,7 +83,7 @@ from .serialization import (_TAG, _Decoder, _Unsaveable, _encode, _is_model,
                             _layer_spec, _typed, get_custom_objects, get_registered_name,
                             get_registered_object, register_keras_serializable,
                             register_serializable)
-from .tensor import host_copy
+from .tensor import host_copy, to_host, write_host
 
 FORMAT_VERSION = 1
 
@@ -96,7 +96,7 @@ def _weights(model, who):
         pairs = model._keyed_weights(who)
     except ValueError as e:
         raise ValueError(f"{who}: {e}") from None
-    return {key: np.asarray(w, order="C") for key, w in pairs}  # (0-d stays 0-d)
+    return {key: np.asarray(to_host(w), order="C") for key, w in pairs}  # (0-d stays 0-d)
 
 
 def _layer_paths(model):
@@ -593,7 +593,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     # Everything checked: write the values in place.
     model.load_state_dict(groups["weights"])
     for g, value in generators.values():
-        np.asarray(g)[...] = value
+        write_host(g, value)
 
     compile_spec = document.get("compile")
     if compile and compile_spec is not None:

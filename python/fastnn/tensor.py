@@ -53,6 +53,16 @@ def to_host(value) -> np.ndarray:
     return np.asarray(value)
 
 
+def write_host(t, value) -> None:
+    """Writes host values (broadcast to ``t``'s shape, converted to its dtype) into ``t`` in
+    place, on any device: weights, optimizer state and generators loaded from arrays."""
+    if t.device == "cpu":
+        np.asarray(t)[...] = value
+        return
+    array = np.broadcast_to(np.asarray(value), tuple(t.shape))
+    _C.upload_into(np.ascontiguousarray(array, dtype=np.dtype(t.dtype)), t)
+
+
 def host_copy(t) -> np.ndarray:
     """A numpy array of ``t``'s values that owns its memory: a device tensor's copy to the
     host, a CPU tensor's copy (its numpy view would change with it); arrays are copied too."""

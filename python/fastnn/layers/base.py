@@ -15,7 +15,7 @@ from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from .. import symbolic as _symbolic
 from ..snapshot import snapshot
-from ..tensor import Tensor, enable_grad, host_copy, numeric_array
+from ..tensor import Tensor, enable_grad, host_copy, numeric_array, to_host, write_host
 
 _name_counts: collections.Counter = collections.Counter()
 
@@ -239,7 +239,7 @@ class Layer:
                            f"{missing} and unexpected keys {unexpected}{hint}")
         arrays = []
         for key, w in mine.items():
-            value = np.asarray(state[key])
+            value = to_host(state[key])
             if value.dtype.kind not in "fiub":
                 raise TypeError(f"{who}: expected real numbers for {key!r}, got an array of "
                                 f"dtype {value.dtype}")
@@ -250,7 +250,7 @@ class Layer:
         # Checked first, so a bad entry leaves every weight as it was. In place, so
         # optimizers and captured steps holding these tensors see the new values.
         for w, value in zip(mine.values(), arrays):
-            np.asarray(w)[...] = value
+            write_host(w, value)
         return IncompatibleKeys(missing, unexpected)
 
     def _keyed_weights(self, method):
@@ -289,7 +289,7 @@ class Layer:
             arrays.append(value)
         # All shapes and dtypes checked first, so a failure leaves every weight as it was.
         for w, value in zip(mine, arrays):
-            np.asarray(w)[...] = value
+            write_host(w, value)
 
     @property
     def losses(self):

@@ -15,7 +15,7 @@ import numpy as np
 from .. import _C
 from ..layers.base import Layer, _local_name
 from ..models import Model
-from ..tensor import Tensor
+from ..tensor import Tensor, to_host
 
 _FLOAT_DTYPES = ("float32", "float64")
 
@@ -312,7 +312,10 @@ class Module(Model):
 def _recast(module, w, dtype):
     """A copy of weight ``w`` as ``dtype`` that takes w's place: its attribute holder, names
     and flags carried over."""
-    new = Tensor(np.asarray(w).astype(dtype), dtype, bool(w.requires_grad))
+    new = Tensor(to_host(w).astype(dtype), dtype, False)
+    if w.device != "cpu":
+        new = new.to_device(w.device)
+    new.requires_grad = bool(w.requires_grad)
     for attribute in ("name", "_trainable", "_local_name", "_regularizer"):
         if hasattr(w, attribute):
             setattr(new, attribute, getattr(w, attribute))

@@ -16,7 +16,7 @@ from .. import _C
 from ..functional import ids_tensor
 from ..initializers import _normal
 from ..layers.base import Layer
-from ..tensor import Tensor, arange
+from ..tensor import Tensor, arange, to_host
 from ..tensor_functions import where
 from .linear import positive_int
 from .module import Module, dtype_name
@@ -194,7 +194,7 @@ class Embedding(Module):
 
 def _array(table):
     """A fastnn or torch tensor (a Parameter too) or an array-like as a numpy array."""
-    return np.asarray(table.detach() if hasattr(table, "detach") else table)
+    return to_host(table.detach() if hasattr(table, "detach") else table)
 
 
 def _freeze_weight(weight):
