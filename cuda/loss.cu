@@ -351,7 +351,129 @@ void loss_backward_typed(cudaStream_t stream, LossKind kind, const Tensor& pred,
   FASTNN_CUDA_CHECK_LAUNCH();
 }
 
+// index_crossentropy (PyTorch's cross_entropy with class indices; cpu/loss.cpp has the same
+// per-row order: max, log-sum-exp, then the weight sums). A warp per row.
+
+// The row's class, -1 when ignored, -2 when bad (lane 0 reports it, as checked_row_label).
+__device__ int64_t index_label(const void* target, DType dtype, int64_t r, int64_t C,
+                               int64_t ignore_index, ErrorSink sink) {
+  const int64_t y = dtype == DType::Int64 ? static_cast<const int64_t*>(target)[r]
+                                          : static_cast<const int32_t*>(target)[r];
+  if (y == ignore_index) return -1;
+  if (y >= 0 && y < C) return y;
+  if (threadIdx.x % kWarp == 0) cuda::report_out_of_range(sink.errors, sink.source, r, y, C);
+  return -2;
+}
+
+// W = sum_c w_c and wx = sum_c w_c x_c over the row (w null: all 1).
+template <class T>
+__device__ void row_weight_sums(const T* x, const T* w, int64_t C, T& W, T& wx) {
+  W = 0, wx = 0;
+  for (int64_t c = threadIdx.x % kWarp; c < C; c += kWarp) {
+    const T wc = w ? w[c] : T(1);
+    W += wc;
+    wx += wc * x[c];
+  }
+  W = warp_sum(W);
+  wx = warp_sum(wx);
+}
+
+template <class T>
+__global__ void index_crossentropy_forward_kernel(const T* x, const void* target, DType dtype,
+                                                  const T* w, int64_t ignore_index, T s, T* loss,
+                                                  T* row_weight, int64_t R, int64_t C,
+                                                  ErrorSink sink) {
+  const int lane = threadIdx.x % kWarp;
+  for (int64_t r = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp; r < R;
+       r += int64_t(gridDim.x) * kRowsPerBlock) {
+    const int64_t y = index_label(target, dtype, r, C, ignore_index, sink);
+    if (y < 0) {
+      if (lane == 0) {
+        loss[r] = y == -1 ? T(0) : T(NAN);
+        row_weight[r] = 0;
+      }
+      continue;
+    }
+    const T* row = x + r * C;
+    T m, ls, W, wx;
+    row_log_sum_exp(row, C, m, ls);
+    row_weight_sums(row, w, C, W, wx);
+    if (lane == 0) {
+      const T w_y = w ? w[y] : T(1);
+      row_weight[r] = w_y;
+      loss[r] = math::index_crossentropy(row[y], w_y, m + ls, W, s != T(0) ? wx : T(0), s, T(C));
+    }
+  }
+}
+
+template <class T>
+__global__ void index_crossentropy_backward_kernel(const T* x, const void* target, DType dtype,
+                                                   const T* w, int64_t ignore_index, T s,
+                                                   const T* gloss, T* gx, int64_t R, int64_t C,
+                                                   ErrorSink sink) {
+  const int lane = threadIdx.x % kWarp;
+  for (int64_t r = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp; r < R;
+       r += int64_t(gridDim.x) * kRowsPerBlock) {
+    T* out = gx + r * C;
+    const int64_t y = index_label(target, dtype, r, C, ignore_index, sink);
+    if (y < 0) {
+      for (int64_t c = lane; c < C; c += kWarp) out[c] = T(0);
+      continue;
+    }
+    const T* row = x + r * C;
+    T m, ls, W, wx;
+    row_log_sum_exp(row, C, m, ls);
+    row_weight_sums(row, w, C, W, wx);
+    const T w_y = w ? w[y] : T(1), g = gloss[r];
+    for (int64_t c = lane; c < C; c += kWarp)
+      out[c] = g * math::index_crossentropy_grad(math::softmax_from_shifted(row[c], m, ls), c == y,
+                                                 w_y, w ? w[c] : T(1), W, s, T(C));
+  }
+}
+
+template <class T>
+void index_crossentropy_forward_typed(cudaStream_t stream, const Tensor& x, const Tensor& target,
+                                      const Tensor& weight, int64_t ignore_index, double s,
+                                      Tensor& loss, Tensor& row_weight) {
+  const int64_t R = x.size(0), C = x.size(1);
+  if (R == 0) return;
+  index_crossentropy_forward_kernel<T><<<row_blocks(R), cuda::kThreads, 0, stream>>>(
+      x.data<T>(), target.raw(), target.dtype(), weight.defined() ? weight.data<T>() : nullptr,
+      ignore_index, T(s), loss.data<T>(), row_weight.data<T>(), R, C,
+      error_sink(LossKind::SparseCategoricalCrossentropyLogits, x.device()));
+  FASTNN_CUDA_CHECK_LAUNCH();
+}
+
+template <class T>
+void index_crossentropy_backward_typed(cudaStream_t stream, const Tensor& x, const Tensor& target,
+                                       const Tensor& weight, int64_t ignore_index, double s,
+                                       const Tensor& gloss, Tensor& gx) {
+  const int64_t R = x.size(0), C = x.size(1);
+  if (R == 0) return;
+  index_crossentropy_backward_kernel<T><<<row_blocks(R), cuda::kThreads, 0, stream>>>(
+      x.data<T>(), target.raw(), target.dtype(), weight.defined() ? weight.data<T>() : nullptr,
+      ignore_index, T(s), gloss.data<T>(), gx.data<T>(), R, C,
+      error_sink(LossKind::SparseCategoricalCrossentropyLogits, x.device()));
+  FASTNN_CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
+
+void CudaBackend::index_crossentropy_forward(const Tensor& x, const Tensor& target,
+                                             const Tensor& weight, int64_t ignore_index,
+                                             double smoothing, Tensor& loss, Tensor& row_weight) {
+  auto& dev = state(x.device());
+  FASTNN_FLOAT_CALL(x.dtype(), "cross_entropy", index_crossentropy_forward_typed, dev.stream, x,
+                    target, weight, ignore_index, smoothing, loss, row_weight);
+}
+
+void CudaBackend::index_crossentropy_backward(const Tensor& x, const Tensor& target,
+                                              const Tensor& weight, int64_t ignore_index,
+                                              double smoothing, const Tensor& gloss, Tensor& gx) {
+  auto& dev = state(x.device());
+  FASTNN_FLOAT_CALL(x.dtype(), "cross_entropy backward", index_crossentropy_backward_typed,
+                    dev.stream, x, target, weight, ignore_index, smoothing, gloss, gx);
+}
 
 void CudaBackend::loss_forward(LossKind kind, const Tensor& pred, const Tensor& target,
                                Tensor& loss) {

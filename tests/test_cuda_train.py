@@ -237,6 +237,51 @@ def test_a_bad_label_reaching_a_replayed_loss_gives_nan_a_zero_gradient_and_a_re
     check_cuda_kernel_errors("loss")  # reported once
 
 
+# --- PyTorch's cross_entropy with class indices (index_crossentropy_forward/backward) -------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted,smoothing", [(False, 0.0), (True, 0.0), (True, 0.2),
+                                                (False, 0.1)])
+@pytest.mark.parametrize("rows,classes", [(7, 5), (33, 40), (3, 1)])
+def test_index_cross_entropy(rows, classes, weighted, smoothing, reduction, dtype):
+    rng = np.random.default_rng(rows * classes)
+    x = rng.standard_normal((rows, classes)) * 3
+    target = rng.integers(0, classes, rows)
+    target[::3] = -100  # ignored rows
+    weight = rng.uniform(0.2, 2.0, classes) if weighted else None
+    g = rng.standard_normal(rows) if reduction == "none" else rng.standard_normal(())
+    results = {}
+    for device in DEVICES:
+        xt = on(device, x, dtype, grad=True)
+        w = None if weight is None else on(device, weight, dtype)
+        out = _C.index_cross_entropy(xt, fn.tensor(target, dtype="int64", device=device), w,
+                                     -100, smoothing, reduction)
+        out.backward(on(device, g, dtype))
+        results[device] = (np.array(out.numpy()), np.array(xt.grad.numpy()))
+    close(results["cuda"][0], results["cpu"][0], SUMS[dtype])
+    close(results["cuda"][1], results["cpu"][1], SUMS[dtype])
+
+
+def test_index_cross_entropy_reports_a_bad_label_a_replay_brings():
+    rng = np.random.default_rng(8)
+    x = on("cuda", rng.standard_normal((6, 4)), "float64", grad=True)
+    labels = fn.tensor(np.array([0, 3, -100, 1, 2, 1]), device="cuda")
+    upstream = on("cuda", np.ones(6))  # made before the capture: numpy data inside refuses it
+    plan = _C.Plan()
+    plan.begin_capture()
+    out = _C.index_cross_entropy(x, labels, None, -100, 0.0, "none")
+    out.backward(upstream)
+    plan.end_capture([x])
+    assert plan.refusal == ""
+    labels.copy_(fn.tensor(np.array([0, 3, -100, 9, 2, 1]), device="cuda"))
+    plan.replay()
+    values, grad = np.array(out.numpy()), np.array(x.grad.numpy())
+    assert np.isnan(values[3]) and (grad[3] == 0).all() and values[2] == 0 and (grad[2] == 0).all()
+    with pytest.raises(IndexError, match="9 at position 3"):
+        check_cuda_kernel_errors("cross_entropy")
+
+
 # --- totals (accuracy_accumulate, loss_accumulate) -----------------------------------------
 
 def accuracy_on(device, name, threshold, pred, target, dtype, target_dtype, repeats=1):

@@ -301,6 +301,19 @@ class Backend {
   // totals (float64 {sum, first non-finite step or -1, steps}): sum += weight * loss[0];
   // a NaN or infinite loss records the step's number once; steps += 1.
   virtual void loss_accumulate(const Tensor& loss, double weight, Tensor& totals) = 0;
+  // PyTorch's cross_entropy with class indices (math::index_crossentropy): x (R, C) logits,
+  // target (R) int32/int64, weight (C) or undefined (all 1), smoothing in [0, 1]. Forward:
+  // loss (R) and row_weight (R) = w[target] (1 without weight); a row whose target is
+  // ignore_index has both 0, a target outside [0, C) is a kernel error (loss NaN, weight 0).
+  // Backward: gx (R, C) = gloss[r] * d loss[r] / d x[r], zero rows where loss had weight 0
+  // by being ignored or bad (whatever gloss holds there).
+  virtual void index_crossentropy_forward(const Tensor& x, const Tensor& target,
+                                          const Tensor& weight, int64_t ignore_index,
+                                          double smoothing, Tensor& loss, Tensor& row_weight) = 0;
+  virtual void index_crossentropy_backward(const Tensor& x, const Tensor& target,
+                                           const Tensor& weight, int64_t ignore_index,
+                                           double smoothing, const Tensor& gloss,
+                                           Tensor& gx) = 0;
 
   // --- optim.cpp: one fused pass per parameter tensor. `config` holds the optimizer's
   // config struct (config_tensor), `steps` (int64) the step count of every parameter: the

@@ -82,6 +82,12 @@ class CpuBackend : public Backend {
   void accuracy_accumulate(AccuracyKind kind, double threshold, const Tensor& pred,
                            const Tensor& target, Tensor& total) override;
   void loss_accumulate(const Tensor& loss, double weight, Tensor& totals) override;
+  void index_crossentropy_forward(const Tensor& x, const Tensor& target, const Tensor& weight,
+                                  int64_t ignore_index, double smoothing, Tensor& loss,
+                                  Tensor& row_weight) override;
+  void index_crossentropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight,
+                                   int64_t ignore_index, double smoothing, const Tensor& gloss,
+                                   Tensor& gx) override;
 
   void sgd_update(const Tensor& config, Tensor& steps, int64_t index, Tensor& param,
                   const Tensor& grad, Tensor& momentum) override;

@@ -253,4 +253,104 @@ void CpuBackend::loss_backward(LossKind kind, const Tensor& pred, const Tensor& 
   });
 }
 
+namespace {
+// A row of index_crossentropy: its class, or -1 when ignored (ignore_index) or bad (reported).
+inline int64_t index_row_label(const Tensor& target, int64_t r, int64_t C, int64_t ignore_index) {
+  const int64_t y = label_at(target, r);
+  if (y == ignore_index) return -1;
+  if (y >= 0 && y < C) return y;
+  report_out_of_range(target.device(), r, y, C);
+  return -2;
+}
+
+template <class T>
+T weight_of(const T* w, int64_t c) {
+  return w ? w[c] : T(1);
+}
+
+// W of math::index_crossentropy: the class weights' sum (C without weights).
+template <class T>
+T weight_sum(const T* w, int64_t C) {
+  T W = 0;
+  for (int64_t c = 0; c < C; ++c) W += weight_of(w, c);
+  return W;
+}
+
+template <class T>
+void index_crossentropy_forward_typed(const Tensor& x, const Tensor& target, const Tensor& weight,
+                                      int64_t ignore_index, T s, Tensor& loss,
+                                      Tensor& row_weight) {
+  const int64_t R = leading_rows(x), C = last_dim(x);
+  const T* xp = x.data<T>();
+  const T* w = weight.defined() ? weight.data<T>() : nullptr;
+  T* l = loss.data<T>();
+  T* rw = row_weight.data<T>();
+  const T W = weight_sum(w, C);
+  parallel_for(R, row_grain(kTranscendentalGrain, C), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t y = index_row_label(target, r, C, ignore_index);
+      if (y < 0) {  // ignored: nothing; bad: NaN, which the loss's totals report
+        l[r] = y == -1 ? T(0) : T(NAN);
+        rw[r] = 0;
+        continue;
+      }
+      const T* row = xp + r * C;
+      const T m = row_max(row, C), lse = m + log_sum_exp_shifted(row, C, m);
+      T wx = 0;
+      if (s != T(0))
+        for (int64_t c = 0; c < C; ++c) wx += weight_of(w, c) * row[c];
+      rw[r] = weight_of(w, y);
+      l[r] = math::index_crossentropy(row[y], rw[r], lse, W, wx, s, T(C));
+    }
+  });
+}
+
+template <class T>
+void index_crossentropy_backward_typed(const Tensor& x, const Tensor& target,
+                                       const Tensor& weight, int64_t ignore_index, T s,
+                                       const Tensor& gloss, Tensor& gx) {
+  const int64_t R = leading_rows(x), C = last_dim(x);
+  const T* xp = x.data<T>();
+  const T* w = weight.defined() ? weight.data<T>() : nullptr;
+  const T* g = gloss.data<T>();
+  T* gp = gx.data<T>();
+  const T W = weight_sum(w, C);
+  parallel_for(R, row_grain(kTranscendentalGrain, C), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T* out = gp + r * C;
+      const T* row = xp + r * C;
+      const int64_t y = index_row_label(target, r, C, ignore_index);
+      if (y < 0) {
+        std::fill(out, out + C, T(0));
+        continue;
+      }
+      const T m = row_max(row, C), ls = log_sum_exp_shifted(row, C, m), w_y = weight_of(w, y);
+      for (int64_t c = 0; c < C; ++c)
+        out[c] = g[r] * math::index_crossentropy_grad(math::softmax_from_shifted(row[c], m, ls),
+                                                      c == y, w_y, weight_of(w, c), W, s, T(C));
+    }
+  });
+}
+}  // namespace
+
+void CpuBackend::index_crossentropy_forward(const Tensor& x, const Tensor& target,
+                                            const Tensor& weight, int64_t ignore_index,
+                                            double smoothing, Tensor& loss, Tensor& row_weight) {
+  dispatch_float(x.dtype(), "cross_entropy", [&](auto zero) {
+    using T = decltype(zero);
+    index_crossentropy_forward_typed<T>(x, target, weight, ignore_index, T(smoothing), loss,
+                                        row_weight);
+  });
+}
+
+void CpuBackend::index_crossentropy_backward(const Tensor& x, const Tensor& target,
+                                             const Tensor& weight, int64_t ignore_index,
+                                             double smoothing, const Tensor& gloss, Tensor& gx) {
+  dispatch_float(x.dtype(), "cross_entropy backward", [&](auto zero) {
+    using T = decltype(zero);
+    index_crossentropy_backward_typed<T>(x, target, weight, ignore_index, T(smoothing), gloss,
+                                         gx);
+  });
+}
+
 }  // namespace fastnn

@@ -83,6 +83,21 @@ FASTNN_HOST_DEVICE T softmax_crossentropy_grad(T x, T t, T m, T ls, T t_sum) {
   return t_sum * softmax_from_shifted(x, m, ls) - t;
 }
 
+// PyTorch's cross_entropy on one row of logits x with class index y, class weights w (all 1
+// without), label smoothing s over C classes; lse = m + ls the row's log-sum-exp, W = sum_c w_c
+// and wx = sum_c w_c x_c:
+//   loss = (1 - s) w_y (lse - x_y) + (s / C) sum_c w_c (lse - x_c)
+//        = (1 - s) w_y (lse - x_y) + (s / C) (W lse - wx)
+template <class T>
+FASTNN_HOST_DEVICE T index_crossentropy(T x_y, T w_y, T lse, T W, T wx, T s, T C) {
+  return (T(1) - s) * w_y * (lse - x_y) + (s / C) * (W * lse - wx);
+}
+// Its derivative by x_c (p_c = softmax(x)_c): (1 - s) w_y (p_c - [c == y]) + (s / C) (W p_c - w_c).
+template <class T>
+FASTNN_HOST_DEVICE T index_crossentropy_grad(T p_c, bool is_y, T w_y, T w_c, T W, T s, T C) {
+  return (T(1) - s) * w_y * (p_c - (is_y ? T(1) : T(0))) + (s / C) * (W * p_c - w_c);
+}
+
 // Keras's cross-entropy on probabilities p (a row not necessarily normalised; s its sum),
 // per class: -t log(clip(p / s)).
 template <class T>

@@ -136,4 +136,69 @@ Tensor loss(LossKind kind, const Tensor& pred_in, const Tensor& target_in, Reduc
   return out;
 }
 
+Tensor index_cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight,
+                           int64_t ignore_index, double smoothing, Reduction reduction,
+                           const char* who) {
+  check_float(x, who, "input");
+  FASTNN_CHECK(x.dim() == 2 && x.size(1) > 0, Value, who,
+               ": expected logits of shape (rows, classes), got ", shape_str(x.shape()));
+  check_defined(target, who, "target");
+  check_same_device(x, target, who, "target");
+  FASTNN_CHECK(target.dtype() == DType::Int64 || target.dtype() == DType::Int32, Type, who,
+               ": expected class indices (int64) as target, got ", dtype_name(target.dtype()));
+  FASTNN_CHECK(target.dim() == 1 && target.size(0) == x.size(0), Value, who,
+               ": expected a target of shape (", x.size(0), ",) for input of shape ",
+               shape_str(x.shape()), ", got ", shape_str(target.shape()));
+  const int64_t C = x.size(1);
+  if (weight.defined()) {
+    check_float_like(weight, x, who, "weight");
+    FASTNN_CHECK(weight.dim() == 1 && weight.size(0) == C, Value, who,
+                 ": expected a weight of shape (", C, ",), one per class, got ",
+                 shape_str(weight.shape()));
+  }
+  FASTNN_CHECK(smoothing >= 0 && smoothing <= 1, Value, who,
+               ": expected label_smoothing in [0, 1], got ", smoothing);
+  Backend& be = backend_of(x);
+  // Labels in host memory are checked here (ignore_index aside). A device's, and a replay's,
+  // are checked by the kernel, which reports them to check_kernel_errors: reading them here
+  // would wait for the device at every step.
+  if (target.device().kind == DeviceKind::CPU) {
+    int64_t bad = -1;
+    for (int64_t r = 0; r < target.numel() && bad < 0; ++r) {
+      const int64_t y = target.dtype() == DType::Int64 ? target.data<int64_t>()[r]
+                                                        : target.data<int32_t>()[r];
+      if (y != ignore_index && (y < 0 || y >= C)) bad = r;
+    }
+    if (bad >= 0)
+      fail(ErrorKind::Index, who, ": Target ", element_text(target, bad),
+           " is out of bounds: expected class indices in [0, ", C, ") or ignore_index=",
+           ignore_index, " (at position ", bad, ")");
+  }
+  const int64_t R = x.size(0);
+  Tensor w = weight.defined() ? weight.detach() : Tensor();
+  Tensor per_row = Tensor::empty({R}, x.dtype(), x.device());
+  Tensor row_weight = Tensor::empty({R}, x.dtype(), x.device());
+  FASTNN_LAUNCH(be, index_crossentropy_forward, x, target, w, ignore_index, smoothing, per_row,
+                row_weight);
+  if (needs_grad({&x})) {
+    record(who, per_row, {x},
+           [p = x.detach(), t = target.detach(), w, ignore_index, smoothing](
+               const Tensor& gy, const std::vector<bool>&) {
+             Tensor gx = Tensor::empty(p.shape(), p.dtype(), p.device());
+             FASTNN_LAUNCH(backend_of(gy), index_crossentropy_backward, p, t, w, ignore_index,
+                           smoothing, gy, gx);
+             return std::vector<Tensor>{gx};
+           });
+  }
+  switch (reduction) {
+    case Reduction::None:
+      return per_row;
+    case Reduction::Sum:
+      return sum(per_row, {}, false);
+    case Reduction::Mean:
+      break;
+  }
+  return binary(BinaryOp::Div, sum(per_row, {}, false), sum(row_weight, {}, false));
+}
+
 }  // namespace fastnn

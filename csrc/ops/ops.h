@@ -67,6 +67,14 @@ Tensor embedding(const Tensor& weights, const Tensor& ids, const std::string& wh
 LossKind loss_kind_from_name(const std::string& name, bool from_logits, const char* who);
 Tensor loss(LossKind kind, const Tensor& pred, const Tensor& target, Reduction reduction,
             const char* who);
+// PyTorch's cross_entropy on logits x (R, C) with class indices target (R, int32/int64), class
+// weights (C, x's dtype; undefined: all 1, a constant either way), ignore_index and label
+// smoothing, in one kernel each way. Mean divides by the kept rows' summed weights (NaN when
+// every row is ignored, with a zero gradient, as torch). Labels outside [0, C) that are not
+// ignore_index raise IndexError here, or from check_kernel_errors when a replay brings them.
+Tensor index_cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight,
+                           int64_t ignore_index, double smoothing, Reduction reduction,
+                           const char* who);
 
 // --- conv.cpp ---
 // "valid" (no padding), "same" (TensorFlow's: out = ceil(in / stride), the odd pixel of

@@ -112,6 +112,19 @@ void bind_ops(py::module_& m) {
       py::arg("y_pred"), py::arg("y_true"), py::arg("name"), py::arg("from_logits") = false,
       py::arg("reduction") = "mean", py::arg("who") = "loss");
   m.def(
+      "index_cross_entropy",
+      [](const Tensor& x, const Tensor& target, const std::optional<Tensor>& weight,
+         int64_t ignore_index, double label_smoothing, const std::string& reduction,
+         const std::string& who) {
+        return index_cross_entropy(x, target, optional_tensor(weight), ignore_index,
+                                   label_smoothing, reduction_from_name(reduction, who.c_str()),
+                                   who.c_str());
+      },
+      py::arg("x"), py::arg("target"), py::arg("weight") = py::none(),
+      py::arg("ignore_index") = -100, py::arg("label_smoothing") = 0.0,
+      py::arg("reduction") = "mean", py::arg("who") = "cross_entropy",
+      "PyTorch's cross_entropy on logits (rows, classes) with class indices (rows,).");
+  m.def(
       "conv2d",
       [](const Tensor& x, const Tensor& kernel, const std::optional<Tensor>& bias,
          std::array<int64_t, 2> strides, const std::string& padding,

@@ -232,8 +232,15 @@ def _nll(logp, target, weight, ignore_index, reduction, smoothing, who):
 
 
 def _index_cross_entropy(logits, target, weight, ignore_index, reduction, smoothing, who):
-    return _nll(_C.log_softmax(logits, -1), target, weight, ignore_index, reduction, smoothing,
-                who)
+    """One fused op each way (ops/loss.cpp index_cross_entropy) on (rows, C) logits; class
+    weights that themselves train take the composed path, which differentiates them."""
+    if weight is not None and _needs_grad(weight):
+        return _nll(_C.log_softmax(logits, -1), target, weight, ignore_index, reduction,
+                    smoothing, who)
+    classes = logits.shape[-1]
+    out = _C.index_cross_entropy(_C.reshape(logits, [-1, classes]), _C.reshape(target, [-1]),
+                                 weight, ignore_index, smoothing, reduction, who)
+    return _C.reshape(out, list(target.shape)) if reduction == "none" else out
 
 
 def _soft_cross_entropy(logits, target, weight, reduction, smoothing, who):
