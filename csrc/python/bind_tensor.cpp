@@ -126,6 +126,14 @@ void bind_tensor(py::module_& m) {
       py::arg("tensor"),
       "Whether every element of a float tensor is finite (no NaN, no inf).");
   m.def(
+      "empty",
+      [](const py::object& shape, const py::object& dtype, const std::string& device) {
+        return Tensor::empty(shape_from_python(shape, "empty"), parse_dtype(dtype),
+                             device_from_name(device));
+      },
+      py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu",
+      "An uninitialised tensor (for buffers that are filled at once).");
+  m.def(
       "full",
       [](const py::object& shape, double value, const py::object& dtype,
          const std::string& device) {

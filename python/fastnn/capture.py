@@ -39,7 +39,7 @@ class Rows:
 
     @property
     def dtype(self):
-        return np.dtype(self.array.dtype) if self.on_device else self.array.dtype
+        return np.dtype(self.array.dtype)  # a tensor's dtype name, or numpy's own
 
     @property
     def on_device(self):
@@ -53,7 +53,7 @@ class Rows:
         if not self.on_device:
             return _C.from_numpy(np.asarray(self))
         if self._value is None:
-            out = _C.full(self.shape, 0.0, self.array.dtype, self.array.device)
+            out = _C.empty(self.shape, self.array.dtype, self.array.device)
             _C.gather_rows_into(self.array, self.index, out)
             self._value = out
         return self._value
@@ -99,7 +99,7 @@ def _slot(a, device):
     the model's device, holding the batch."""
     if device == "cpu" and not isinstance(a, _C.Tensor):
         return _C.Tensor(np.asarray(a), np.dtype(a.dtype).name)
-    slot = _C.full(tuple(a.shape), 0.0, np.dtype(a.dtype).name, device)
+    slot = _C.empty(tuple(a.shape), np.dtype(a.dtype).name, device)
     _fill(slot, a)
     return slot
 

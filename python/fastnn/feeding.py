@@ -362,8 +362,10 @@ class FeedingMixin:
             return source
 
         def upload(a):  # an array, or a Group of them (a model with several inputs)
-            if a is None or hasattr(a, "arrays"):
-                return a and type(a)(upload(part) for part in a.arrays)
+            if a is None:
+                return None
+            if hasattr(a, "arrays"):
+                return type(a)(upload(part) for part in a.arrays)
             return _C.from_numpy(a, a.dtype.name).to_device(self._device)
 
         try:
