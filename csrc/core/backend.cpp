@@ -52,6 +52,25 @@ bool float32_matmul_allows_tf32() {
   return matmul_precision.load() > 0;
 }
 
+namespace {
+std::atomic<int> conv_algorithm{0};
+constexpr const char* kConvAlgorithms[] = {"auto", "gemm", "winograd"};
+}  // namespace
+
+void set_conv_algorithm(const std::string& algorithm) {
+  for (int i = 0; i < 3; ++i)
+    if (algorithm == kConvAlgorithms[i]) {
+      conv_algorithm.store(i);
+      return;
+    }
+  fail(ErrorKind::Value, "set_conv_algorithm: expected 'auto', 'gemm' or 'winograd', got '",
+       algorithm, "'");
+}
+
+std::string get_conv_algorithm() {
+  return kConvAlgorithms[conv_algorithm.load()];
+}
+
 void count_host_read() {
   host_reads.fetch_add(1, std::memory_order_relaxed);
 }
@@ -249,6 +268,17 @@ void Backend::optimizer_update(OptimizerKind kind, const Tensor& config, Tensor&
         break;
     }
   }
+}
+
+void Backend::winograd_kernel_transform(const Tensor&, bool, Tensor&) {
+  fail(ErrorKind::Runtime, name(), " backend: no Winograd convolutions");
+}
+void Backend::conv2d_winograd_forward(const Tensor&, const Tensor&, const ConvGeometry&, Tensor&) {
+  fail(ErrorKind::Runtime, name(), " backend: no Winograd convolutions");
+}
+void Backend::conv2d_winograd_backward_kernel(const Tensor&, const Tensor&, const ConvGeometry&,
+                                              Tensor&) {
+  fail(ErrorKind::Runtime, name(), " backend: no Winograd convolutions");
 }
 
 AccuracyKind accuracy_kind_from_name(const std::string& name) {

@@ -354,6 +354,21 @@ class Backend {
   virtual void conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz,
                                              const ConvGeometry& geometry, Tensor& gkernel) = 0;
 
+  // --- conv_winograd.cpp: stride-1 3x3 convolutions as Winograd F(4x4, 3x3) (math/winograd.h),
+  // 2.25-4x fewer multiply-adds than the lowered GEMM. Only a backend that says it has them
+  // gets these calls (the CUDA backend lowers every convolution to cuBLAS). ---
+  virtual bool has_winograd_conv() const { return false; }
+  // u (36, C, F) = the kernel (3, 3, C, F) transformed per (channel, filter); with `flip`,
+  // u (36, F, C) from the kernel rotated by 180 degrees with its channel axes swapped: the
+  // convolution that takes gz back to gx.
+  virtual void winograd_kernel_transform(const Tensor& kernel, bool flip, Tensor& u);
+  // y (N, OH, OW, F) = x convolved with u's kernel (geometry: 3x3, stride 1, no dilation).
+  virtual void conv2d_winograd_forward(const Tensor& x, const Tensor& u,
+                                       const ConvGeometry& geometry, Tensor& y);
+  // gkernel (3, 3, C, F) = the kernel's gradient for x and gz (N, OH, OW, F).
+  virtual void conv2d_winograd_backward_kernel(const Tensor& x, const Tensor& gz,
+                                               const ConvGeometry& geometry, Tensor& gkernel);
+
   // --- pool.cpp: x (N, H, W, C) -> y (N, OH, OW, C), channels last. Window (oh, ow) covers
   // rows oh * stride_h - pad_top + [0, pool_h) and the same for columns; padded positions
   // take no part (max ignores them, average divides by the valid count, as TensorFlow). ---
@@ -486,6 +501,16 @@ void report_out_of_range(Device device, int64_t row, int64_t value, int64_t limi
 void set_float32_matmul_precision(const std::string& precision);
 std::string float32_matmul_precision();
 bool float32_matmul_allows_tf32();
+
+// How stride-1 3x3 convolutions compute, process-wide: "auto" (the default) takes Winograd
+// F(4x4, 3x3) for float32 layers with at least 16 channels and filters where the backend has
+// it (products at 36 points instead of 9 taps x 16 pixels: rounding within a few ulps of
+// the lowered GEMM's, as cuDNN's Winograd), "gemm" always lowers to one GEMM (im2col), and
+// "winograd" takes Winograd for every 3x3 stride-1 convolution it can compute, any float
+// dtype and channel count (tests compare the two in float64). A captured step keeps the
+// algorithm it was captured with.
+void set_conv_algorithm(const std::string& algorithm);
+std::string get_conv_algorithm();
 
 // Reads of device data by the host (queries, numpy views, error checks): a debug counter
 // that tests use to show a replayed epoch reads nothing.

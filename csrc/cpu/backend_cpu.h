@@ -108,6 +108,12 @@ class CpuBackend : public Backend {
                              Tensor& y) override;
   void conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz, const ConvGeometry& geometry,
                                      Tensor& gkernel) override;
+  bool has_winograd_conv() const override { return true; }
+  void winograd_kernel_transform(const Tensor& kernel, bool flip, Tensor& u) override;
+  void conv2d_winograd_forward(const Tensor& x, const Tensor& u, const ConvGeometry& geometry,
+                               Tensor& y) override;
+  void conv2d_winograd_backward_kernel(const Tensor& x, const Tensor& gz,
+                                       const ConvGeometry& geometry, Tensor& gkernel) override;
 
   void max_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y,
                           Tensor& argmax) override;

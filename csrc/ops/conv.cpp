@@ -17,6 +17,8 @@
 #include <cctype>
 
 #include "core/launch.h"
+#include "core/parallel.h"
+#include "math/winograd.h"
 #include "ops/ops.h"
 
 namespace fastnn {
@@ -111,6 +113,89 @@ bool is_pointwise(const ConvGeometry& g) {
          g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0;
 }
 
+// Winograd F(4x4, 3x3) (cpu/conv_winograd.cpp) for stride-1 3x3 convolutions, as
+// set_conv_algorithm says. By default where it was measured faster than the lowered GEMM
+// (bench/NOTES.md item 35; batch 64, forward and backward, 2 cores): float32 layers with
+// 16-256 channels and filters (1.7-2.6x) on outputs of at least 7x7 (a 5x5 output computes
+// 8x8 in 4x4 tiles: 0.6x), with enough tiles to give every core blocks (16 images of 4x4:
+// one block, 0.4x). Padding is at most 2 on each side: the input gradient's convolution pads
+// by 2 minus it.
+constexpr int64_t kWinogradMinChannels = 16;
+constexpr int64_t kWinogradMaxChannelProduct = 256 * 256;
+constexpr int64_t kWinogradMinOutput = 7;
+constexpr int64_t kWinogradMinTilesPerCore = 64;
+
+bool use_winograd(const ConvGeometry& g, int64_t filters, DType dtype, const Backend& be) {
+  if (!be.has_winograd_conv() || g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 ||
+      g.stride_w != 1 || g.dilation_h != 1 || g.dilation_w != 1)
+    return false;
+  if (std::max({g.pad_top, g.pad_bottom, g.pad_left, g.pad_right}) > 2) return false;
+  const std::string algorithm = get_conv_algorithm();
+  if (algorithm != "auto") return algorithm == "winograd";
+  const int64_t tiles = g.batch * ((g.out_h + math::kWinogradOut - 1) / math::kWinogradOut) *
+                        ((g.out_w + math::kWinogradOut - 1) / math::kWinogradOut);
+  return dtype == DType::Float32 && g.channels >= kWinogradMinChannels &&
+         filters >= kWinogradMinChannels && g.channels * filters <= kWinogradMaxChannelProduct &&
+         std::min(g.out_h, g.out_w) >= kWinogradMinOutput &&
+         tiles >= kWinogradMinTilesPerCore * hardware_threads();
+}
+
+// The geometry of the convolution that takes gz back to gx: gz padded by 2 - pad on each
+// side, convolved with the rotated kernel (stride 1), gives x's shape.
+ConvGeometry winograd_input_gradient_geometry(const ConvGeometry& g, int64_t filters) {
+  ConvGeometry t = g;
+  t.in_h = g.out_h;
+  t.in_w = g.out_w;
+  t.channels = filters;
+  t.out_h = g.in_h;
+  t.out_w = g.in_w;
+  t.pad_top = 2 - g.pad_top;
+  t.pad_bottom = 2 - g.pad_bottom;
+  t.pad_left = 2 - g.pad_left;
+  t.pad_right = 2 - g.pad_right;
+  return t;
+}
+
+// A stride-1 3x3 convolution as Winograd F(4x4, 3x3): the kernel transformed once per call,
+// forward and input gradient one Winograd convolution each, the kernel gradient its adjoint.
+// Nothing lowered is kept: the backward reads x.
+Tensor conv_winograd(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                     const ConvGeometry& g, const Shape& out_shape, Activation act, double alpha,
+                     const char* who) {
+  const int64_t C = g.channels, F = kernel.shape().back();
+  Backend& be = backend_of(x);
+  const bool grad = needs_grad({&x, &kernel, &bias});
+  Tensor u = Tensor::empty({math::kWinogradPoints, C, F}, x.dtype(), x.device());
+  FASTNN_LAUNCH(be, winograd_kernel_transform, kernel, false, u);
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  FASTNN_LAUNCH(be, conv2d_winograd_forward, x, u, g, y);
+  Tensor z = epilogue_forward(act, alpha, bias, y, grad);
+  if (!grad) return y;
+  record(who, y, {x, kernel, bias},
+         [x_saved = needs_grad({&kernel}) ? x.detach() : Tensor(), w = kernel.detach(),
+          y_saved = y.detach(), z, g, act, alpha, C, F](const Tensor& gy,
+                                                        const std::vector<bool>& needs) {
+           Backend& be = backend_of(gy);
+           Tensor gz = epilogue_backward(act, alpha, z, y_saved, gy);
+           std::vector<Tensor> grads(3);
+           if (needs[0]) {
+             Tensor u_flipped =
+                 Tensor::empty({math::kWinogradPoints, F, C}, gy.dtype(), gy.device());
+             FASTNN_LAUNCH(be, winograd_kernel_transform, w, true, u_flipped);
+             grads[0] = Tensor::empty({g.batch, g.in_h, g.in_w, C}, gy.dtype(), gy.device());
+             FASTNN_LAUNCH(be, conv2d_winograd_forward, gz, u_flipped,
+                           winograd_input_gradient_geometry(g, F), grads[0]);
+           }
+           if (needs[1]) {
+             grads[1] = Tensor::empty(w.shape(), gy.dtype(), gy.device());
+             FASTNN_LAUNCH(be, conv2d_winograd_backward_kernel, x_saved, gz, g, grads[1]);
+           }
+           if (needs[2]) grads[2] = bias_gradient(gz, g.patch_rows(), F);
+           return grads;
+         });
+  return y;
+}
+
 // The lowered convolution for a resolved geometry; x and kernel keep their own shapes (the
 // kernels read raw rows), so Conv1D's gradients come back in Conv1D's shapes.
 Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
@@ -126,6 +211,8 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                " outputs of ", g.patch_size(), " values each per image");
   const int64_t M = g.patch_rows(), K = g.patch_size(), F = kernel.shape().back();
   Backend& be = backend_of(x);
+  if (use_winograd(g, F, x.dtype(), be))
+    return conv_winograd(x, kernel, bias, g, out_shape, act, alpha, who);
   const bool grad = needs_grad({&x, &kernel, &bias});
   const bool pointwise = is_pointwise(g);
   const bool direct =

@@ -81,6 +81,8 @@ void bind_system(py::module_& m) {
       "d root / d inputs without touching any .grad (None where root does not depend on one).");
   m.def("set_float32_matmul_precision", &set_float32_matmul_precision, py::arg("precision"));
   m.def("get_float32_matmul_precision", &float32_matmul_precision);
+  m.def("set_conv_algorithm", &set_conv_algorithm, py::arg("algorithm"));
+  m.def("get_conv_algorithm", &get_conv_algorithm);
   m.def("has_cuda_backend", [] { return has_backend(DeviceKind::CUDA); });
   m.def(
       "load_cuda_backend",

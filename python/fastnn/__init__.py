@@ -93,6 +93,18 @@ def get_float32_matmul_precision() -> str:
     return _C.get_float32_matmul_precision()
 
 
+def set_conv_algorithm(algorithm: str) -> None:
+    """How stride-1 3x3 convolutions compute: "auto" (the default) uses Winograd F(4x4, 3x3)
+    for float32 layers with >= 16 channels and filters (4x fewer multiply-adds, float32
+    rounding a little further from the exact result, as cuDNN's Winograd), "gemm" always
+    lowers them to one GEMM (im2col), "winograd" uses Winograd for every such convolution."""
+    _C.set_conv_algorithm(algorithm)
+
+
+def get_conv_algorithm() -> str:
+    return _C.get_conv_algorithm()
+
+
 def info() -> dict:
     """Version, build options, BLAS, its kernel and threads."""
     return dict(_C.build_info())
@@ -102,7 +114,7 @@ __all__ = [
     "Tensor", "Parameter", "tensor", "as_tensor", "zeros", "ones", "rand", "randn",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "get_rng_state", "set_rng_state",
-    "set_num_threads", "get_num_threads", "info", "Model", "Layer", "layers", "losses",
+    "set_num_threads", "get_num_threads", "set_conv_algorithm", "get_conv_algorithm", "info", "Model", "Layer", "layers", "losses",
     "optim", "initializers", "regularizers", "activations", "functional", "datasets", "cuda",
     "callbacks", "metrics",
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "matmul",
