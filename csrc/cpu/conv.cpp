@@ -45,7 +45,11 @@ void CpuBackend::im2col(const Tensor& x, const ConvGeometry& g, Tensor& cols) {
             // The kernel row's taps are kernel_w * C contiguous input values: one copy
             // instead of one per tap (first layers have C = 1 to 3: a tap is a few values).
             const T* src = src_row + iw0 * C;
-            for (int64_t k = 0; k < g.kernel_w * C; ++k) dst_row[k] = src[k];
+            if (g.kernel_w * C >= 16) {
+              std::memcpy(dst_row, src, g.kernel_w * C * sizeof(T));
+            } else {
+              for (int64_t k = 0; k < g.kernel_w * C; ++k) dst_row[k] = src[k];
+            }
             continue;
           }
           for (int64_t j = 0; j < g.kernel_w; ++j) {
