@@ -85,18 +85,20 @@ const T* input_tile(const T* x, const ConvGeometry& g, const Tiles& tiles, int64
     row_step = g.in_w * C;
     return image + (h0 * g.in_w + w0) * C;
   }
+  // A row's pixels inside x are one contiguous run: one copy, zeros on either side.
   row_step = kWinogradTile * C;
+  const int64_t j0 = std::clamp<int64_t>(-w0, 0, kWinogradTile);
+  const int64_t j1 = std::clamp<int64_t>(g.in_w - w0, j0, kWinogradTile);
   for (int64_t i = 0; i < kWinogradTile; ++i) {
     const int64_t h = h0 + i;
-    for (int64_t j = 0; j < kWinogradTile; ++j) {
-      const int64_t w = w0 + j;
-      T* dst = patch + (i * kWinogradTile + j) * C;
-      if (h < 0 || h >= g.in_h || w < 0 || w >= g.in_w) {
-        std::fill(dst, dst + C, T(0));
-      } else {
-        std::copy_n(image + (h * g.in_w + w) * C, C, dst);
-      }
+    T* dst = patch + i * kWinogradTile * C;
+    if (h < 0 || h >= g.in_h) {
+      std::fill(dst, dst + kWinogradTile * C, T(0));
+      continue;
     }
+    std::fill(dst, dst + j0 * C, T(0));
+    if (j1 > j0) std::copy_n(image + (h * g.in_w + w0 + j0) * C, (j1 - j0) * C, dst + j0 * C);
+    std::fill(dst + j1 * C, dst + kWinogradTile * C, T(0));
   }
   return patch;
 }
