@@ -146,8 +146,8 @@ class CudaBackend final : public Backend {
 
   void im2col(const Tensor& x, const ConvGeometry& geometry, Tensor& cols) override;
   void col2im(const Tensor& cols, const ConvGeometry& geometry, Tensor& gx) override;
-  void conv2d_direct_forward(const Tensor& x, const Tensor& kernel, const ConvGeometry& geometry,
-                             Tensor& y) override;
+  void conv2d_direct_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                             const ConvGeometry& geometry, Tensor& y) override;
   void conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz, const ConvGeometry& geometry,
                                      Tensor& gkernel) override;
 

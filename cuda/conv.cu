@@ -70,13 +70,15 @@ void col2im_values(cudaStream_t stream, const Tensor& cols, ConvGeometry g, Tens
 }
 
 // y[n, oh, ow, f] = sum over taps t = (i, j, c), in that order, of the tap's input value (zero
-// in the padding, as the CPU's border pixels add) times kernel[t, f]. One thread per y
+// in the padding, as the CPU's border pixels add) times kernel[t, f], then bias[f] where
+// given. One thread per y
 // element; the threads of a pixel read the same input values and consecutive filters.
 template <class T>
 void conv2d_direct_forward_values(cudaStream_t stream, const Tensor& x, const Tensor& kernel,
-                                  ConvGeometry g, Tensor& y) {
+                                  const Tensor& bias, ConvGeometry g, Tensor& y) {
   const T* xp = x.data<T>();
   const T* kp = kernel.data<T>();
+  const T* bp = bias.defined() ? bias.data<T>() : nullptr;
   T* yp = y.data<T>();
   const int64_t C = g.channels, F = kernel.shape().back();
   const int64_t total = g.batch * g.out_h * g.out_w * F;
@@ -96,7 +98,7 @@ void conv2d_direct_forward_values(cudaStream_t stream, const Tensor& x, const Te
         for (int64_t c = 0; c < C; ++c, ++t) sum += (inside ? xp[at + c] : T(0)) * kp[t * F + f];
       }
     }
-    yp[idx] = sum;
+    yp[idx] = bp != nullptr ? sum + bp[f] : sum;  // the bias after the taps, as the CPU
   });
 }
 
@@ -156,10 +158,10 @@ void CudaBackend::col2im(const Tensor& cols, const ConvGeometry& g, Tensor& gx) 
 }
 
 void CudaBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel,
-                                        const ConvGeometry& g, Tensor& y) {
+                                        const Tensor& bias, const ConvGeometry& g, Tensor& y) {
   auto& dev = state(y.device());
   FASTNN_FLOAT_CALL(x.dtype(), "conv2d_direct_forward", conv2d_direct_forward_values, dev.stream,
-                    x, kernel, g, y);
+                    x, kernel, bias, g, y);
 }
 
 void CudaBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz,

@@ -346,10 +346,11 @@ class Backend {
   // cols entries that read it, in cols row order (deterministic, no atomics).
   virtual void col2im(const Tensor& cols, const ConvGeometry& geometry, Tensor& gx) = 0;
   // Direct convolution for inputs with few channels (first layers), no lowered matrix:
-  // y (batch, out_h, out_w, filters) = x convolved with kernel (no bias, no activation), and
+  // y (batch, out_h, out_w, filters) = x convolved with kernel, plus bias (F) where defined
+  // (a pass over y fewer; no activation), and
   // gkernel (kernel_h, kernel_w, channels, filters) = sum over output pixels of each tap's
   // input value times gz (the gradient at y). Sums run over taps, resp. pixels, in order.
-  virtual void conv2d_direct_forward(const Tensor& x, const Tensor& kernel,
+  virtual void conv2d_direct_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                                      const ConvGeometry& geometry, Tensor& y) = 0;
   virtual void conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz,
                                              const ConvGeometry& geometry, Tensor& gkernel) = 0;

@@ -275,8 +275,8 @@ void add_interior_pixels(const T* origin, int64_t pixel_step, const T* grad, int
 
 }  // namespace
 
-void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, const ConvGeometry& g,
-                                       Tensor& y) {
+void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                                       const ConvGeometry& g, Tensor& y) {
   dispatch_float(x.dtype(), "conv2d_direct_forward", [&](auto zero) {
     using T = decltype(zero);
     const T* xp = x.data<T>();
@@ -284,6 +284,11 @@ void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, co
     const int64_t taps = g.patch_size(), F = kernel.shape().back();
     const int64_t blocks = (F + kFilterBlock - 1) / kFilterBlock;
     const T* packed = pack_filter_blocks(kernel.data<T>(), taps, F);
+    // The bias in the same blocks (zeros without one), added after the taps as the separate
+    // pass it replaces did.
+    T* bias_blocks = scratch<T>(1, blocks * kFilterBlock);
+    std::fill(bias_blocks, bias_blocks + blocks * kFilterBlock, T(0));
+    if (bias.defined()) std::copy_n(bias.data<T>(), F, bias_blocks);
     const Taps& tap = kernel_taps(g);
     const InteriorColumns inside = interior_columns(g);
     const int64_t pixel_step = g.stride_w * g.channels;
@@ -300,12 +305,13 @@ void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, co
         for (int64_t b = 0; b < blocks; ++b) {
           const T* filters = packed + b * taps * kFilterBlock;
           const int64_t f0 = b * kFilterBlock, width = std::min<int64_t>(kFilterBlock, F - f0);
+          const FilterVector<T> bias_block = load_block(bias_blocks + f0);
           // Border pixels: taps in the padding add nothing.
           auto border_pixel = [&](int64_t ow) {
             FilterVector<T> sum = {};
             for (int64_t t = 0; t < taps; ++t)
               sum += tap_value(xp, g, tap, n, oh, ow, t) * load_block(filters + t * kFilterBlock);
-            store_block(y_row + ow * F + f0, sum, width);
+            store_block(y_row + ow * F + f0, sum + bias_block, width);
           };
           for (int64_t ow = 0; ow < first; ++ow) border_pixel(ow);
           int64_t ow = first;
@@ -317,7 +323,8 @@ void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, co
               FilterVector<T> sums[P];
               accumulate_pixels(xp + origin_row + ow * pixel_step, pixel_step, tap.offset.data(),
                                 taps, filters, sums);
-              for (int p = 0; p < P; ++p) store_block(y_row + (ow + p) * F + f0, sums[p], width);
+              for (int p = 0; p < P; ++p)
+                store_block(y_row + (ow + p) * F + f0, sums[p] + bias_block, width);
             }
           };
           interior_pixels(std::integral_constant<int, kPixelBlock>());

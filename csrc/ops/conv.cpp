@@ -219,8 +219,8 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
       !pointwise && g.channels <= kDirectMaxChannels && F <= kDirectMaxFilters;
   Tensor cols = x;
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  if (direct) {
-    FASTNN_LAUNCH(be, conv2d_direct_forward, x, kernel, g, y);
+  if (direct) {  // the bias is added by the kernel, the activation by the epilogue
+    FASTNN_LAUNCH(be, conv2d_direct_forward, x, kernel, bias, g, y);
   } else {
     if (!pointwise) {
       cols = Tensor::empty({M, K}, x.dtype(), x.device());
@@ -228,7 +228,7 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
     }
     FASTNN_LAUNCH(be, gemm, false, false, M, F, K, 1.0, cols, kernel, 0.0, y);
   }
-  Tensor z = epilogue_forward(act, alpha, bias, y, grad);
+  Tensor z = epilogue_forward(act, alpha, direct ? Tensor() : bias, y, grad);
   if (!grad) return y;
 
   // cols (x itself for the direct and pointwise kernels) only serves the kernel's gradient:
