@@ -16,7 +16,7 @@ void blas_dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
 // The same products for one thread's share of a GEMM, cut into pieces of at most 1e6
 // multiply-adds where OpenBLAS's kernel multiplies such small products without packing its
 // operands (blas.cpp says where and why): a thread's 32 or 64 rows of a dense layer or of a
-// recurrent step. Larger pieces (a conv's thousands of rows) go through unchanged.
+// recurrent step, or a lowered convolution's thousands of rows by a few filters.
 void blas_sgemm_pieces(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                        float* c, int64_t ldc);
