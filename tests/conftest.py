@@ -98,6 +98,19 @@ def analytic_grad(f, inputs):
     return grads
 
 
+def with_thread_counts(run):
+    """[run() with 1 thread, run() with at least 2], the pool's thread count restored after."""
+    previous = fn.get_num_threads()
+    results = []
+    try:
+        for threads in (1, max(2, previous)):
+            fn.set_num_threads(threads)
+            results.append(run())
+    finally:
+        fn.set_num_threads(previous)
+    return results
+
+
 def _compare_grads(f, inputs, dtype, eps, tol, who):
     inputs = _as_list(inputs)
     for t in inputs:

@@ -12,7 +12,7 @@ import pytest
 import fastnn as fn
 from fastnn import layers
 
-from conftest import check_grad, leaf
+from conftest import check_grad, leaf, with_thread_counts
 from test_conv import ref_conv2d, ref_conv2d_kernel_gradient, resolve_pads
 
 
@@ -115,18 +115,15 @@ def test_winograd_results_do_not_depend_on_the_thread_count():
     x = rng.standard_normal((9, 14, 13, 24)).astype(np.float32)
     k = rng.standard_normal((3, 3, 24, 40)).astype(np.float32)
     g = rng.standard_normal((9, 14, 13, 40)).astype(np.float32)
-    results = []
-    previous = fn.get_num_threads()
-    try:
-        for threads in (1, max(2, previous)):
-            fn.set_num_threads(threads)
-            xt, kt = leaf(x, "float32"), leaf(k, "float32")
-            y = fn.conv2d(xt, kt, None, 1, "same")
-            (y * fn.tensor(g)).sum().backward()
-            results.append([np.asarray(a).tobytes() for a in (y, xt.grad, kt.grad)])
-    finally:
-        fn.set_num_threads(previous)
-    assert results[0] == results[1]
+
+    def run():
+        xt, kt = leaf(x, "float32"), leaf(k, "float32")
+        y = fn.conv2d(xt, kt, None, 1, "same")
+        (y * fn.tensor(g)).sum().backward()
+        return [np.asarray(a).tobytes() for a in (y, xt.grad, kt.grad)]
+
+    one, many = with_thread_counts(run)
+    assert one == many
 
 
 def _fit(capture, seed=7):

@@ -39,7 +39,8 @@ constexpr int64_t kMinBlockTiles = 32, kMaxBlockTiles = 96;
 // do not depend on which thread computes it.
 template <class T>
 int64_t tiles_per_block(int64_t channels, int64_t filters) {
-  const double tiles = kBlockBytes / (double(kWinogradPoints) * double(channels + filters) * sizeof(T));
+  const double tiles =
+      kBlockBytes / (double(kWinogradPoints) * double(channels + filters) * sizeof(T));
   return std::clamp<int64_t>(static_cast<int64_t>(tiles), kMinBlockTiles, kMaxBlockTiles);
 }
 
@@ -60,14 +61,22 @@ struct Tiles {
         cols((g.out_w + kWinogradOut - 1) / kWinogradOut),
         per_image(rows * cols),
         count(g.batch * rows * cols) {}
+  // Tile t's image and its first output row and column.
+  struct Origin {
+    int64_t n, h, w;
+  };
+  Origin origin(int64_t t) const {
+    const int64_t r = t % per_image;
+    return {t / per_image, (r / cols) * kWinogradOut, (r % cols) * kWinogradOut};
+  }
 };
 
-void point_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void point_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   blas_sgemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 void point_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+                int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   blas_dgemm(trans_a, trans_b, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -78,10 +87,9 @@ template <class T>
 const T* input_tile(const T* x, const ConvGeometry& g, const Tiles& tiles, int64_t t, T* patch,
                     int64_t& row_step) {
   const int64_t C = g.channels;
-  const int64_t n = t / tiles.per_image, r = t % tiles.per_image;
-  const int64_t h0 = (r / tiles.cols) * kWinogradOut - g.pad_top;
-  const int64_t w0 = (r % tiles.cols) * kWinogradOut - g.pad_left;
-  const T* image = x + n * g.in_h * g.in_w * C;
+  const Tiles::Origin o = tiles.origin(t);
+  const int64_t h0 = o.h - g.pad_top, w0 = o.w - g.pad_left;
+  const T* image = x + o.n * g.in_h * g.in_w * C;
   if (h0 >= 0 && w0 >= 0 && h0 + kWinogradTile <= g.in_h && w0 + kWinogradTile <= g.in_w) {
     row_step = g.in_w * C;
     return image + (h0 * g.in_w + w0) * C;
@@ -229,8 +237,7 @@ void CpuBackend::conv2d_winograd_forward(const Tensor& x, const Tensor& u, const
           point_gemm(false, false, count, F, C, v + p * v_step, C, up + p * C * F, F, T(0),
                      m + p * m_step, F);
         for (int64_t i = 0; i < count; ++i) {
-          const int64_t t = first + i, n = t / tiles.per_image, r = t % tiles.per_image;
-          const int64_t h0 = (r / tiles.cols) * kWinogradOut, w0 = (r % tiles.cols) * kWinogradOut;
+          const auto [n, h0, w0] = tiles.origin(first + i);
           T* out = yp + ((n * g.out_h + h0) * g.out_w + w0) * F;
           if (h0 + kWinogradOut <= g.out_h && w0 + kWinogradOut <= g.out_w) {
             transform_tile<6, 4>(m + i * F, kWinogradTile * m_step, m_step, out, g.out_w * F, F,
@@ -287,8 +294,7 @@ void CpuBackend::conv2d_winograd_backward_kernel(const Tensor& x, const Tensor& 
             transform_tile<6, 6>(tile, row_step, C, v + i * C, kWinogradTile * v_step, v_step, C,
                                  input_line);
             // The tile's output gradients; outside the outputs (a clipped tile) zero.
-            const int64_t n = t / tiles.per_image, r = t % tiles.per_image;
-            const int64_t h0 = (r / tiles.cols) * kWinogradOut, w0 = (r % tiles.cols) * kWinogradOut;
+            const auto [n, h0, w0] = tiles.origin(t);
             const T* gy = gp + ((n * g.out_h + h0) * g.out_w + w0) * F + f0;
             if (h0 + kWinogradOut <= g.out_h && w0 + kWinogradOut <= g.out_w) {
               transform_tile<4, 6>(gy, g.out_w * F, F, gm + i * fw, kWinogradTile * gm_step,
