@@ -30,18 +30,22 @@ void set_active_recorder(Recorder* r) {
 }
 
 namespace {
+// The index of `name` among a setting's three names; else a ValueError listing them.
+int setting_index(const std::string& name, const char* const (&names)[3], const char* who) {
+  for (int i = 0; i < 3; ++i)
+    if (name == names[i]) return i;
+  fail(ErrorKind::Value, who, ": expected '", names[0], "', '", names[1], "' or '", names[2],
+       "', got '", name, "'");
+}
+
 std::atomic<int> matmul_precision{0};  // 0 highest, 1 high, 2 medium
 constexpr const char* kPrecisions[] = {"highest", "high", "medium"};
+std::atomic<int> conv_algorithm{0};  // ConvAlgorithm's values, in kConvAlgorithms' order
+constexpr const char* kConvAlgorithms[] = {"auto", "gemm", "winograd"};
 }  // namespace
 
 void set_float32_matmul_precision(const std::string& precision) {
-  for (int i = 0; i < 3; ++i)
-    if (precision == kPrecisions[i]) {
-      matmul_precision.store(i);
-      return;
-    }
-  fail(ErrorKind::Value, "set_float32_matmul_precision: expected 'highest', 'high' or 'medium', "
-       "got '", precision, "'");
+  matmul_precision.store(setting_index(precision, kPrecisions, "set_float32_matmul_precision"));
 }
 
 std::string float32_matmul_precision() {
@@ -52,23 +56,16 @@ bool float32_matmul_allows_tf32() {
   return matmul_precision.load() > 0;
 }
 
-namespace {
-std::atomic<int> conv_algorithm{0};
-constexpr const char* kConvAlgorithms[] = {"auto", "gemm", "winograd"};
-}  // namespace
-
 void set_conv_algorithm(const std::string& algorithm) {
-  for (int i = 0; i < 3; ++i)
-    if (algorithm == kConvAlgorithms[i]) {
-      conv_algorithm.store(i);
-      return;
-    }
-  fail(ErrorKind::Value, "set_conv_algorithm: expected 'auto', 'gemm' or 'winograd', got '",
-       algorithm, "'");
+  conv_algorithm.store(setting_index(algorithm, kConvAlgorithms, "set_conv_algorithm"));
 }
 
 std::string get_conv_algorithm() {
   return kConvAlgorithms[conv_algorithm.load()];
+}
+
+ConvAlgorithm conv_algorithm_setting() {
+  return static_cast<ConvAlgorithm>(conv_algorithm.load());
 }
 
 void count_host_read() {

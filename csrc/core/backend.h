@@ -512,6 +512,8 @@ bool float32_matmul_allows_tf32();
 // algorithm it was captured with.
 void set_conv_algorithm(const std::string& algorithm);
 std::string get_conv_algorithm();
+enum class ConvAlgorithm { Auto, Gemm, Winograd };
+ConvAlgorithm conv_algorithm_setting();  // the same, for the ops
 
 // Reads of device data by the host (queries, numpy views, error checks): a debug counter
 // that tests use to show a replayed epoch reads nothing.

@@ -57,8 +57,8 @@ int64_t point_step(int64_t values) {
 struct Tiles {
   int64_t rows, cols, per_image, count;
   explicit Tiles(const ConvGeometry& g)
-      : rows((g.out_h + kWinogradOut - 1) / kWinogradOut),
-        cols((g.out_w + kWinogradOut - 1) / kWinogradOut),
+      : rows(math::winograd_tiles_across(g.out_h)),
+        cols(math::winograd_tiles_across(g.out_w)),
         per_image(rows * cols),
         count(g.batch * rows * cols) {}
   // Tile t's image and its first output row and column.

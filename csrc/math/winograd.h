@@ -12,6 +12,8 @@
 //   gg = G^T [(A gy A^T) . (B^T d B)] G        summed over the tiles.
 #pragma once
 
+#include <cstdint>
+
 #include "math/common.h"
 
 namespace fastnn::math {
@@ -19,6 +21,11 @@ namespace fastnn::math {
 constexpr int kWinogradOut = 4;   // outputs per tile side
 constexpr int kWinogradTile = 6;  // inputs per tile side (4 + 3 - 1)
 constexpr int kWinogradPoints = kWinogradTile * kWinogradTile;
+
+// Tiles along an axis of `outputs` outputs (the last one clipped).
+FASTNN_HOST_DEVICE int64_t winograd_tiles_across(int64_t outputs) {
+  return (outputs + kWinogradOut - 1) / kWinogradOut;
+}
 
 // B^T d: an input line of 6 values to its 6 transformed values.
 template <class T>

@@ -130,10 +130,10 @@ bool use_winograd(const ConvGeometry& g, int64_t filters, DType dtype, const Bac
       g.stride_w != 1 || g.dilation_h != 1 || g.dilation_w != 1)
     return false;
   if (std::max({g.pad_top, g.pad_bottom, g.pad_left, g.pad_right}) > 2) return false;
-  const std::string algorithm = get_conv_algorithm();
-  if (algorithm != "auto") return algorithm == "winograd";
-  const int64_t tiles = g.batch * ((g.out_h + math::kWinogradOut - 1) / math::kWinogradOut) *
-                        ((g.out_w + math::kWinogradOut - 1) / math::kWinogradOut);
+  const ConvAlgorithm algorithm = conv_algorithm_setting();
+  if (algorithm != ConvAlgorithm::Auto) return algorithm == ConvAlgorithm::Winograd;
+  const int64_t tiles =
+      g.batch * math::winograd_tiles_across(g.out_h) * math::winograd_tiles_across(g.out_w);
   return dtype == DType::Float32 && g.channels >= kWinogradMinChannels &&
          filters >= kWinogradMinChannels && g.channels * filters <= kWinogradMaxChannelProduct &&
          std::min(g.out_h, g.out_w) >= kWinogradMinOutput &&
