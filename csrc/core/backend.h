@@ -53,6 +53,17 @@ struct StridedLayout {
   int dims = 0;
   int64_t offset = 0;
 };
+// What a pending storage (core/tensor.h, Storage::pending) will hold: `layout` read from
+// `source`, a permute by `dims` (out axis i is source axis dims[i]). The source is an op's
+// fresh output that nothing writes afterwards; a write would show as a changed version,
+// which Tensor::materialize reports as an internal error.
+struct PendingPermute {
+  Tensor source;
+  uint64_t source_version = 0;
+  std::vector<int64_t> dims;
+  StridedLayout layout;
+  std::weak_ptr<Node> node;  // the permute's autograd node, when it recorded one
+};
 // The recurrent layers' cells: SimpleRNN, LSTM (gates i, f, c, o), GRU (reset_after, z, r, h).
 enum class RnnCell : uint8_t { Simple, Lstm, Gru };
 // Accuracy metrics, per sample: argmax(pred) == label, argmax(pred) == argmax(one-hot), or

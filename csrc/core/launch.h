@@ -25,9 +25,21 @@ class Recorder {
 Recorder* active_recorder();
 void set_active_recorder(Recorder* recorder);
 
+// A kernel's tensor arguments are filled before it runs (Tensor::materialize), here on the
+// launching thread rather than by whichever pool thread reads one first.
+inline void materialize_argument(const Tensor& t) {
+  if (t.defined()) t.materialize();
+}
+inline void materialize_argument(const std::vector<Tensor>& ts) {
+  for (const Tensor& t : ts) materialize_argument(t);
+}
+template <class T>
+void materialize_argument(const T&) {}
+
 template <class... Params, class... Args>
 void launch(const char* name, Backend& backend, void (Backend::*kernel)(Params...),
             Args&&... args) {
+  (materialize_argument(args), ...);
   Recorder* recorder = active_recorder();
   if (recorder == nullptr) {
     (backend.*kernel)(std::forward<Args>(args)...);

@@ -135,7 +135,39 @@ int64_t Tensor::size(int64_t axis) const {
 }
 
 void* Tensor::raw() const {
+  if (impl_->storage->pending) materialize();
   return static_cast<char*>(impl_->storage->data) + impl_->offset;
+}
+
+Tensor Tensor::deferred(std::shared_ptr<PendingPermute> pending) {
+  const Tensor& source = pending->source;
+  const StridedLayout& L = pending->layout;
+  const Shape shape(L.shape, L.shape + L.dims);
+  auto storage = std::make_shared<Storage>();
+  storage->nbytes = shape_nbytes(shape, source.dtype());
+  storage->device = source.device();
+  storage->pending = std::move(pending);
+  return Tensor(make_impl(std::move(storage), 0, shape, source.dtype()));
+}
+
+void Tensor::materialize() const {
+  const std::shared_ptr<Storage>& storage = impl_->storage;
+  if (!storage->pending) return;
+  const PendingPermute& p = *storage->pending;
+  FASTNN_CHECK(p.source.version() == p.source_version, Runtime,
+               "internal error: the source of a deferred permute (shape ",
+               shape_str(p.source.shape()), ") was modified in place before the copy ran");
+  std::shared_ptr<Storage> memory = backend_for(storage->device).allocate(storage->nbytes,
+                                                                          storage->device);
+  std::shared_ptr<PendingPermute> pending = std::move(storage->pending);
+  storage->data = memory->data;
+  storage->owner = std::move(memory);
+  Shape shape(pending->layout.shape, pending->layout.shape + pending->layout.dims);
+  Tensor out(make_impl(storage, 0, shape, impl_->dtype));
+  // Not a launch: deferred permutes are made outside captures (ops::permute_deferred) from
+  // sources that never change, so the copy's result is the same whenever it runs and a
+  // plan that reads the tensor may keep it as a constant.
+  backend_of(pending->source).strided_copy(pending->source, pending->layout, out);
 }
 
 Tensor Tensor::view(const Shape& shape) const {
@@ -198,6 +230,7 @@ Tensor Tensor::detach() const {
 }
 
 Tensor Tensor::alias() const {
+  materialize();  // the alias copies the data pointer
   auto storage = std::make_shared<Storage>();
   storage->data = impl_->storage->data;
   storage->nbytes = impl_->storage->nbytes;

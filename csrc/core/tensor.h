@@ -29,12 +29,17 @@ std::string shape_str(const Shape& s);
 // to a numpy array the tensor borrows). `version` counts in-place modifications through any
 // tensor on this storage (PyTorch's version counter, shared by views and detach()): a
 // backward that saved a tensor checks it is still at the version it saved.
+//
+// `pending` is set while the storage's values are a permute that has not been copied yet
+// (ops::permute_deferred): data is null until the first read allocates and fills it.
+struct PendingPermute;
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
   Device device;
   std::shared_ptr<void> owner;
   uint64_t version = 0;
+  std::shared_ptr<PendingPermute> pending;
 };
 
 class Node;
@@ -62,7 +67,14 @@ class Tensor {
   Device device() const;
   size_t nbytes() const { return numel() * dtype_size(dtype()); }
 
+  // The tensor's memory; a pending permute (Storage::pending) is copied in first.
   void* raw() const;
+  // Runs this tensor's pending permute, if its storage has one (kernel launches call it for
+  // every tensor argument, so a kernel never sees an unfilled storage).
+  void materialize() const;
+  // A tensor holding `pending->layout` of `pending->source`, copied when first read
+  // (ops::permute_deferred makes these).
+  static Tensor deferred(std::shared_ptr<PendingPermute> pending);
   template <class T>
   T* data() const {
     return static_cast<T*>(raw());

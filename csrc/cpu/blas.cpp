@@ -69,11 +69,22 @@ int64_t small_piece(double other, int64_t extent) {
   return p;
 }
 
+// Rows of an untransposed B whose distance is a multiple of 4 KiB map to the same cache
+// sets, and the unpacked kernel, which reads a piece's rows straight from B, runs at a third
+// of its rate: 64 x 512 by 16 columns of a 512 x 8192 B (PyTorch Linear's input gradient,
+// gz @ W) at 26 GFLOP/s against 99 with B 512 wide, and only such strides (1024, 2048, 4096
+// or 8192 floats) fall (bench/NOTES.md item 39). The plain GEMM packs B first.
+template <class T>
+bool rows_alias(bool tb, int64_t ldb) {
+  return !tb && (ldb * int64_t(sizeof(T))) % 4096 == 0;
+}
+
 // Columns of op(B) and C in pieces; else (untransposed operands only: the transposed ones
 // measured no gain) slices of k added in order. The pieces depend on the shape alone.
 template <class T, class Gemm>
 void gemm_pieces(Gemm gemm, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
                  const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (rows_alias<T>(tb, ldb)) return gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (m <= kMaxPiecedRows && double(m) * double(n) * double(k) > kSmallGemmLimit &&
       has_small_gemm_path()) {
     const int64_t columns = small_piece(double(m) * double(k), n);

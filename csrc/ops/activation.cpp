@@ -1,6 +1,7 @@
 // Activations and softmax as standalone ops (Dense fuses its activation instead).
 #include "ops/ops.h"
 #include "core/launch.h"
+#include "ops/tensor_ops.h"
 
 namespace fastnn {
 
@@ -9,6 +10,11 @@ Tensor activation(Activation act, const Tensor& x, double alpha) {
   check_float(x, who, "x");
   FASTNN_CHECK(act != Activation::LeakyReLU || alpha >= 0, Value, who,
                ": expected alpha >= 0, got ", alpha);
+  // An elementwise op commutes with a permute: on a deferred one, apply it to the source
+  // and defer again (fastnn.nn's conv -> relu -> pool never leaves channels-last).
+  std::vector<int64_t> dims;
+  if (Tensor source = pending_permute_source(x, &dims); source.defined())
+    return permute_deferred(activation(act, source, alpha), dims);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   FASTNN_LAUNCH(backend_of(x), activation_forward, act, alpha, x, y);
   if (!needs_grad({&x})) return y;

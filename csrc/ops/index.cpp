@@ -110,32 +110,96 @@ Tensor strided(const Tensor& x, const StridedLayout& L, const char* who) {
   return out;
 }
 
-Tensor permute(const Tensor& x, const std::vector<int64_t>& dims_in) {
-  const char* who = "permute";
+namespace {
+
+// permute's dims, checked: a permutation of x's axes.
+std::vector<int64_t> permutation(const Tensor& x, const std::vector<int64_t>& dims_in,
+                                 const char* who) {
   check_defined(x, who, "input");
   const int64_t n = x.dim();
   FASTNN_CHECK(static_cast<int64_t>(dims_in.size()) == n, Value, who, ": expected ", n,
                " dims (a permutation of the input's), got ", dims_in.size());
-  std::vector<int64_t> dims = normalize_axes(dims_in, n, who);  // in range, no repeats
-  bool identity = true;
-  for (int64_t d = 0; d < n; ++d) identity = identity && dims[d] == d;
-  if (identity) return x;
-  FASTNN_CHECK(n <= 16, Value, who, ": expected at most 16 dims, got ", n);
-  const StridedLayout L = permuted_layout(x.shape(), dims);
-  Tensor out = Tensor::empty(layout_shape(L), x.dtype(), x.device());
-  FASTNN_LAUNCH(backend_of(x), strided_copy, x, L, out);
-  if (!needs_grad({&x})) return out;
-  // A permute moves each element once: its gradient is the inverse permute of gy (no
-  // zero fill and scatter, as a general strided selection needs).
-  std::vector<int64_t> inverse(n);
-  for (int64_t d = 0; d < n; ++d) inverse[dims[d]] = d;
-  record(who, out, {x}, [inverse](const Tensor& gy, const std::vector<bool>&) {
+  return normalize_axes(dims_in, n, who);  // in range, no repeats
+}
+
+bool is_identity(const std::vector<int64_t>& dims) {
+  for (size_t d = 0; d < dims.size(); ++d)
+    if (dims[d] != static_cast<int64_t>(d)) return false;
+  return true;
+}
+
+// A permute moves each element once: its gradient is the inverse permute of gy (no zero
+// fill and scatter, as a general strided selection needs).
+void record_permute(Tensor& out, const Tensor& x, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> inverse(dims.size());
+  for (size_t d = 0; d < dims.size(); ++d) inverse[dims[d]] = static_cast<int64_t>(d);
+  record("permute", out, {x}, [inverse](const Tensor& gy, const std::vector<bool>&) {
     const StridedLayout back = permuted_layout(gy.shape(), inverse);
     Tensor gx = Tensor::empty(layout_shape(back), gy.dtype(), gy.device());
     FASTNN_LAUNCH(backend_of(gy), strided_copy, gy, back, gx);
     return std::vector<Tensor>{gx};
   });
+}
+
+}  // namespace
+
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims_in) {
+  const std::vector<int64_t> dims = permutation(x, dims_in, "permute");
+  if (is_identity(dims)) return x;
+  FASTNN_CHECK(x.dim() <= 16, Value, "permute: expected at most 16 dims, got ", x.dim());
+  const StridedLayout L = permuted_layout(x.shape(), dims);
+  Tensor out = Tensor::empty(layout_shape(L), x.dtype(), x.device());
+  FASTNN_LAUNCH(backend_of(x), strided_copy, x, L, out);
+  if (needs_grad({&x})) record_permute(out, x, dims);
   return out;
+}
+
+Tensor permute_deferred(const Tensor& x, const std::vector<int64_t>& dims_in) {
+  const std::vector<int64_t> dims = permutation(x, dims_in, "permute");
+  // A capture records kernels, so a copy that would run at some later read has no place
+  // in it: plans permute at once, as they always did.
+  if (is_identity(dims) || x.dim() > 16 || active_recorder() != nullptr)
+    return permute(x, dims);
+  auto pending = std::make_shared<PendingPermute>();
+  pending->source = x;
+  pending->source_version = x.version();
+  pending->dims = dims;
+  pending->layout = permuted_layout(x.shape(), dims);
+  Tensor out = Tensor::deferred(pending);
+  if (needs_grad({&x})) {
+    record_permute(out, x, dims);
+    pending->node = out.grad_fn();
+  }
+  return out;
+}
+
+Tensor pending_permute_source(const Tensor& x, std::vector<int64_t>* dims) {
+  if (!x.defined()) return Tensor();
+  const std::shared_ptr<PendingPermute>& p = x.storage()->pending;
+  // Only the whole deferred tensor, not a view of part of it or under another shape.
+  if (!p || x.impl()->offset != 0 || x.shape() != layout_shape(p->layout)) return Tensor();
+  Tensor source;
+  if (!x.requires_grad()) {
+    source = p->source.detach();  // x is detached (or made without grad): so is its source
+  } else {
+    // The gradient must still reach x's graph through the source: x is the permute's own
+    // output (not a leaf made from it with requires_grad_, not rewired by an in-place op).
+    const std::shared_ptr<Node> node = p->node.lock();
+    if (!node || x.grad_fn() != node) return Tensor();
+    source = p->source;
+  }
+  if (dims) *dims = p->dims;
+  return source;
+}
+
+Tensor permute_source(const Tensor& x, const std::vector<int64_t>& dims_in) {
+  std::vector<int64_t> pending_dims;
+  Tensor source = pending_permute_source(x, &pending_dims);
+  if (!source.defined()) return source;
+  const std::vector<int64_t> dims = permutation(x, dims_in, "permute");
+  for (size_t d = 0; d < dims.size(); ++d)  // x.permute(dims) reads source axis p[dims[d]]
+    if (pending_dims[dims[d]] != static_cast<int64_t>(d)) return Tensor();
+  return source;
 }
 
 Tensor expand(const Tensor& x, const Shape& shape_in) {

@@ -69,6 +69,19 @@ StridedLayout expand_layout(const Shape& from, const Shape& to);
 // goes back to the selected positions (summed where L repeats one through a 0 stride).
 Tensor strided(const Tensor& x, const StridedLayout& L, const char* who);
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+// permute whose copy waits until something reads the result (core/tensor.h,
+// Storage::pending), for an x that nothing will write afterwards (an op's fresh output).
+// Channels-first modules (fastnn.nn) return their channels-last kernels' outputs this way;
+// the next channels-last kernel takes x back through permute_source, and the copy never
+// runs. Inside a capture it is permute.
+Tensor permute_deferred(const Tensor& x, const std::vector<int64_t>& dims);
+// The tensor a deferred permute x was made from (and its dims), when x is that permute's
+// whole output with its graph intact (detached from the source when x has no gradient);
+// undefined otherwise.
+Tensor pending_permute_source(const Tensor& x, std::vector<int64_t>* dims = nullptr);
+// pending_permute_source(x) when x.permute(dims) would give back exactly that source
+// (x.permute(dims) without a copy), undefined otherwise.
+Tensor permute_source(const Tensor& x, const std::vector<int64_t>& dims);
 Tensor expand(const Tensor& x, const Shape& shape);  // torch's expand; -1 keeps a size
 // A view of elements [offset, offset + numel(shape)) of x's flat storage (x[i], x[a:b] and
 // the like): shares memory, and an in-place op on it updates x's place in the graph.

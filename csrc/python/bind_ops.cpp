@@ -44,8 +44,8 @@ void bind_ops(py::module_& m) {
                              x, kernel, recurrent_kernel, optional_tensor(bias),
                              optional_tensor(h0), optional_tensor(c0), optional_tensor(mask),
                              options, who.c_str());
-        auto or_none = [](const Tensor& t) { return t.defined() ? py::cast(t) : py::none(); };
-        return py::make_tuple(or_none(out.sequence), out.h_last, or_none(out.c_last));
+        return py::make_tuple(tensor_or_none(out.sequence), out.h_last,
+                              tensor_or_none(out.c_last));
       },
       py::arg("cell"), py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"),
       py::arg("bias") = py::none(), py::arg("h0") = py::none(), py::arg("c0") = py::none(),

@@ -72,10 +72,7 @@ void bind_tensor(py::module_& m) {
       .def_property("requires_grad", &Tensor::requires_grad, &Tensor::set_requires_grad)
       .def_property(
           "grad",
-          [](const Tensor& t) -> py::object {
-            Tensor g = t.grad();
-            return g.defined() ? py::cast(g) : py::none();
-          },
+          [](const Tensor& t) { return tensor_or_none(t.grad()); },
           [](Tensor& t, const py::object& g) {
             t.set_grad(g.is_none() ? Tensor() : g.cast<Tensor>());
           })

@@ -173,6 +173,15 @@ void bind_tensor_ops(py::module_& m) {
       py::arg("x"), py::arg("shape"), py::arg("strides"), py::arg("offset"),
       "A copy of the elements at offset + sum(i_d * strides[d]) (element units), shaped `shape`.");
   m.def("permute", &permute, py::arg("x"), py::arg("dims"));
+  m.def("permute_deferred", &permute_deferred, py::arg("x"), py::arg("dims"));
+  m.def(
+      "permute_source",
+      [](const Tensor& x, const std::vector<int64_t>& dims) {
+        return tensor_or_none(permute_source(x, dims));
+      },
+      py::arg("x"), py::arg("dims"));
+  m.def("is_deferred", [](const Tensor& x) { return x.storage()->pending != nullptr; },
+        py::arg("x"));
   m.def(
       "expand",
       [](const Tensor& x, const py::object& shape) {

@@ -132,4 +132,8 @@ py::array numpy_view(const Tensor& t) {
   return py::array(numpy_dtype(t.dtype()), shape, strides, t.raw(), base);
 }
 
+py::object tensor_or_none(const Tensor& t) {
+  return t.defined() ? py::cast(t) : py::none();
+}
+
 }  // namespace fastnn::python

@@ -22,6 +22,8 @@ Tensor tensor_from_numpy(const py::array& array, std::optional<DType> dtype,
 
 // A numpy array that views the tensor's memory and keeps it alive (a host read).
 py::array numpy_view(const Tensor& t);
+// t as a Python object, None when undefined (an optional result: a grad, a state).
+py::object tensor_or_none(const Tensor& t);
 // Counts a host read of tensor data; inside a capture it makes the plan unreplayable.
 void note_host_read();
 

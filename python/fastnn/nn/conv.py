@@ -17,33 +17,46 @@ from .module import Module, dtype_name
 #
 # fastnn's conv, pool and batch-norm kernels read channels last (N, *spatial, C) and Keras
 # kernels (*k, in, out); PyTorch's modules hold channels first (N, C, *spatial) and
-# (out, in, *k). Each module below permutes its input in, runs the kernel, and permutes the
-# output back: one differentiable copy each way (the gradient flows back through the same
-# permutes). A layout-aware kernel (one that reads and writes NCHW with strides) would
-# replace these three functions and nothing else.
+# (out, in, *k). Each module below takes its input channels-last, runs the kernel, and
+# returns its output channels-first as a deferred permute (_C.permute_deferred): a tensor
+# whose copy runs only when something reads it. The next module (a conv, pool, batch norm,
+# or an activation: the C++ op does the same) takes the channels-last source back
+# (_C.permute_source), so a conv -> relu -> pool -> conv chain makes no copy, and anything
+# else (view, +, numpy) reads the copied NCHW values. Outside that chain, and inside a
+# captured step, these are plain permutes: one differentiable copy each way.
+
+
+def _channels_last_dims(n):
+    return [0, *range(2, n), 1]
 
 
 def to_channels_last(x):
-    """(N, C, *spatial) -> (N, *spatial, C), one copy (a free view where the order of the
-    elements does not change: one channel, or no spatial extent)."""
+    """(N, C, *spatial) -> (N, *spatial, C): the channels-last tensor a deferred
+    to_channels_first came from, else one copy (a free view where the order of the elements
+    does not change: one channel, or no spatial extent)."""
     n = x.ndim
     if n <= 2:
         return x
+    dims = _channels_last_dims(n)
+    source = _C.permute_source(x, dims)
+    if source is not None:
+        return source
     shape = list(x.shape)
     if shape[1] == 1 or math.prod(shape[2:]) == 1:
         return _C.reshape(x, [shape[0], *shape[2:], shape[1]])
-    return _C.permute(x, [0, *range(2, n), 1])
+    return _C.permute(x, dims)
 
 
 def to_channels_first(y):
-    """(N, *spatial, C) -> (N, C, *spatial): the inverse of to_channels_last."""
+    """(N, *spatial, C) -> (N, C, *spatial): the inverse of to_channels_last, deferred
+    (y must be an op's fresh output that nothing writes afterwards)."""
     n = y.ndim
     if n <= 2:
         return y
     shape = list(y.shape)
     if shape[-1] == 1 or math.prod(shape[1:-1]) == 1:
         return _C.reshape(y, [shape[0], shape[-1], *shape[1:-1]])
-    return _C.permute(y, [0, n - 1, *range(1, n - 1)])
+    return _C.permute_deferred(y, [0, n - 1, *range(1, n - 1)])
 
 
 def kernel_to_channels_last(weight):
