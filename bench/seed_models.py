@@ -295,7 +295,7 @@ def setup_torch(name, batch, steps, channels_last=False, torch=None):
         np.asarray(y, np.float32 if loss == "binary" else np.int64))  # BCE takes float targets
 
     def step():
-        opt.zero_grad(set_to_none=False)
+        opt.zero_grad()  # set_to_none, the default, as the seeds call it
         loss_fn(model(x), y).backward()
         opt.step()
 
