@@ -117,6 +117,34 @@ def test_max_gradient_goes_to_the_first_maximum():
     np.testing.assert_array_equal(np.asarray(x.grad)[0, :, :, 0], g)
 
 
+# 2x2 max pools over fewer channels than a 64-byte vector holds (but at least half) run one
+# vector per pixel (cpu/pool.cpp): channel counts around both thresholds of float32 (8, 16)
+# and float64 (4, 8), strides 1 and 2, odd sizes, a NaN and ties in the windows.
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("channels", [4, 5, 7, 8, 10, 15, 16, 17])
+@pytest.mark.parametrize("strides", [(2, 2), (1, 1), (2, 1), (1, 2)], ids=str)
+def test_two_by_two_max_pool_across_channel_counts(channels, strides, dtype):
+    rng = np.random.default_rng(channels * 10 + strides[0] * 3 + strides[1])
+    a = distinct(rng, (3, 7, 9, channels))
+    a[1, 2, 3, channels - 1] = np.nan
+    a[2, 4, 4:6, 0] = a[2, 5, 4, 0] = 1e3  # a tie: the first in the window wins
+    x = leaf(a, dtype)
+    y = fn.max_pool2d(x, 2, strides)
+    ref = ref_pool2d(np.nan_to_num(a, nan=np.inf), True, (2, 2), strides, "valid")
+    ref[np.isinf(ref)] = np.nan
+    np.testing.assert_array_equal(np.asarray(y), ref.astype(dtype))
+    w = rng.standard_normal(ref.shape)
+    (y * fn.tensor(w, dtype=dtype)).sum().backward()
+    # Each output's gradient goes to the first maximum of its window (the NaN where one is).
+    expected = np.zeros_like(a)
+    for n, i, j, c in np.ndindex(*ref.shape):
+        h0, w0 = i * strides[0], j * strides[1]
+        window = np.nan_to_num(a[n, h0:h0 + 2, w0:w0 + 2, c], nan=np.inf)
+        di, dj = np.unravel_index(np.argmax(window), (2, 2))
+        expected[n, h0 + di, w0 + dj, c] += w[n, i, j, c]
+    np.testing.assert_allclose(np.asarray(x.grad), expected, rtol=1e-6, atol=1e-6)
+
+
 def test_max_pool_propagates_nan():
     a = np.array([1.0, np.nan, 3.0, 2.0]).reshape(1, 2, 2, 1)
     assert np.isnan(np.asarray(fn.max_pool2d(fn.tensor(a, dtype="float64"), 2))).all()

@@ -30,12 +30,66 @@ inline Span window(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t
 // pixel's channels compare the window's four values in registers and store once. (The
 // general loop keeps the running max in y, a store and a reload per window element: with
 // few channels, LeNet's 10, its short loops ran at ~5 GB/s.)
+//
+// With fewer channels than a 64-byte vector holds but at least half as many (LeNet's 10),
+// the channel loop is too short to vectorise: each pixel is then one vector per window
+// element, whose lanes past C read the next pixel's values and write garbage that the next
+// pixel's store overwrites. The row's last pixel, whose lanes would reach the next row
+// (another thread's), takes the channel loop. Reads stay inside x: with 2C >= lanes the
+// last vector pixel's bottom-right load ends before the row does.
+template <class T>
+bool pool_2x2_in_vectors(const Pool2DGeometry& g) {
+  constexpr int64_t lanes = 64 / sizeof(T);
+  return g.C < lanes && 2 * g.C >= lanes && (g.stride_w + 1) * g.C >= lanes;
+}
+
+template <class T>
+int64_t max_pool_2x2_vector_pixels(const Pool2DGeometry& g, const T* top, const T* bottom,
+                                   int64_t h, T* y, int32_t* where) {
+  typedef T vector __attribute__((vector_size(64)));
+  typedef int32_t indices __attribute__((vector_size(64 / sizeof(T) * sizeof(int32_t))));
+  typedef decltype(vector{} > vector{}) mask;
+  constexpr size_t lanes = 64 / sizeof(T);
+  const int64_t C = g.C;
+  auto load = [](const T* p) {
+    vector v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  // math::max_pool_takes on every lane (NaN wins over a number).
+  auto takes = [](vector value, vector held) -> mask {
+    return (value > held) | ((value != value) & (held == held));
+  };
+  for (int64_t ow = 0; ow + 1 < g.OW; ++ow) {
+    const int64_t w = ow * g.stride_w;
+    const vector a = load(top + w * C), b = load(top + (w + 1) * C);
+    const vector c = load(bottom + w * C), d = load(bottom + (w + 1) * C);
+    const int32_t ia = static_cast<int32_t>(h * g.W + w);
+    const int32_t ic = ia + static_cast<int32_t>(g.W);
+    vector m = a;
+    indices i = indices{} + ia;
+    auto take = [&](vector v, int32_t at) {
+      const mask t = takes(v, m);
+      m = t ? v : m;
+      i = __builtin_convertvector(t, indices) ? indices{} + at : i;
+    };
+    take(b, ia + 1);
+    take(c, ic);
+    take(d, ic + 1);
+    std::memcpy(y + ow * C, &m, sizeof m);
+    std::memcpy(where + ow * C, &i, lanes * sizeof(int32_t));
+  }
+  return std::max<int64_t>(g.OW - 1, 0);
+}
+
 template <class T>
 void max_pool_2x2_row(const Pool2DGeometry& g, const T* xn, int64_t h, T* y, int32_t* where) {
   const int64_t C = g.C;
   const T* top = xn + h * g.W * C;
   const T* bottom = top + g.W * C;
-  for (int64_t ow = 0; ow < g.OW; ++ow) {
+  const int64_t vector_pixels =
+      pool_2x2_in_vectors<T>(g) ? max_pool_2x2_vector_pixels(g, top, bottom, h, y, where) : 0;
+  for (int64_t ow = vector_pixels; ow < g.OW; ++ow) {
     const int64_t w = ow * g.stride_w;
     const T* __restrict a = top + w * C;
     const T* __restrict b = a + C;
