@@ -226,3 +226,17 @@ def test_recurse_false_gives_a_modules_own_parameters_and_buffers():
                                                                          "net.blocks.0.weight"]
     with pytest.raises(NotImplementedError, match="assign=True"):
         mine.load_state_dict(theirs.state_dict(), assign=True)
+
+
+def test_sequential_sees_modules_set_appended_and_deleted_after_a_forward():
+    # Sequential keeps its list of children between calls; every change must reach forward.
+    seq = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    x = fn.tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    assert tuple(seq(x).shape) == (2, 4)
+    seq.append(nn.Linear(4, 5))
+    assert tuple(seq(x).shape) == (2, 5) and len(seq) == 3
+    setattr(seq, "2", nn.Linear(4, 6))  # replaced under its key
+    assert tuple(seq(x).shape) == (2, 6)
+    delattr(seq, "2")
+    assert tuple(seq(x).shape) == (2, 4) and len(list(seq)) == 2
+    assert [name for name, _ in seq.named_children()] == ["0", "1"]

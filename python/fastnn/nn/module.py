@@ -78,6 +78,14 @@ class Module(Model):
     # --- calling -------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        if not kwargs and len(args) == 1 and type(args[0]) is Tensor and \
+                type(self).call is Module.call:
+            # The call a forward makes at every step, m(x) on a tensor: what Model.__call__
+            # does for it (Module.call is forward), without its checks for other inputs.
+            self._last_input, self._last_training = args[0], self.training
+            out = self.forward(args[0])
+            self._built = True
+            return out
         # fit/evaluate pass training=...; a PyTorch forward reads self.training instead.
         training = kwargs.pop("training", None)
         if training is not None and takes_training(self.forward):
@@ -336,7 +344,27 @@ def takes_training(method):
 
 class _ModuleSequence(Module):
     """What Sequential and ModuleList share: modules keyed '0', '1', ... (or by name), their
-    count, iteration, indexing (a slice is a new container of the same class) and append."""
+    count, iteration, indexing (a slice is a new container of the same class) and append.
+
+    The children are listed once and kept until an attribute is set or deleted (the only
+    ways modules come and go): a forward iterates them at every step."""
+
+    def __setattr__(self, name, value):
+        self.__dict__.pop("_children_cache", None)
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        self.__dict__.pop("_children_cache", None)
+        super().__delattr__(name)
+
+    def named_children(self):
+        cached = self.__dict__.get("_children_cache")
+        if cached is None:
+            cached = self.__dict__["_children_cache"] = tuple(super().named_children())
+        return list(cached)
+
+    def children(self):
+        return [m for _, m in self.named_children()]
 
     def __len__(self):
         return len(self.children())

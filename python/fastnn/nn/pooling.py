@@ -61,12 +61,34 @@ class _Windows(collections.namedtuple("_Windows", "k s p sizes out pads")):
         return True
 
 
+# _windows of recent calls: a module pools the same shapes at every step, and working them
+# out (argument checks included) cost more than the pool kernel on small inputs.
+_WINDOWS = {}
+
+
 def _windows(x, kernel_size, stride, padding, ceil_mode, spatial, who):
+    shape = tuple(x.shape)
+    try:
+        key = (shape, kernel_size, stride, padding, bool(ceil_mode), spatial, who)
+        hit = _WINDOWS.get(key)
+    except TypeError:  # unhashable arguments (lists): worked out every time
+        key = hit = None
+    if hit is not None:
+        return hit
+    w = _work_out_windows(shape, kernel_size, stride, padding, ceil_mode, spatial, who)
+    if key is not None:
+        if len(_WINDOWS) >= 256:
+            _WINDOWS.clear()
+        _WINDOWS[key] = w
+    return w
+
+
+def _work_out_windows(shape, kernel_size, stride, padding, ceil_mode, spatial, who):
     k, s, p = pool_args(kernel_size, stride, padding, spatial, who)
-    sizes = tuple(x.shape[2:])
+    sizes = shape[2:]
     out = tuple(pool_output_size(*args, ceil_mode) for args in zip(sizes, k, s, p))
     if any(o < 1 for o in out):
-        raise ValueError(f"{who}: given input of shape {tuple(x.shape)}, the output size "
+        raise ValueError(f"{who}: given input of shape {shape}, the output size "
                          f"{out} is too small (kernel_size={k}, stride={s}, padding={p})")
     pads = tuple((pi, max((o - 1) * si + ki - n - pi, pi))
                  for n, o, ki, si, pi in zip(sizes, out, k, s, p))
