@@ -126,8 +126,9 @@ def test_dense_vs_torch(act, alpha, use_bias):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 # (64, 129, 1024): B's rows are 4 KiB apart, so the forward GEMM is not cut into pieces.
+# (4096, 100, 20): the weight gradient x^T @ g runs as slices of k of a transposed x.
 @pytest.mark.parametrize("rows,inputs,units", [(64, 784, 130), (64, 128, 785), (33, 513, 129),
-                                               (64, 129, 1024)])
+                                               (64, 129, 1024), (4096, 100, 20)])
 def test_dense_layers_whose_gemms_run_in_pieces(rows, inputs, units, dtype):
     # A thread's share of these GEMMs is over OpenBLAS's small-GEMM size: where its kernel
     # multiplies small products without packing, fastnn cuts them into column pieces or
