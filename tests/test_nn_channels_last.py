@@ -217,3 +217,24 @@ def test_deferred_permutes_on_a_device():
 
     for a, b in zip(run("cuda"), run("cpu")):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_the_gradient_with_respect_to_a_deferred_tensor(plain_permutes):
+    # fn.autograd.grad(loss, [y]) where the pools took y's channels-last source (so the
+    # gradient never passed y's own node) and y * w read its NCHW copy: y's gradient must
+    # be the plain path's. Also a tensor read only through its source, and an unused one.
+    def run():
+        conv, x, y, _ = conv_output()
+        w = fn.tensor(np.linspace(-1, 1, y.numel()).reshape(tuple(y.shape)))
+        z = F.relu(y)  # deferred too, read only through its source by the pool below
+        loss = F.max_pool2d(z, 2).sum() + (y * w).sum() + F.avg_pool2d(y, 2).sum()
+        unused = conv(x)
+        gy, gz, gx = fn.autograd.grad(loss, [y, z, x], retain_graph=True)
+        (g_unused,) = fn.autograd.grad(loss, [unused], allow_unused=True)
+        assert g_unused is None
+        return [np.asarray(g) for g in (gy, gz, gx)]
+
+    fast = run()
+    plain_permutes()
+    for a, b in zip(fast, run()):
+        np.testing.assert_array_equal(a, b)

@@ -227,6 +227,30 @@ void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
 std::vector<Tensor> grad(const Tensor& root, const std::vector<Tensor>& inputs,
                          const Tensor& grad_out, bool retain_graph) {
   Tensor seed = seed_gradient(root, grad_out, "grad");
+  // Where each input's gradient is read: its node's output (or the leaf itself); for a
+  // deferred permute's output, its source's, permuted (see PermutedFrom).
+  struct Watch {
+    Node* node = nullptr;
+    int output = 0;
+    TensorImpl* leaf = nullptr;
+    const StridedLayout* permute = nullptr;
+  };
+  std::vector<Watch> watch(inputs.size());
+  std::vector<std::shared_ptr<void>> keep_alive;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const Tensor& t = inputs[k];
+    if (!t.defined()) continue;
+    watch[k] = {t.grad_fn().get(), t.output_nr(), t.is_leaf() ? t.impl() : nullptr, nullptr};
+    const std::shared_ptr<const PermutedFrom>& from = t.impl()->permuted_from;
+    if (!from || !t.grad_fn() || t.grad_fn() != from->permute_node.lock()) continue;
+    if (std::shared_ptr<Node> node = from->source_node.lock()) {
+      watch[k] = {node.get(), from->source_output, nullptr, &from->layout};
+      keep_alive.push_back(node);
+    } else if (std::shared_ptr<TensorImpl> leaf = from->source_leaf.lock()) {
+      watch[k] = {nullptr, 0, leaf.get(), &from->layout};
+      keep_alive.push_back(leaf);
+    }
+  }
   std::vector<Tensor> out(inputs.size());
   // Sums of what reaches each input; an input may be listed twice.
   auto add_to = [&](size_t k, const Tensor& g) {
@@ -235,18 +259,25 @@ std::vector<Tensor> grad(const Tensor& root, const std::vector<Tensor>& inputs,
   GradientSinks sinks;
   sinks.leaf = [&](TensorImpl* leaf, const Tensor& g) {
     for (size_t k = 0; k < inputs.size(); ++k)
-      if (inputs[k].defined() && inputs[k].impl() == leaf) add_to(k, g);
+      if (watch[k].leaf != nullptr && watch[k].leaf == leaf) add_to(k, g);
   };
   sinks.node_outputs = [&](Node* node, const std::vector<Tensor>& grads_out) {
     for (size_t k = 0; k < inputs.size(); ++k) {
-      const Tensor& t = inputs[k];
-      if (t.defined() && t.grad_fn().get() == node) {
-        const Tensor& g = grads_out[static_cast<size_t>(t.output_nr())];
+      if (watch[k].node == node) {
+        const Tensor& g = grads_out[static_cast<size_t>(watch[k].output)];
         if (g.defined()) add_to(k, g);
       }
     }
   };
   walk(root, seed, retain_graph, sinks);
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (!out[k].defined() || watch[k].permute == nullptr) continue;
+    const StridedLayout& L = *watch[k].permute;
+    Tensor permuted = Tensor::empty(Shape(L.shape, L.shape + L.dims), out[k].dtype(),
+                                    out[k].device());
+    FASTNN_LAUNCH(backend_of(out[k]), strided_copy, out[k], L, permuted);
+    out[k] = permuted;
+  }
   // A gradient adopted from an op's buffer may share memory with a saved tensor: hand out
   // copies where anything else still refers to it.
   for (Tensor& g : out)

@@ -64,6 +64,18 @@ struct PendingPermute {
   StridedLayout layout;
   std::weak_ptr<Node> node;  // the permute's autograd node, when it recorded one
 };
+// A deferred permute's place in the graph (TensorImpl::permuted_from). Channels-last kernels
+// take the source itself, so gradients reach the source without passing the permute's node:
+// the permute's gradient is the source's, read through `layout` (the permute again), as long
+// as the permute's output still has `permute_node` as its grad_fn (no in-place op since).
+// Weak references: this keeps neither the source's values nor its graph alive.
+struct PermutedFrom {
+  std::weak_ptr<Node> source_node;  // the source's grad_fn, or
+  std::weak_ptr<TensorImpl> source_leaf;  // the source itself when it is a leaf
+  int source_output = 0;
+  StridedLayout layout;
+  std::weak_ptr<Node> permute_node;
+};
 // The recurrent layers' cells: SimpleRNN, LSTM (gates i, f, c, o), GRU (reset_after, z, r, h).
 enum class RnnCell : uint8_t { Simple, Lstm, Gru };
 // Accuracy metrics, per sample: argmax(pred) == label, argmax(pred) == argmax(one-hot), or

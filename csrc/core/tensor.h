@@ -33,6 +33,7 @@ std::string shape_str(const Shape& s);
 // `pending` is set while the storage's values are a permute that has not been copied yet
 // (ops::permute_deferred): data is null until the first read allocates and fills it.
 struct PendingPermute;
+struct PermutedFrom;
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
@@ -139,6 +140,10 @@ struct TensorImpl {
   // updates that base's place in the graph too (ops/inplace.cpp).
   std::shared_ptr<TensorImpl> view_base;
   int64_t view_offset = 0;  // elements
+  // For the output of a deferred permute (ops::permute_deferred): the tensor it permutes,
+  // whose own consumers are this tensor's consumers too (autograd::grad reads its gradient
+  // there). Kept after the copy runs.
+  std::shared_ptr<const PermutedFrom> permuted_from;
 };
 
 // Argument checks shared by ops: `who` is the op or layer, `arg` the argument's name.

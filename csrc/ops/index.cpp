@@ -169,6 +169,16 @@ Tensor permute_deferred(const Tensor& x, const std::vector<int64_t>& dims_in) {
   if (needs_grad({&x})) {
     record_permute(out, x, dims);
     pending->node = out.grad_fn();
+    auto from = std::make_shared<PermutedFrom>();
+    if (x.grad_fn()) {
+      from->source_node = x.grad_fn();
+      from->source_output = x.output_nr();
+    } else {
+      from->source_leaf = x.impl_ptr();
+    }
+    from->layout = pending->layout;
+    from->permute_node = out.grad_fn();
+    out.impl()->permuted_from = std::move(from);
   }
   return out;
 }
