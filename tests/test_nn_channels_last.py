@@ -184,8 +184,8 @@ def test_in_place_ops_on_a_deferred_tensor(plain_permutes):
 
 
 def test_a_captured_fit_matches_the_eager_one():
-    # Captures permute at once (a plan has no place for a copy made at some later read);
-    # the eager steps defer. Both must train to the same losses.
+    # A capture records the copies of deferred permutes where they run (and runs those still
+    # pending at its end); the eager steps run them when read. Both train to the same losses.
     rng = np.random.default_rng(3)
     x = rng.standard_normal((24, 3, 9, 7)).astype(np.float32)
     y = rng.integers(0, 4, 24)
@@ -238,3 +238,50 @@ def test_the_gradient_with_respect_to_a_deferred_tensor(plain_permutes):
     plain_permutes()
     for a, b in zip(fast, run()):
         np.testing.assert_array_equal(a, b)
+
+
+class Stashing(nn.Module):
+    """Keeps a deferred intermediate that nothing in the step reads (as code that saves
+    feature maps for a plot does): a captured step must leave it holding the last step's
+    values, as an eager one does."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4 * 3 * 2, 3)
+
+    def forward(self, x):
+        self.hidden = self.conv(x)
+        return self.fc(F.max_pool2d(F.relu(self.hidden), 2).flatten(1))
+
+
+def test_a_captured_step_refreshes_deferred_tensors_it_leaves_behind(plain_permutes):
+    # A callback reads the stashed tensor after every batch: each replay must refresh it
+    # (its copy recorded in the plan), as each eager step assigns a new one.
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((20, 3, 8, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 20)
+
+    def run(capture):
+        fn.manual_seed(1)
+        net = Stashing()
+        net.compile(optimizer=fn.optim.Adam(net.parameters(), lr=0.05),
+                    loss=nn.CrossEntropyLoss(), capture=capture)
+        seen = []
+        read = fn.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: seen.append(net.hidden.detach().numpy().copy()))
+        losses = net.fit(x, y, batch_size=5, epochs=2, shuffle=False, verbose=0,
+                         callbacks=[read]).history["loss"]
+        return losses, seen
+
+    losses, seen = run(True)
+    eager_losses, eager_seen = run(False)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
+    assert len(seen) == len(eager_seen) == 8
+    for h, e in zip(seen, eager_seen):
+        np.testing.assert_allclose(h, e, rtol=1e-5, atol=1e-6)
+    plain_permutes()
+    plain_losses, plain_seen = run(True)
+    np.testing.assert_array_equal(losses, plain_losses)
+    for h, p in zip(seen, plain_seen):
+        np.testing.assert_array_equal(h, p)

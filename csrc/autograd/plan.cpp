@@ -25,6 +25,7 @@ void Plan::begin_capture() {
 
 void Plan::end_capture(const std::vector<Tensor>& params) {
   FASTNN_CHECK(capturing_, Runtime, "Plan: end_capture without begin_capture");
+  resolve_deferred();
   set_active_recorder(nullptr);
   capturing_ = false;
   captured_ = true;
@@ -33,6 +34,7 @@ void Plan::end_capture(const std::vector<Tensor>& params) {
 }
 
 void Plan::abort_capture() {
+  forget_deferred();
   if (active_recorder() == this) set_active_recorder(nullptr);
   capturing_ = false;
   steps_.clear();

@@ -57,12 +57,14 @@ struct StridedLayout {
 // `source`, a permute by `dims` (out axis i is source axis dims[i]). The source is an op's
 // fresh output that nothing writes afterwards; a write would show as a changed version,
 // which Tensor::materialize reports as an internal error.
+class Recorder;
 struct PendingPermute {
   Tensor source;
   uint64_t source_version = 0;
   std::vector<int64_t> dims;
   StridedLayout layout;
   std::weak_ptr<Node> node;  // the permute's autograd node, when it recorded one
+  Recorder* recorder = nullptr;  // the capture it was made in, until that capture ends
 };
 // A deferred permute's place in the graph (TensorImpl::permuted_from). Channels-last kernels
 // take the source itself, so gradients reach the source without passing the permute's node:

@@ -19,6 +19,19 @@ class Recorder {
  public:
   virtual ~Recorder() = default;
   virtual void record(const char* kernel, std::function<void()> run) = 0;
+  // A deferred permute made during this capture (ops::permute_deferred): its copy is
+  // recorded wherever it runs, and the capture's end runs those still pending.
+  void note_deferred(std::weak_ptr<Storage> storage) { deferred_.push_back(std::move(storage)); }
+
+ protected:
+  // At the end of a capture: runs (recorded) the copies still pending, so that every tensor
+  // the capture made is a buffer its replays refresh.
+  void resolve_deferred();
+  // After an abandoned capture: the pending copies will run unrecorded when read.
+  void forget_deferred();
+
+ private:
+  std::vector<std::weak_ptr<Storage>> deferred_;
 };
 
 // The recorder of this thread, or null; CaptureSuspend swaps it out in a scope.

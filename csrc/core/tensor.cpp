@@ -151,7 +151,10 @@ Tensor Tensor::deferred(std::shared_ptr<PendingPermute> pending) {
 }
 
 void Tensor::materialize() const {
-  const std::shared_ptr<Storage>& storage = impl_->storage;
+  if (impl_->storage->pending) materialize_storage(impl_->storage);
+}
+
+void materialize_storage(const std::shared_ptr<Storage>& storage) {
   if (!storage->pending) return;
   const PendingPermute& p = *storage->pending;
   FASTNN_CHECK(p.source.version() == p.source_version, Runtime,
@@ -162,12 +165,40 @@ void Tensor::materialize() const {
   std::shared_ptr<PendingPermute> pending = std::move(storage->pending);
   storage->data = memory->data;
   storage->owner = std::move(memory);
-  Shape shape(pending->layout.shape, pending->layout.shape + pending->layout.dims);
-  Tensor out(make_impl(storage, 0, shape, impl_->dtype));
-  // Not a launch: deferred permutes are made outside captures (ops::permute_deferred) from
-  // sources that never change, so the copy's result is the same whenever it runs and a
-  // plan that reads the tensor may keep it as a constant.
-  backend_of(pending->source).strided_copy(pending->source, pending->layout, out);
+  const StridedLayout& L = pending->layout;
+  Tensor out(make_impl(storage, 0, Shape(L.shape, L.shape + L.dims), pending->source.dtype()));
+  // Made in a capture that is still recording: the copy goes into that plan (its source is
+  // one of the plan's buffers), even if it runs where recording is suspended.
+  if (pending->recorder != nullptr) {
+    struct Restore {
+      Recorder* previous = active_recorder();
+      ~Restore() { set_active_recorder(previous); }
+    } restore;
+    set_active_recorder(pending->recorder);
+    FASTNN_LAUNCH(backend_of(pending->source), strided_copy, pending->source, L, out);
+    return;
+  }
+  // Not a launch: made outside a capture, the source never changes, so the copy's result is
+  // the same whenever it runs and a plan that reads the tensor may keep it as a constant.
+  backend_of(pending->source).strided_copy(pending->source, L, out);
+}
+
+void Recorder::resolve_deferred() {
+  for (const std::weak_ptr<Storage>& weak : deferred_) {
+    std::shared_ptr<Storage> storage = weak.lock();
+    if (storage && storage->pending && storage->pending->recorder == this)
+      materialize_storage(storage);
+  }
+  deferred_.clear();
+}
+
+void Recorder::forget_deferred() {
+  for (const std::weak_ptr<Storage>& weak : deferred_) {
+    std::shared_ptr<Storage> storage = weak.lock();
+    if (storage && storage->pending && storage->pending->recorder == this)
+      storage->pending->recorder = nullptr;
+  }
+  deferred_.clear();
 }
 
 Tensor Tensor::view(const Shape& shape) const {

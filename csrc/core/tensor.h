@@ -146,6 +146,10 @@ struct TensorImpl {
   std::shared_ptr<const PermutedFrom> permuted_from;
 };
 
+// Runs a storage's pending permute (Storage::pending), if it has one: allocates its memory
+// and copies the source in (Tensor::materialize for a tensor on it).
+void materialize_storage(const std::shared_ptr<Storage>& storage);
+
 // Argument checks shared by ops: `who` is the op or layer, `arg` the argument's name.
 void check_defined(const Tensor& t, const char* who, const char* arg);
 void check_float(const Tensor& t, const char* who, const char* arg);

@@ -156,16 +156,17 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims_in) {
 
 Tensor permute_deferred(const Tensor& x, const std::vector<int64_t>& dims_in) {
   const std::vector<int64_t> dims = permutation(x, dims_in, "permute");
-  // A capture records kernels, so a copy that would run at some later read has no place
-  // in it: plans permute at once, as they always did.
-  if (is_identity(dims) || x.dim() > 16 || active_recorder() != nullptr)
-    return permute(x, dims);
+  if (is_identity(dims) || x.dim() > 16) return permute(x, dims);
   auto pending = std::make_shared<PendingPermute>();
   pending->source = x;
   pending->source_version = x.version();
   pending->dims = dims;
   pending->layout = permuted_layout(x.shape(), dims);
   Tensor out = Tensor::deferred(pending);
+  if (Recorder* recorder = active_recorder()) {  // see Recorder::note_deferred
+    pending->recorder = recorder;
+    recorder->note_deferred(out.storage());
+  }
   if (needs_grad({&x})) {
     record_permute(out, x, dims);
     pending->node = out.grad_fn();

@@ -73,7 +73,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
 // Storage::pending), for an x that nothing will write afterwards (an op's fresh output).
 // Channels-first modules (fastnn.nn) return their channels-last kernels' outputs this way;
 // the next channels-last kernel takes x back through permute_source, and the copy never
-// runs. Inside a capture it is permute.
+// runs. Inside a capture the copy is recorded where it runs, and the capture's end runs
+// (recorded) those still pending (Recorder::note_deferred).
 Tensor permute_deferred(const Tensor& x, const std::vector<int64_t>& dims);
 // The tensor a deferred permute x was made from (and its dims), when x is that permute's
 // whole output with its graph intact (detached from the source when x has no gradient);
