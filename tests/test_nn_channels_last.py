@@ -255,21 +255,28 @@ class Stashing(nn.Module):
         return self.fc(F.max_pool2d(F.relu(self.hidden), 2).flatten(1))
 
 
-def test_a_captured_step_refreshes_deferred_tensors_it_leaves_behind(plain_permutes):
-    # A callback reads the stashed tensor after every batch: each replay must refresh it
-    # (its copy recorded in the plan), as each eager step assigns a new one.
+DEVICES = ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.cuda, pytest.mark.skipif(not fn.cuda.is_available(), reason="no CUDA device")])]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_captured_step_refreshes_deferred_tensors_it_leaves_behind(device, plain_permutes):
+    # A callback reads the stashed tensor after every batch: each replay must refresh it,
+    # as each eager step assigns a new one. (On the CPU a plan step repeats the copy once a
+    # read has run it; a device plan, one graph, copies at every replay.)
     rng = np.random.default_rng(4)
     x = rng.standard_normal((20, 3, 8, 6)).astype(np.float32)
     y = rng.integers(0, 3, 20)
 
     def run(capture):
         fn.manual_seed(1)
-        net = Stashing()
+        net = Stashing().to(device)
         net.compile(optimizer=fn.optim.Adam(net.parameters(), lr=0.05),
                     loss=nn.CrossEntropyLoss(), capture=capture)
         seen = []
         read = fn.callbacks.LambdaCallback(
-            on_train_batch_end=lambda batch, logs: seen.append(net.hidden.detach().numpy().copy()))
+            on_train_batch_end=lambda batch, logs: seen.append(
+                net.hidden.detach().to("cpu").numpy().copy()))
         losses = net.fit(x, y, batch_size=5, epochs=2, shuffle=False, verbose=0,
                          callbacks=[read]).history["loss"]
         return losses, seen

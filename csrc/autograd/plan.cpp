@@ -25,12 +25,14 @@ void Plan::begin_capture() {
 
 void Plan::end_capture(const std::vector<Tensor>& params) {
   FASTNN_CHECK(capturing_, Runtime, "Plan: end_capture without begin_capture");
-  resolve_deferred();
+  if (!params.empty()) device_ = params.front().device();
+  // A device plan replays as one graph, which cannot hold a step that decides at replay
+  // time: there the pending copies run now and every replay repeats them.
+  resolve_deferred(device_.kind == DeviceKind::CPU);
   set_active_recorder(nullptr);
   capturing_ = false;
   captured_ = true;
   for (const Tensor& p : params) grads_.push_back({p, p.grad()});
-  if (!params.empty()) device_ = params.front().device();
 }
 
 void Plan::abort_capture() {

@@ -24,9 +24,11 @@ class Recorder {
   void note_deferred(std::weak_ptr<Storage> storage) { deferred_.push_back(std::move(storage)); }
 
  protected:
-  // At the end of a capture: runs (recorded) the copies still pending, so that every tensor
-  // the capture made is a buffer its replays refresh.
-  void resolve_deferred();
+  // At the end of a capture, for the copies still pending, so that every tensor the capture
+  // made holds its replays' values: runs them, recorded; or (refresh_when_read: a plan that
+  // replays its steps one by one) records a step that repeats the copy once a read has run
+  // it. A module's last input kept for summary() is then never copied.
+  void resolve_deferred(bool refresh_when_read);
   // After an abandoned capture: the pending copies will run unrecorded when read.
   void forget_deferred();
 

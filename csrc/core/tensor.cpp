@@ -183,11 +183,27 @@ void materialize_storage(const std::shared_ptr<Storage>& storage) {
   backend_of(pending->source).strided_copy(pending->source, L, out);
 }
 
-void Recorder::resolve_deferred() {
+void Recorder::resolve_deferred(bool refresh_when_read) {
   for (const std::weak_ptr<Storage>& weak : deferred_) {
     std::shared_ptr<Storage> storage = weak.lock();
-    if (storage && storage->pending && storage->pending->recorder == this)
+    if (!storage || !storage->pending || storage->pending->recorder != this) continue;
+    if (!refresh_when_read) {
       materialize_storage(storage);
+      continue;
+    }
+    // A read after the capture copies the source, one of the plan's buffers: the latest
+    // replay's values. The step keeps them current from then on; it holds the storage
+    // weakly, so the plan does not keep the tensor alive.
+    std::shared_ptr<PendingPermute> pending = storage->pending;
+    pending->recorder = nullptr;
+    const DType dtype = pending->source.dtype();
+    record("strided_copy", [weak, pending, dtype] {
+      std::shared_ptr<Storage> target = weak.lock();
+      if (!target || target->pending) return;  // gone, or not read yet
+      const StridedLayout& L = pending->layout;
+      Tensor out(make_impl(target, 0, Shape(L.shape, L.shape + L.dims), dtype));
+      backend_of(pending->source).strided_copy(pending->source, L, out);
+    });
   }
   deferred_.clear();
 }
