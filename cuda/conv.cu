@@ -165,10 +165,16 @@ void CudaBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel,
 }
 
 void CudaBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz,
-                                                const ConvGeometry& g, Tensor& gkernel) {
+                                                const ConvGeometry& g, Tensor& gkernel,
+                                                Tensor& gbias) {
   auto& dev = state(gkernel.device());
   FASTNN_FLOAT_CALL(x.dtype(), "conv2d_direct_backward_kernel",
                     conv2d_direct_backward_kernel_values, dev.stream, x, gz, g, gkernel);
+  if (gbias.defined()) {  // the column sums of gz (rows = pixels), as bias_gradient takes them
+    const int64_t F = gkernel.shape().back();
+    Tensor sums = gbias.view({1, F});
+    sum_to(gz.view({gz.numel() / F, F}), sums);
+  }
 }
 
 }  // namespace fastnn

@@ -152,14 +152,25 @@ def test_conv2d_first_layer_kernels_against_reference(dtype, C, F, K, strides, p
     k = rng.standard_normal((KH, KW, C, F)) / math.sqrt(KH * KW * C)
     pads = resolve_pads(x.shape, k.shape, strides, padding, dilation)
     expected = ref_conv2d(x, k, None, strides, pads, dilation)
-    kt = leaf(k, dtype)
-    y = fn.conv2d(fn.tensor(x, dtype=dtype), kt, None, strides, padding, dilation)
+    b = rng.standard_normal(F)
+    kt, bt = leaf(k, dtype), leaf(b, dtype)
+    y = fn.conv2d(fn.tensor(x, dtype=dtype), kt, bt, strides, padding, dilation)
     tol = 1e-12 if dtype == "float64" else 2e-5
-    np.testing.assert_allclose(np.asarray(y), expected, rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.asarray(y), expected + b, rtol=tol, atol=tol)
     g = rng.standard_normal(expected.shape)
-    (y * fn.tensor(g, dtype=dtype)).sum().backward()
+    gt = fn.tensor(g, dtype=dtype)
+    (y * gt).sum().backward()
     np.testing.assert_allclose(np.asarray(kt.grad),
                                ref_conv2d_kernel_gradient(x, g, k.shape, strides, pads, dilation),
+                               rtol=tol * 10, atol=tol * 10)
+    # The kernel gradient's pass sums the bias gradient too; alone (a frozen kernel) the
+    # bias gradient takes its own.
+    np.testing.assert_allclose(np.asarray(bt.grad), g.sum(axis=(0, 1, 2)), rtol=tol * 10,
+                               atol=tol * 10)
+    frozen_bias = leaf(b, dtype)
+    (fn.conv2d(fn.tensor(x, dtype=dtype), fn.tensor(k, dtype=dtype), frozen_bias, strides,
+               padding, dilation) * gt).sum().backward()
+    np.testing.assert_allclose(np.asarray(frozen_bias.grad), g.sum(axis=(0, 1, 2)),
                                rtol=tol * 10, atol=tol * 10)
 
 

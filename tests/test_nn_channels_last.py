@@ -183,23 +183,6 @@ def test_in_place_ops_on_a_deferred_tensor(plain_permutes):
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_captured_fit_matches_the_eager_one():
-    # A capture records the copies of deferred permutes where they run (and runs those still
-    # pending at its end); the eager steps run them when read. Both train to the same losses.
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((24, 3, 9, 7)).astype(np.float32)
-    y = rng.integers(0, 4, 24)
-    losses = {}
-    for capture in (True, False):
-        fn.manual_seed(5)
-        net = Net("float32")
-        net.compile(optimizer=fn.optim.SGD(net.parameters(), lr=0.1),
-                    loss=nn.CrossEntropyLoss(), capture=capture)
-        history = net.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
-        losses[capture] = history.history["loss"]
-    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-6)
-
-
 @pytest.mark.cuda
 @pytest.mark.skipif(not fn.cuda.is_available(), reason="no CUDA device")
 def test_deferred_permutes_on_a_device():

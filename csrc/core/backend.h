@@ -374,11 +374,14 @@ class Backend {
   // y (batch, out_h, out_w, filters) = x convolved with kernel, plus bias (F) where defined
   // (a pass over y fewer; no activation), and
   // gkernel (kernel_h, kernel_w, channels, filters) = sum over output pixels of each tap's
-  // input value times gz (the gradient at y). Sums run over taps, resp. pixels, in order.
+  // input value times gz (the gradient at y), and, where defined, gbias (filters) = the sum
+  // of gz over pixels (the pass over gz the bias gradient would take on its own). Sums run
+  // over taps, resp. pixels, in order.
   virtual void conv2d_direct_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                                      const ConvGeometry& geometry, Tensor& y) = 0;
   virtual void conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz,
-                                             const ConvGeometry& geometry, Tensor& gkernel) = 0;
+                                             const ConvGeometry& geometry, Tensor& gkernel,
+                                             Tensor& gbias) = 0;
 
   // --- conv_winograd.cpp: stride-1 3x3 convolutions as Winograd F(4x4, 3x3) (math/winograd.h),
   // 2.25-4x fewer multiply-adds than the lowered GEMM. Only a backend that says it has them

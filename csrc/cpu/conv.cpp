@@ -260,17 +260,21 @@ InteriorColumns interior_columns(const ConvGeometry& g) {
 // lie inside, the first at `origin` and `grad`. The hot loop of the kernel gradient: nothing
 // in it but loads and multiply-adds, so the sums stay in registers (with the border's
 // bounds checks in the same loop, the compiler kept them on the stack: 4x slower).
-template <bool kFullBlock, class T>
+// With kBias, *bias_sum += the gz blocks as well (the bias gradient, in the same pass).
+template <bool kFullBlock, bool kBias, class T>
 void add_interior_pixels(const T* origin, int64_t pixel_step, const T* grad, int64_t F,
                          int64_t count, int64_t width, const int64_t* offsets,
-                         FilterVector<T>* sums) {
+                         FilterVector<T>* sums, FilterVector<T>* bias_sum) {
   FilterVector<T> sum[kTapBlock];
   for (int t = 0; t < kTapBlock; ++t) sum[t] = sums[t];
+  FilterVector<T> bias = kBias ? *bias_sum : FilterVector<T>{};
   for (int64_t i = 0; i < count; ++i, origin += pixel_step, grad += F) {
     const FilterVector<T> g = kFullBlock ? load_block(grad) : load_partial_block(grad, width);
     for (int t = 0; t < kTapBlock; ++t) sum[t] += origin[offsets[t]] * g;
+    if constexpr (kBias) bias += g;
   }
   for (int t = 0; t < kTapBlock; ++t) sums[t] = sum[t];
+  if constexpr (kBias) *bias_sum = bias;
 }
 
 }  // namespace
@@ -345,7 +349,8 @@ void CpuBackend::conv2d_direct_forward(const Tensor& x, const Tensor& kernel, co
 // (always inside) and its missing filters zeros: their sums are never stored, and no lane
 // needs a branch.
 void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz,
-                                               const ConvGeometry& g, Tensor& gkernel) {
+                                               const ConvGeometry& g, Tensor& gkernel,
+                                               Tensor& gbias) {
   dispatch_float(x.dtype(), "conv2d_direct_backward_kernel", [&](auto zero) {
     using T = decltype(zero);
     const T* xp = x.data<T>();
@@ -361,6 +366,9 @@ void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz
       int64_t* item_offsets = scratch<int64_t>(0, (item1 - item0) * kTapBlock);
       FilterVector<T>* item_sums = scratch<FilterVector<T>>(0, (item1 - item0) * kTapBlock);
       std::fill(item_sums, item_sums + (item1 - item0) * kTapBlock, FilterVector<T>{});
+      // The bias gradient: summed by the items of the first block of taps, per filter block.
+      FilterVector<T>* bias_sums = scratch<FilterVector<T>>(1, item1 - item0);
+      std::fill(bias_sums, bias_sums + (item1 - item0), FilterVector<T>{});
       for (int64_t item = item0; item < item1; ++item) {
         const int64_t t0 = item / filter_blocks * kTapBlock;
         for (int64_t t = 0; t < kTapBlock; ++t)
@@ -377,22 +385,33 @@ void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz
             const int64_t tb = std::min<int64_t>(kTapBlock, taps - t0);
             const int64_t width = std::min<int64_t>(kFilterBlock, F - f0);
             FilterVector<T>* sums = item_sums + (item - item0) * kTapBlock;
+            FilterVector<T>* bias_sum = bias_sums + (item - item0);
+            const bool with_bias = gbias.defined() && t0 == 0;
             const T* gz_row = gp + (n * g.out_h + oh) * g.out_w * F + f0;
             auto border_pixel = [&](int64_t ow) {
               const FilterVector<T> grad = load_partial_block(gz_row + ow * F, width);
               for (int64_t t = 0; t < tb; ++t)
                 sums[t] += tap_value(xp, g, tap, n, oh, ow, t0 + t) * grad;
+              if (with_bias) *bias_sum += grad;
             };
             for (int64_t ow = 0; ow < first; ++ow) border_pixel(ow);
             if (first < last) {
               const T* origin = xp + origin_row + first * pixel_step;
               const int64_t* block_offsets = item_offsets + (item - item0) * kTapBlock;
-              if (width == kFilterBlock) {
-                add_interior_pixels<true>(origin, pixel_step, gz_row + first * F, F, last - first,
-                                          width, block_offsets, sums);
+              const T* grad = gz_row + first * F;
+              const int64_t count = last - first;
+              if (width == kFilterBlock && with_bias) {
+                add_interior_pixels<true, true>(origin, pixel_step, grad, F, count, width,
+                                                block_offsets, sums, bias_sum);
+              } else if (width == kFilterBlock) {
+                add_interior_pixels<true, false>(origin, pixel_step, grad, F, count, width,
+                                                 block_offsets, sums, bias_sum);
+              } else if (with_bias) {
+                add_interior_pixels<false, true>(origin, pixel_step, grad, F, count, width,
+                                                 block_offsets, sums, bias_sum);
               } else {
-                add_interior_pixels<false>(origin, pixel_step, gz_row + first * F, F, last - first,
-                                           width, block_offsets, sums);
+                add_interior_pixels<false, false>(origin, pixel_step, grad, F, count, width,
+                                                  block_offsets, sums, bias_sum);
               }
             }
             for (int64_t ow = std::max(first, last); ow < g.out_w; ++ow) border_pixel(ow);
@@ -407,6 +426,8 @@ void CpuBackend::conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz
         const int64_t width = std::min<int64_t>(kFilterBlock, F - f0);
         for (int64_t t = 0; t < tb; ++t)
           store_block(kp + (t0 + t) * F + f0, item_sums[(item - item0) * kTapBlock + t], width);
+        if (gbias.defined() && t0 == 0)
+          store_block(gbias.data<T>() + f0, bias_sums[item - item0], width);
       }
     });
   });

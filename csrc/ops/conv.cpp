@@ -251,15 +251,18 @@ Tensor conv_lowered(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                FASTNN_LAUNCH(be, col2im, gcols, g, grads[0]);
              }
            }
+           // The direct kernel gradient sums the bias gradient in its pass over gz.
+           const bool bias_with_kernel = direct && needs[1] && needs[2];
            if (needs[1]) {
              grads[1] = Tensor::empty(w.shape(), gy.dtype(), gy.device());
              if (direct) {
-               FASTNN_LAUNCH(be, conv2d_direct_backward_kernel, cols, gz, g, grads[1]);
+               if (bias_with_kernel) grads[2] = Tensor::empty({F}, gy.dtype(), gy.device());
+               FASTNN_LAUNCH(be, conv2d_direct_backward_kernel, cols, gz, g, grads[1], grads[2]);
              } else {
                FASTNN_LAUNCH(be, gemm, true, false, K, F, M, 1.0, cols, gz, 0.0, grads[1]);
              }
            }
-           if (needs[2]) grads[2] = bias_gradient(gz, M, F);
+           if (needs[2] && !bias_with_kernel) grads[2] = bias_gradient(gz, M, F);
            return grads;
          });
   return y;
