@@ -149,8 +149,7 @@ class CudaBackend final : public Backend {
   void conv2d_direct_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                              const ConvGeometry& geometry, Tensor& y) override;
   void conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz, const ConvGeometry& geometry,
-                                     Tensor& gkernel,
-                                     Tensor& gbias) override;
+                                     Tensor& gkernel, Tensor& gbias) override;
 
   void max_pool2d_forward(const Pool2DGeometry& g, const Tensor& x, Tensor& y,
                           Tensor& argmax) override;

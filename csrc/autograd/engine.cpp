@@ -241,8 +241,8 @@ std::vector<Tensor> grad(const Tensor& root, const std::vector<Tensor>& inputs,
     const Tensor& t = inputs[k];
     if (!t.defined()) continue;
     watch[k] = {t.grad_fn().get(), t.output_nr(), t.is_leaf() ? t.impl() : nullptr, nullptr};
-    const std::shared_ptr<const PermutedFrom>& from = t.impl()->permuted_from;
-    if (!from || !t.grad_fn() || t.grad_fn() != from->permute_node.lock()) continue;
+    const PermutedFrom* from = live_permuted_from(t);
+    if (from == nullptr) continue;
     if (std::shared_ptr<Node> node = from->source_node.lock()) {
       watch[k] = {node.get(), from->source_output, nullptr, &from->layout};
       keep_alive.push_back(node);
@@ -273,8 +273,7 @@ std::vector<Tensor> grad(const Tensor& root, const std::vector<Tensor>& inputs,
   for (size_t k = 0; k < inputs.size(); ++k) {
     if (!out[k].defined() || watch[k].permute == nullptr) continue;
     const StridedLayout& L = *watch[k].permute;
-    Tensor permuted = Tensor::empty(Shape(L.shape, L.shape + L.dims), out[k].dtype(),
-                                    out[k].device());
+    Tensor permuted = Tensor::empty(layout_shape(L), out[k].dtype(), out[k].device());
     FASTNN_LAUNCH(backend_of(out[k]), strided_copy, out[k], L, permuted);
     out[k] = permuted;
   }

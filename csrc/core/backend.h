@@ -53,6 +53,9 @@ struct StridedLayout {
   int dims = 0;
   int64_t offset = 0;
 };
+inline Shape layout_shape(const StridedLayout& L) {
+  return Shape(L.shape, L.shape + L.dims);
+}
 // What a pending storage (core/tensor.h, Storage::pending) will hold: `layout` read from
 // `source`, a permute by `dims` (out axis i is source axis dims[i]). The source is an op's
 // fresh output that nothing writes afterwards; a write would show as a changed version,
@@ -63,7 +66,6 @@ struct PendingPermute {
   uint64_t source_version = 0;
   std::vector<int64_t> dims;
   StridedLayout layout;
-  std::weak_ptr<Node> node;  // the permute's autograd node, when it recorded one
   Recorder* recorder = nullptr;  // the capture it was made in, until that capture ends
 };
 // A deferred permute's place in the graph (TensorImpl::permuted_from). Channels-last kernels
@@ -78,6 +80,12 @@ struct PermutedFrom {
   StridedLayout layout;
   std::weak_ptr<Node> permute_node;
 };
+// t's PermutedFrom while t is still that permute's output with its graph intact (grad_fn
+// unchanged by an in-place op), else null.
+inline const PermutedFrom* live_permuted_from(const Tensor& t) {
+  const std::shared_ptr<const PermutedFrom>& from = t.impl()->permuted_from;
+  return from && t.grad_fn() && t.grad_fn() == from->permute_node.lock() ? from.get() : nullptr;
+}
 // The recurrent layers' cells: SimpleRNN, LSTM (gates i, f, c, o), GRU (reset_after, z, r, h).
 enum class RnnCell : uint8_t { Simple, Lstm, Gru };
 // Accuracy metrics, per sample: argmax(pred) == label, argmax(pred) == argmax(one-hot), or

@@ -141,8 +141,7 @@ void* Tensor::raw() const {
 
 Tensor Tensor::deferred(std::shared_ptr<PendingPermute> pending) {
   const Tensor& source = pending->source;
-  const StridedLayout& L = pending->layout;
-  const Shape shape(L.shape, L.shape + L.dims);
+  const Shape shape = layout_shape(pending->layout);
   auto storage = std::make_shared<Storage>();
   storage->nbytes = shape_nbytes(shape, source.dtype());
   storage->device = source.device();
@@ -153,6 +152,13 @@ Tensor Tensor::deferred(std::shared_ptr<PendingPermute> pending) {
 void Tensor::materialize() const {
   if (impl_->storage->pending) materialize_storage(impl_->storage);
 }
+
+namespace {
+// The whole of a deferred permute's storage as the tensor its copy writes.
+Tensor copy_target(const std::shared_ptr<Storage>& storage, const PendingPermute& pending) {
+  return Tensor(make_impl(storage, 0, layout_shape(pending.layout), pending.source.dtype()));
+}
+}  // namespace
 
 void materialize_storage(const std::shared_ptr<Storage>& storage) {
   if (!storage->pending) return;
@@ -166,7 +172,7 @@ void materialize_storage(const std::shared_ptr<Storage>& storage) {
   storage->data = memory->data;
   storage->owner = std::move(memory);
   const StridedLayout& L = pending->layout;
-  Tensor out(make_impl(storage, 0, Shape(L.shape, L.shape + L.dims), pending->source.dtype()));
+  Tensor out = copy_target(storage, *pending);
   // Made in a capture that is still recording: the copy goes into that plan (its source is
   // one of the plan's buffers), even if it runs where recording is suspended.
   if (pending->recorder != nullptr) {
@@ -196,13 +202,11 @@ void Recorder::resolve_deferred(bool refresh_when_read) {
     // weakly, so the plan does not keep the tensor alive.
     std::shared_ptr<PendingPermute> pending = storage->pending;
     pending->recorder = nullptr;
-    const DType dtype = pending->source.dtype();
-    record("strided_copy", [weak, pending, dtype] {
+    record("strided_copy", [weak, pending] {
       std::shared_ptr<Storage> target = weak.lock();
       if (!target || target->pending) return;  // gone, or not read yet
-      const StridedLayout& L = pending->layout;
-      Tensor out(make_impl(target, 0, Shape(L.shape, L.shape + L.dims), dtype));
-      backend_of(pending->source).strided_copy(pending->source, L, out);
+      Tensor out = copy_target(target, *pending);
+      backend_of(pending->source).strided_copy(pending->source, pending->layout, out);
     });
   }
   deferred_.clear();

@@ -107,8 +107,7 @@ class CpuBackend : public Backend {
   void conv2d_direct_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                              const ConvGeometry& geometry, Tensor& y) override;
   void conv2d_direct_backward_kernel(const Tensor& x, const Tensor& gz, const ConvGeometry& geometry,
-                                     Tensor& gkernel,
-                                     Tensor& gbias) override;
+                                     Tensor& gkernel, Tensor& gbias) override;
   bool has_winograd_conv() const override { return true; }
   void winograd_kernel_transform(const Tensor& kernel, bool flip, Tensor& u) override;
   void conv2d_winograd_forward(const Tensor& x, const Tensor& u, const ConvGeometry& geometry,

@@ -11,10 +11,6 @@ namespace fastnn {
 
 namespace {
 
-Shape layout_shape(const StridedLayout& L) {
-  return Shape(L.shape, L.shape + L.dims);
-}
-
 // The selection stays inside x: its lowest and highest positions are elements of x.
 void check_layout(const Tensor& x, const StridedLayout& L, const char* who) {
   FASTNN_CHECK(L.dims >= 0 && L.dims <= 16, Value, who, ": expected at most 16 dims, got ",
@@ -169,7 +165,6 @@ Tensor permute_deferred(const Tensor& x, const std::vector<int64_t>& dims_in) {
   }
   if (needs_grad({&x})) {
     record_permute(out, x, dims);
-    pending->node = out.grad_fn();
     auto from = std::make_shared<PermutedFrom>();
     if (x.grad_fn()) {
       from->source_node = x.grad_fn();
@@ -195,8 +190,7 @@ Tensor pending_permute_source(const Tensor& x, std::vector<int64_t>* dims) {
   } else {
     // The gradient must still reach x's graph through the source: x is the permute's own
     // output (not a leaf made from it with requires_grad_, not rewired by an in-place op).
-    const std::shared_ptr<Node> node = p->node.lock();
-    if (!node || x.grad_fn() != node) return Tensor();
+    if (live_permuted_from(x) == nullptr) return Tensor();
     source = p->source;
   }
   if (dims) *dims = p->dims;

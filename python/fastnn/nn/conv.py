@@ -22,8 +22,8 @@ from .module import Module, dtype_name
 # whose copy runs only when something reads it. The next module (a conv, pool, batch norm,
 # or an activation: the C++ op does the same) takes the channels-last source back
 # (_C.permute_source), so a conv -> relu -> pool -> conv chain makes no copy, and anything
-# else (view, +, numpy) reads the copied NCHW values. Outside that chain, and inside a
-# captured step, these are plain permutes: one differentiable copy each way.
+# else (view, +, numpy) reads the copied NCHW values. In a captured step the copies are
+# recorded where they run (ops permute_deferred).
 
 
 def _channels_last_dims(n):
