@@ -55,6 +55,27 @@ void for_each_strided_row(const StridedLayout& L, int64_t r0, int64_t r1, Run&& 
   }
 }
 
+// The same selection in the fewest dims: size-1 dims dropped, and a dim folded into the
+// next where stepping it is stepping the next one shape-many times (the selection side is
+// row-major, so any neighbours fold there). An NHWC -> NCHW permute of a 4 x 4 image is then
+// a 2-D transpose of 16 pixels by C (tiled), not rows of 4 read one element at a time.
+StridedLayout folded(const StridedLayout& L) {
+  StridedLayout F;
+  F.offset = L.offset;
+  for (int d = 0; d < L.dims; ++d) {
+    if (L.shape[d] == 1) continue;
+    if (F.dims > 0 && F.stride[F.dims - 1] == L.stride[d] * L.shape[d]) {
+      F.shape[F.dims - 1] *= L.shape[d];
+      F.stride[F.dims - 1] = L.stride[d];
+      continue;
+    }
+    F.shape[F.dims] = L.shape[d];
+    F.stride[F.dims] = L.stride[d];
+    ++F.dims;
+  }
+  return F;
+}
+
 int64_t outer_rows(const StridedLayout& L) {
   int64_t rows = 1;
   for (int d = 0; d + 1 < L.dims; ++d) rows *= L.shape[d];
@@ -149,8 +170,9 @@ void tiled_transpose_copy(const W* xp, const StridedLayout& L, int a, W* op) {
 
 }  // namespace
 
-void CpuBackend::strided_copy(const Tensor& x, const StridedLayout& L, Tensor& out) {
-  if (layout_numel(L) == 0) return;
+void CpuBackend::strided_copy(const Tensor& x, const StridedLayout& selection, Tensor& out) {
+  if (layout_numel(selection) == 0) return;
+  const StridedLayout L = folded(selection);
   const int64_t C = L.dims ? L.shape[L.dims - 1] : 1;
   with_word(x.dtype(), [&](auto zero) {
     using W = decltype(zero);
@@ -170,8 +192,9 @@ void CpuBackend::strided_copy(const Tensor& x, const StridedLayout& L, Tensor& o
   });
 }
 
-void CpuBackend::strided_assign(const Tensor& src, const StridedLayout& L, Tensor& dst) {
-  if (layout_numel(L) == 0) return;
+void CpuBackend::strided_assign(const Tensor& src, const StridedLayout& selection, Tensor& dst) {
+  if (layout_numel(selection) == 0) return;
+  const StridedLayout L = folded(selection);
   const int64_t C = L.dims ? L.shape[L.dims - 1] : 1;
   with_word(dst.dtype(), [&](auto zero) {
     using W = decltype(zero);

@@ -289,9 +289,15 @@ class Model(StructuredTraining, TrainingMixin, Layer):
         load_weights(self, filepath)
 
 
+def _walked_attribute(attribute):
+    """Whether a model's attribute of this name can hold layers and parameters: private
+    ones (a call's recorded input, _built) cannot."""
+    return not attribute.startswith("_") or attribute == "_layers"
+
+
 def _holds_weights(attribute, value):
     """Whether a model's attribute is walked for layers and parameters."""
-    if attribute.startswith("_") and attribute != "_layers":
+    if not _walked_attribute(attribute):
         return False
     return not isinstance(value, Tensor) or (value.requires_grad and value.is_leaf)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _C
 from ..layers.base import Layer, _local_name
-from ..models import Model
+from ..models import Model, _walked_attribute
 from ..tensor import Tensor, to_host
 
 _FLOAT_DTYPES = ("float32", "float64")
@@ -350,11 +350,13 @@ class _ModuleSequence(Module):
     ways modules come and go): a forward iterates them at every step."""
 
     def __setattr__(self, name, value):
-        self.__dict__.pop("_children_cache", None)
+        if _walked_attribute(name):
+            self.__dict__.pop("_children_cache", None)
         super().__setattr__(name, value)
 
     def __delattr__(self, name):
-        self.__dict__.pop("_children_cache", None)
+        if _walked_attribute(name):
+            self.__dict__.pop("_children_cache", None)
         super().__delattr__(name)
 
     def named_children(self):
